@@ -1,0 +1,1 @@
+"""c2c: code-to-container traceability on Dagster."""

@@ -1,0 +1,205 @@
+"""The one small interface every asset writes and reads through, and its errors.
+
+Two implementations keep the same semantics: ``OpenSearchStore`` (scale-out) and
+``EmbeddedStore`` (SQLite, the laptop default). Writes are idempotent upserts keyed by the
+index's id field, so re-runs and backfills never duplicate.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from c2c_dagster.store.indices import IndexSpec, index_spec
+from c2c_dagster.store.timeutil import parse_time
+
+Document = dict[str, Any]
+WriteMode = Literal["replace", "merge"]
+
+
+class StoreError(RuntimeError):
+    """Base class: something the operator must act on, named in the message."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store could not be reached; nothing was written by the failed call, a retry is safe."""
+
+
+@dataclass(frozen=True)
+class BulkItemError:
+    """One document the store refused, with the id and the store's reason."""
+
+    doc_id: str
+    status: int
+    reason: str
+
+
+class BulkWriteError(StoreError):
+    """Some documents of a bulk write were refused; the others were written.
+
+    Carries every refused id and reason: the run fails loudly, and because writes are upserts
+    by id a retry after the fix writes exactly the missing ones again.
+    """
+
+    def __init__(self, index: str, errors: Sequence[BulkItemError], written: int):
+        self.index = index
+        self.errors = list(errors)
+        self.written = written
+        shown = "; ".join(f"{e.doc_id}: [{e.status}] {e.reason}" for e in self.errors[:10])
+        more = f" (and {len(self.errors) - 10} more)" if len(self.errors) > 10 else ""
+        super().__init__(
+            f"{len(self.errors)} document(s) refused by index {index!r} ({written} written): "
+            f"{shown}{more}. Fix the documents or the mapping and re-run: writes are upserts by id."
+        )
+
+
+class DocumentError(StoreError):
+    """A document cannot be stored as given (e.g. it has no id)."""
+
+
+@dataclass
+class WriteResult:
+    """What a bulk upsert did."""
+
+    index: str
+    written: int = 0
+    ids: list[str] = field(default_factory=list)
+
+
+def doc_id_of(spec: IndexSpec, doc: Mapping[str, Any]) -> str:
+    """The deterministic id of ``doc`` in ``spec``'s index; a missing id is refused, not invented."""
+    value = doc.get(spec.id_field)
+    if value is None or value == "":
+        raise DocumentError(
+            f"document for index {spec.name!r} has no {spec.id_field!r}; "
+            f"every document needs a deterministic id so writes stay idempotent"
+        )
+    return str(value)
+
+
+def values_at(doc: Mapping[str, Any], path: str) -> list[Any]:
+    """All values at a dot path, walking through lists as OpenSearch does for object arrays."""
+    current: list[Any] = [doc]
+    for part in path.split("."):
+        nxt: list[Any] = []
+        for item in current:
+            if isinstance(item, Mapping) and part in item:
+                value = item[part]
+                nxt.extend(value if isinstance(value, list) else [value])
+        current = nxt
+    flat: list[Any] = []
+    for value in current:
+        flat.extend(value if isinstance(value, list) else [value])
+    return [v for v in flat if v is not None]
+
+
+def field_type_error(spec: IndexSpec, doc: Mapping[str, Any]) -> str | None:
+    """Why OpenSearch would refuse ``doc`` under ``spec``'s mapping, or None.
+
+    The embedded store applies the same rule so a document is accepted by both stores or by
+    neither: numbers (numeric strings are coerced, as OpenSearch does), dates, booleans.
+    """
+    for path, mapping in spec.fields.items():
+        kind = mapping["type"]
+        for value in values_at(doc, path):
+            if kind in ("long", "integer"):
+                if isinstance(value, bool) or not isinstance(value, int | str) or (
+                    isinstance(value, str) and not value.strip().lstrip("-").isdigit()
+                ):
+                    return f"mapper_parsing_exception: failed to parse field [{path}] of type [{kind}]: {value!r}"
+            elif kind == "date":
+                try:
+                    parse_time(value)
+                except (TypeError, ValueError):
+                    return f"mapper_parsing_exception: failed to parse field [{path}] of type [date]: {value!r}"
+            elif kind == "boolean" and value not in (True, False, "true", "false"):
+                return f"mapper_parsing_exception: failed to parse field [{path}] of type [boolean]: {value!r}"
+    return None
+
+
+def prepare(spec: IndexSpec, docs: Iterable[Document]) -> list[tuple[str, Document]]:
+    """Pair every document with its id before anything is written.
+
+    A batch with an id-less document is refused whole, so no store ever holds half of it.
+    """
+    return [(doc_id_of(spec, doc), doc) for doc in docs]
+
+
+class MetadataStore(abc.ABC):
+    """Upsert, lookup and time-range listing over the seed's indices."""
+
+    #: Short name for logs and metadata ("opensearch" or "embedded").
+    kind: str
+
+    @abc.abstractmethod
+    def ensure_indices(self) -> None:
+        """Create index templates/tables if missing (idempotent)."""
+
+    @abc.abstractmethod
+    def upsert(
+        self,
+        index: str,
+        docs: Iterable[Document],
+        *,
+        mode: WriteMode = "replace",
+        refresh: bool = True,
+    ) -> WriteResult:
+        """Write ``docs`` keyed by the index's id field.
+
+        ``replace`` stores each document as given; ``merge`` updates the given top-level fields
+        of an existing document (creating it if absent), for refreshing e.g. a last-seen time.
+        ``refresh`` makes the writes visible to the next read before returning.
+        """
+
+    @abc.abstractmethod
+    def get(self, index: str, doc_id: str) -> Document | None:
+        """One document by id, or None."""
+
+    @abc.abstractmethod
+    def find(
+        self,
+        index: str,
+        field: str,
+        value: str | Sequence[str],
+        *,
+        prefix: bool = False,
+        limit: int = 1000,
+    ) -> list[Document]:
+        """Documents whose keyword ``field`` equals ``value`` (any of, for a list) or starts with it."""
+
+    @abc.abstractmethod
+    def list_range(
+        self,
+        index: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        limit: int = 10000,
+    ) -> list[Document]:
+        """Documents whose time field lies in [start, end), oldest first."""
+
+    @abc.abstractmethod
+    def iter_all(self, index: str, *, batch_size: int = 1000) -> Iterator[Document]:
+        """Every document of an index, in pages (for joins over whole indices)."""
+
+    @abc.abstractmethod
+    def count(self, index: str) -> int:
+        """How many documents the index holds (after making recent writes visible)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    @staticmethod
+    def spec(index: str) -> IndexSpec:
+        return index_spec(index)
+
+    @staticmethod
+    def check_lookup(spec: IndexSpec, field: str) -> None:
+        if field not in spec.lookup_fields:
+            raise KeyError(
+                f"{field!r} is not a lookup field of index {spec.name!r}; "
+                f"lookup fields: {', '.join(spec.lookup_fields)}"
+            )

@@ -1,0 +1,226 @@
+"""The embedded default store: one SQLite file, same semantics as the OpenSearch store.
+
+Used when no OpenSearch URL is configured, so ``dagster dev`` works on a laptop with nothing
+else running. Documents are JSON rows keyed by (index, id); lookup fields are copied into a
+key table so finds by digest, tag, build id or commit are index scans, not JSON scans.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from c2c_dagster.store.base import (
+    Document,
+    MetadataStore,
+    BulkItemError,
+    BulkWriteError,
+    StoreUnavailableError,
+    WriteMode,
+    WriteResult,
+    field_type_error,
+    prepare,
+    values_at,
+)
+from c2c_dagster.store.indices import ALL_INDICES
+from c2c_dagster.store.timeutil import to_epoch_ms
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    idx   TEXT NOT NULL,
+    id    TEXT NOT NULL,
+    ts_ms INTEGER,
+    body  TEXT NOT NULL,
+    PRIMARY KEY (idx, id)
+);
+CREATE INDEX IF NOT EXISTS documents_by_time ON documents (idx, ts_ms);
+CREATE TABLE IF NOT EXISTS lookup_keys (
+    idx   TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    id    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS lookup_by_value ON lookup_keys (idx, field, value);
+CREATE INDEX IF NOT EXISTS lookup_by_doc ON lookup_keys (idx, id);
+"""
+
+# Newest first, ties by id: the same order the OpenSearch store sorts finds by.
+_NEWEST_FIRST = "ORDER BY d.ts_ms DESC, d.id DESC"
+
+
+class EmbeddedStore(MetadataStore):
+    kind = "embedded"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path).expanduser()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailableError(
+                f"embedded store: cannot create {self.path.parent}: {exc}; "
+                "set C2C_STORE_PATH (or the resource's embedded_path) to a writable file"
+            ) from exc
+        self._local = threading.local()
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        # One connection per thread: sqlite3 connections must not cross threads.
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                # WAL lets the webserver, daemon and run workers read while one writes.
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(_SCHEMA)
+            except sqlite3.Error as exc:
+                raise StoreUnavailableError(
+                    f"embedded store: cannot open SQLite file {self.path}: {exc}; "
+                    "check the path is writable (C2C_STORE_PATH)"
+                ) from exc
+            self._local.conn = conn
+        return conn
+
+    def ensure_indices(self) -> None:
+        self._conn  # noqa: B018 - opening creates the schema
+
+    def upsert(
+        self,
+        index: str,
+        docs: Iterable[Document],
+        *,
+        mode: WriteMode = "replace",
+        refresh: bool = True,  # a committed SQLite transaction is visible at once
+    ) -> WriteResult:
+        spec = self.spec(index)
+        result = WriteResult(index=index)
+        errors: list[BulkItemError] = []
+        prepared = prepare(spec, docs)
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for doc_id, doc in prepared:
+                body = dict(doc)
+                if mode == "merge":
+                    row = conn.execute(
+                        "SELECT body FROM documents WHERE idx = ? AND id = ?", (index, doc_id)
+                    ).fetchone()
+                    if row is not None:
+                        body = {**json.loads(row[0]), **doc}
+                problem = field_type_error(spec, body)
+                if problem is not None:
+                    # Refused like OpenSearch refuses it: reported with its id, others still written.
+                    errors.append(BulkItemError(doc_id, 400, problem))
+                    continue
+                conn.execute(
+                    "INSERT OR REPLACE INTO documents (idx, id, ts_ms, body) VALUES (?, ?, ?, ?)",
+                    (index, doc_id, to_epoch_ms(body.get(spec.time_field)), json.dumps(body)),
+                )
+                conn.execute("DELETE FROM lookup_keys WHERE idx = ? AND id = ?", (index, doc_id))
+                conn.executemany(
+                    "INSERT INTO lookup_keys (idx, field, value, id) VALUES (?, ?, ?, ?)",
+                    [
+                        (index, field, str(value), doc_id)
+                        for field in spec.lookup_fields
+                        for value in set(map(str, values_at(body, field)))
+                    ],
+                )
+                result.written += 1
+                result.ids.append(doc_id)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if errors:
+            raise BulkWriteError(index, errors, result.written)
+        return result
+
+    def get(self, index: str, doc_id: str) -> Document | None:
+        self.spec(index)
+        row = self._conn.execute(
+            "SELECT body FROM documents WHERE idx = ? AND id = ?", (index, doc_id)
+        ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def find(
+        self,
+        index: str,
+        field: str,
+        value: str | Sequence[str],
+        *,
+        prefix: bool = False,
+        limit: int = 1000,
+    ) -> list[Document]:
+        self.check_lookup(self.spec(index), field)
+        values = [value] if isinstance(value, str) else list(value)
+        if not values:
+            return []
+        if prefix:
+            # GLOB is case-sensitive like a keyword prefix query; escape its metacharacters.
+            escaped = [v.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]") for v in values]
+            condition = " OR ".join("k.value GLOB ?" for _ in escaped)
+            params: list[str] = [f"{v}*" for v in escaped]
+        else:
+            condition = f"k.value IN ({','.join('?' for _ in values)})"
+            params = values
+        rows = self._conn.execute(
+            f"SELECT DISTINCT d.id, d.ts_ms, d.body FROM lookup_keys k "
+            f"JOIN documents d ON d.idx = k.idx AND d.id = k.id "
+            f"WHERE k.idx = ? AND k.field = ? AND ({condition}) {_NEWEST_FIRST} LIMIT ?",
+            [index, field, *params, limit],
+        ).fetchall()
+        return [json.loads(row[2]) for row in rows]
+
+    def list_range(
+        self,
+        index: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        limit: int = 10000,
+    ) -> list[Document]:
+        self.spec(index)
+        clauses, params = ["idx = ?"], [index]
+        if start is not None:
+            clauses.append("ts_ms >= ?")
+            params.append(to_epoch_ms(start))
+        if end is not None:
+            clauses.append("ts_ms < ?")
+            params.append(to_epoch_ms(end))
+        rows = self._conn.execute(
+            f"SELECT body FROM documents WHERE {' AND '.join(clauses)} "
+            f"AND ts_ms IS NOT NULL ORDER BY ts_ms ASC, id ASC LIMIT ?",
+            [*params, limit],
+        ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def iter_all(self, index: str, *, batch_size: int = 1000) -> Iterator[Document]:
+        self.spec(index)
+        last_id = ""
+        while True:
+            rows = self._conn.execute(
+                "SELECT id, body FROM documents WHERE idx = ? AND id > ? ORDER BY id LIMIT ?",
+                (index, last_id, batch_size),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield json.loads(row[1])
+            last_id = rows[-1][0]
+
+    def count(self, index: str) -> int:
+        self.spec(index)
+        return self._conn.execute("SELECT COUNT(*) FROM documents WHERE idx = ?", (index,)).fetchone()[0]
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+__all__ = ["EmbeddedStore", "ALL_INDICES"]

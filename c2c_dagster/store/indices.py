@@ -1,0 +1,198 @@
+"""The seed's OpenSearch indices (section 7.2) with explicit mappings, shared by both stores.
+
+Each index names its document-id field, its time field and the keyword fields that can be
+looked up; the OpenSearch store turns this into an index template, the embedded store into
+lookup keys, so the two answer the same queries the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+KEYWORD = {"type": "keyword"}
+DATE = {"type": "date"}
+LONG = {"type": "long"}
+INTEGER = {"type": "integer"}
+BOOLEAN = {"type": "boolean"}
+TEXT = {"type": "text"}
+# Labels and annotations carry arbitrary keys; flat_object indexes them without adding a
+# mapping field per key (a cluster's labels would otherwise explode the mapping).
+FLAT = {"type": "flat_object"}
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """One index: its name, id and time fields, and the explicit field mapping."""
+
+    name: str
+    id_field: str
+    time_field: str
+    fields: dict[str, dict[str, Any]]
+    # Dot paths looked up by ``MetadataStore.find`` (must be keyword fields).
+    lookup_fields: tuple[str, ...] = field(default=())
+
+    def mapping(self) -> dict[str, Any]:
+        """The OpenSearch ``mappings`` body: dot paths unfolded into nested ``properties``."""
+        properties: dict[str, Any] = {}
+        for path, spec in sorted(self.fields.items()):
+            node = properties
+            *parents, leaf = path.split(".")
+            for part in parents:
+                node = node.setdefault(part, {"properties": {}})["properties"]
+            node[leaf] = dict(spec)
+        # Unknown fields are kept in _source but not indexed: a new field is a mapping change
+        # made on purpose, never an accident from one odd payload.
+        return {"dynamic": False, "properties": properties}
+
+
+CI_BUILD_METADATA = IndexSpec(
+    name="ci-build-metadata",
+    id_field="build_id",
+    time_field="timestamp",
+    fields={
+        "build_id": KEYWORD,
+        "job_name": KEYWORD,
+        "build_number": LONG,
+        "branch": KEYWORD,
+        "image_name": KEYWORD,
+        "image_tag": KEYWORD,
+        "image_digest": KEYWORD,
+        "platform_digests.platform": KEYWORD,
+        "platform_digests.digest": KEYWORD,
+        "commits.commit_id": KEYWORD,
+        "commits.author": KEYWORD,
+        "commits.email": KEYWORD,
+        "commits.message": TEXT,
+        "authors": KEYWORD,
+        "build_status": KEYWORD,
+        "timestamp": DATE,
+        "duration_ms": LONG,
+        "repo_url": KEYWORD,
+        "build_url": KEYWORD,
+        "commit_range.from": KEYWORD,
+        "commit_range.to": KEYWORD,
+        "source_commit": KEYWORD,
+        "digest_missing": BOOLEAN,
+        "ingested_at": DATE,
+    },
+    lookup_fields=(
+        "build_id",
+        "job_name",
+        "image_name",
+        "image_tag",
+        "image_digest",
+        "platform_digests.digest",
+        "commits.commit_id",
+        "source_commit",
+        "build_status",
+    ),
+)
+
+DEPLOYMENT_METADATA = IndexSpec(
+    name="deployment-metadata",
+    id_field="doc_id",
+    time_field="snapshot_time",
+    fields={
+        "doc_id": KEYWORD,
+        "cluster": KEYWORD,
+        "namespace": KEYWORD,
+        "workload_kind": KEYWORD,
+        "workload_name": KEYWORD,
+        "pod_name": KEYWORD,
+        "nodeName": KEYWORD,
+        "podIP": KEYWORD,
+        "hostIP": KEYWORD,
+        "phase": KEYWORD,
+        "ready": BOOLEAN,
+        "containers.name": KEYWORD,
+        "containers.image": KEYWORD,
+        "containers.imageID": KEYWORD,
+        "containers.image_digest": KEYWORD,
+        "containers.image_tag": KEYWORD,
+        "containers.restartCount": INTEGER,
+        "replicas.desired": INTEGER,
+        "replicas.ready": INTEGER,
+        "replicas.available": INTEGER,
+        "replicas.updated": INTEGER,
+        "strategy.type": KEYWORD,
+        "strategy.maxSurge": KEYWORD,
+        "strategy.maxUnavailable": KEYWORD,
+        "labels": FLAT,
+        "annotations": FLAT,
+        "argocd_app": KEYWORD,
+        "mode": KEYWORD,
+        "state_hash": KEYWORD,
+        "snapshot_time": DATE,
+        "first_seen": DATE,
+        "last_seen": DATE,
+    },
+    lookup_fields=(
+        "doc_id",
+        "cluster",
+        "namespace",
+        "workload_name",
+        "pod_name",
+        "nodeName",
+        "containers.image_digest",
+        "containers.image_tag",
+        "argocd_app",
+        "state_hash",
+    ),
+)
+
+TRACEABILITY_METADATA = IndexSpec(
+    name="traceability-metadata",
+    id_field="record_id",
+    time_field="updated_at",
+    fields={
+        "record_id": KEYWORD,
+        "cluster": KEYWORD,
+        "namespace": KEYWORD,
+        "workload_kind": KEYWORD,
+        "workload_name": KEYWORD,
+        "container_name": KEYWORD,
+        "image": KEYWORD,
+        "image_tag": KEYWORD,
+        "image_digest": KEYWORD,
+        "build_id": KEYWORD,
+        "job_name": KEYWORD,
+        "build_number": LONG,
+        "build_status": KEYWORD,
+        "build_url": KEYWORD,
+        "commit_ids": KEYWORD,
+        "authors": KEYWORD,
+        "pods.name": KEYWORD,
+        "pods.nodeName": KEYWORD,
+        "argocd_app": KEYWORD,
+        "argocd_revision": KEYWORD,
+        "match_key": KEYWORD,
+        "match_confidence": KEYWORD,
+        "flags": KEYWORD,
+        "first_seen": DATE,
+        "updated_at": DATE,
+    },
+    lookup_fields=(
+        "record_id",
+        "cluster",
+        "namespace",
+        "workload_name",
+        "image_digest",
+        "image_tag",
+        "build_id",
+        "commit_ids",
+        "pods.name",
+        "flags",
+    ),
+)
+
+ALL_INDICES: tuple[IndexSpec, ...] = (CI_BUILD_METADATA, DEPLOYMENT_METADATA, TRACEABILITY_METADATA)
+INDICES_BY_NAME: dict[str, IndexSpec] = {spec.name: spec for spec in ALL_INDICES}
+
+
+def index_spec(name: str) -> IndexSpec:
+    """The spec of a known index; unknown names are a programming error worth a clear message."""
+    try:
+        return INDICES_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown c2c index {name!r}; known: {sorted(INDICES_BY_NAME)}") from None

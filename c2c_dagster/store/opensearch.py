@@ -1,0 +1,271 @@
+"""The OpenSearch store: index templates with explicit mappings and idempotent bulk upserts.
+
+Documents get deterministic ``_id``s (the index's id field), so a re-run or a backfill
+overwrites instead of duplicating; every per-item bulk failure is reported with the document
+id and OpenSearch's reason, never swallowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from opensearchpy import OpenSearch, helpers
+from opensearchpy import exceptions as os_exc
+
+from c2c_dagster.store.base import (
+    BulkItemError,
+    BulkWriteError,
+    Document,
+    MetadataStore,
+    StoreError,
+    StoreUnavailableError,
+    WriteMode,
+    WriteResult,
+    prepare,
+)
+from c2c_dagster.store.indices import ALL_INDICES, IndexSpec
+from c2c_dagster.store.timeutil import iso_utc
+
+T = TypeVar("T")
+
+# Bulk requests of this many documents keep each request a few MB for typical build/pod docs.
+BULK_CHUNK = 1000
+
+
+class OpenSearchStore(MetadataStore):
+    kind = "opensearch"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        verify_certs: bool = True,
+        ca_certs: str | None = None,
+        index_prefix: str = "",
+        number_of_shards: int = 1,
+        number_of_replicas: int = 1,
+        timeout: float = 30,
+    ):
+        self.url = url
+        self.index_prefix = index_prefix
+        self.number_of_shards = number_of_shards
+        self.number_of_replicas = number_of_replicas
+        self.client = OpenSearch(
+            hosts=[url],
+            http_auth=(username, password) if username else None,
+            use_ssl=url.startswith("https://"),
+            verify_certs=verify_certs,
+            ca_certs=ca_certs,
+            ssl_show_warn=verify_certs,
+            timeout=timeout,
+            max_retries=3,
+            retry_on_timeout=True,
+        )
+
+    # -- naming and errors ------------------------------------------------------------------
+
+    def physical(self, index: str) -> str:
+        """The index name in the cluster (tests use a prefix to stay apart)."""
+        self.spec(index)
+        return f"{self.index_prefix}{index}"
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one client call, turning transport failures into errors that say what to do."""
+        try:
+            return fn()
+        except (os_exc.ConnectionError, os_exc.ConnectionTimeout) as exc:
+            raise StoreUnavailableError(
+                f"OpenSearch at {self.url} unreachable during {what}: {exc}. Check that the "
+                "cluster is up and C2C_OPENSEARCH_URL is right; the run can be retried "
+                "(writes are idempotent upserts)."
+            ) from exc
+        except os_exc.AuthenticationException as exc:
+            raise StoreError(
+                f"OpenSearch at {self.url} refused the credentials during {what} (401); "
+                "check C2C_OPENSEARCH_USER / C2C_OPENSEARCH_PASSWORD."
+            ) from exc
+        except os_exc.AuthorizationException as exc:
+            raise StoreError(
+                f"OpenSearch at {self.url} forbade {what} (403): {exc.info}. Grant the c2c user "
+                "index and template permissions on the c2c indices."
+            ) from exc
+
+    # -- MetadataStore ------------------------------------------------------------------------
+
+    def template_body(self, spec: IndexSpec) -> dict[str, Any]:
+        return {
+            "index_patterns": [self.physical(spec.name)],
+            "priority": 100,
+            "template": {
+                "settings": {
+                    "number_of_shards": self.number_of_shards,
+                    "number_of_replicas": self.number_of_replicas,
+                },
+                "mappings": spec.mapping(),
+            },
+            "_meta": {"managed_by": "c2c", "id_field": spec.id_field},
+        }
+
+    def ensure_indices(self) -> None:
+        for spec in ALL_INDICES:
+            name = self.physical(spec.name)
+            self._call(
+                f"PUT _index_template/{name}",
+                lambda: self.client.indices.put_index_template(name=name, body=self.template_body(spec)),
+            )
+            exists = self._call(f"HEAD {name}", lambda: self.client.indices.exists(index=name))
+            if not exists:
+                try:
+                    self._call(f"PUT {name}", lambda: self.client.indices.create(index=name))
+                except os_exc.RequestError as exc:
+                    # Another worker created it between our check and create: that is fine.
+                    if "resource_already_exists_exception" not in str(exc):
+                        raise
+
+    def _actions(self, spec: IndexSpec, docs: list[tuple[str, Document]], mode: WriteMode) -> Iterator[dict]:
+        name = self.physical(spec.name)
+        for doc_id, doc in docs:
+            if mode == "merge":
+                yield {"_op_type": "update", "_index": name, "_id": doc_id, "doc": doc, "doc_as_upsert": True}
+            else:
+                yield {"_op_type": "index", "_index": name, "_id": doc_id, "_source": doc}
+
+    def upsert(
+        self, index: str, docs: Iterable[Document], *, mode: WriteMode = "replace", refresh: bool = True
+    ) -> WriteResult:
+        spec = self.spec(index)
+        result = WriteResult(index=index)
+        errors: list[BulkItemError] = []
+        prepared = prepare(spec, docs)
+
+        def run() -> None:
+            for ok, item in helpers.streaming_bulk(
+                self.client,
+                self._actions(spec, prepared, mode),
+                chunk_size=BULK_CHUNK,
+                raise_on_error=False,  # collect every refused item; raised together below
+                max_retries=3,  # 429 back-pressure is retried with backoff
+            ):
+                info = next(iter(item.values()))
+                if ok:
+                    result.written += 1
+                    result.ids.append(str(info["_id"]))
+                else:
+                    error = info.get("error")
+                    reason = (
+                        f"{error.get('type')}: {error.get('reason')}" if isinstance(error, dict) else str(error)
+                    )
+                    errors.append(BulkItemError(str(info.get("_id")), int(info.get("status", 0)), reason))
+
+        self._call(f"bulk write to {self.physical(index)}", run)
+        if refresh:
+            self.refresh(index)
+        if errors:
+            raise BulkWriteError(index, errors, result.written)
+        return result
+
+    def refresh(self, index: str) -> None:
+        name = self.physical(index)
+        self._call(f"refresh {name}", lambda: self.client.indices.refresh(index=name))
+
+    def get(self, index: str, doc_id: str) -> Document | None:
+        name = self.physical(index)
+        try:
+            hit = self._call(f"GET {name}/_doc/{doc_id}", lambda: self.client.get(index=name, id=doc_id))
+        except os_exc.NotFoundError:
+            return None
+        return hit["_source"]
+
+    def _search(self, index: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        name = self.physical(index)
+        try:
+            response = self._call(f"search {name}", lambda: self.client.search(index=name, body=body))
+        except os_exc.NotFoundError:
+            return []
+        return response["hits"]["hits"]
+
+    def find(
+        self,
+        index: str,
+        field: str,
+        value: str | Sequence[str],
+        *,
+        prefix: bool = False,
+        limit: int = 1000,
+    ) -> list[Document]:
+        spec = self.spec(index)
+        self.check_lookup(spec, field)
+        values = [value] if isinstance(value, str) else list(value)
+        if not values:
+            return []
+        if prefix:
+            query: dict[str, Any] = {
+                "bool": {"should": [{"prefix": {field: v}} for v in values], "minimum_should_match": 1}
+            }
+        else:
+            query = {"terms": {field: values}}
+        body = {
+            "size": limit,
+            "query": {"bool": {"filter": [query]}},
+            # Newest first, ties by id: the order the embedded store uses too.
+            "sort": [
+                {spec.time_field: {"order": "desc", "missing": "_last"}},
+                {spec.id_field: {"order": "desc"}},
+            ],
+        }
+        return [hit["_source"] for hit in self._search(index, body)]
+
+    def list_range(
+        self,
+        index: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        limit: int = 10000,
+    ) -> list[Document]:
+        spec = self.spec(index)
+        bounds: dict[str, str] = {}
+        if start is not None:
+            bounds["gte"] = iso_utc(start)
+        if end is not None:
+            bounds["lt"] = iso_utc(end)
+        body = {
+            "size": limit,
+            "query": {
+                "bool": {
+                    "filter": [{"range": {spec.time_field: bounds}} if bounds else {"exists": {"field": spec.time_field}}]
+                }
+            },
+            "sort": [{spec.time_field: {"order": "asc"}}, {spec.id_field: {"order": "asc"}}],
+        }
+        return [hit["_source"] for hit in self._search(index, body)]
+
+    def iter_all(self, index: str, *, batch_size: int = 1000) -> Iterator[Document]:
+        spec = self.spec(index)
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "size": batch_size,
+                "query": {"match_all": {}},
+                "sort": [{spec.id_field: {"order": "asc"}}],
+            }
+            if after is not None:
+                body["search_after"] = after
+            hits = self._search(index, body)
+            if not hits:
+                return
+            for hit in hits:
+                yield hit["_source"]
+            after = hits[-1]["sort"]
+
+    def count(self, index: str) -> int:
+        name = self.physical(index)
+        self.refresh(index)
+        return int(self._call(f"count {name}", lambda: self.client.count(index=name))["count"])
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,71 @@
+"""A real Dagster instance (temporary DAGSTER_HOME) and webserver serving c2c's code location."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from c2c_dagster_tests.services import REPO_ROOT, ManagedProcess, free_port, wait_until
+
+WORKSPACE = REPO_ROOT / "workspace.yaml"
+
+
+def make_dagster_home(path: Path) -> Path:
+    """A DAGSTER_HOME with a dagster.yaml: SQLite storage there, no telemetry."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return path
+
+
+def venv_bin(name: str) -> str:
+    """A console script of the venv running the tests (dagster, dagster-webserver, c2c ...)."""
+    return str(Path(sys.executable).parent / name)
+
+
+@dataclass
+class DagsterWebserver:
+    url: str
+    dagster_home: Path
+    process: ManagedProcess
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = requests.post(
+            f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
+        )
+        response.raise_for_status()
+        body = response.json()
+        if body.get("errors"):
+            raise AssertionError(f"GraphQL errors: {body['errors']}")
+        return body["data"]
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def start_webserver(workdir: Path, dagster_home: Path, env: dict[str, str] | None = None) -> DagsterWebserver:
+    port = free_port()
+    process = ManagedProcess.spawn(
+        "dagster-webserver",
+        [venv_bin("dagster-webserver"), "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)],
+        log_path=workdir / "webserver.log",
+        env={"DAGSTER_HOME": str(dagster_home), **(env or {})},
+        cwd=REPO_ROOT,
+    )
+    server = DagsterWebserver(url=f"http://127.0.0.1:{port}", dagster_home=dagster_home, process=process)
+    wait_until(
+        lambda: requests.get(f"{server.url}/server_info", timeout=2).ok,
+        what=f"dagster-webserver on port {port}",
+        timeout=120,
+        process=process,
+    )
+    return server
+
+
+def environ_without_store() -> dict[str, str]:
+    """The current environment minus c2c's store settings: the embedded default applies."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("C2C_OPENSEARCH")}

@@ -1,0 +1,127 @@
+"""The real OCI registry (Debian's docker-registry) on loopback, and Buildah to build and push to it.
+
+Images are built ``FROM scratch`` (no base image to pull on a closed network) with the
+``org.opencontainers.image.revision`` label, pushed with ``--digestfile``, and read back through
+the OCI distribution API, so every digest a test uses is one a real registry computed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from c2c_dagster_tests.services import REPO_ROOT, ManagedProcess, free_port, wait_until
+
+MANIFEST_ACCEPT = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+
+
+@dataclass
+class RegistryService:
+    """A running registry plus a Buildah with its own storage under the test's work dir."""
+
+    host: str  # "127.0.0.1:PORT", as it appears in image references
+    workdir: Path
+    process: ManagedProcess
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def buildah(self, *args: str) -> str:
+        """Run buildah on this service's private storage (vfs: works without overlay mounts)."""
+        cmd = [
+            "buildah",
+            "--storage-driver", "vfs",
+            "--root", str(self.workdir / "buildah-root"),
+            "--runroot", str(self.workdir / "buildah-run"),
+            *args,
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def build_and_push(
+        self,
+        repository: str,
+        tag: str,
+        *,
+        files: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+        digest_file: Path | None = None,
+    ) -> str:
+        """Build a small image, push it as ``repository:tag``, return the digest Buildah reported."""
+        context = self.workdir / "contexts" / f"{repository.replace('/', '_')}-{tag}"
+        context.mkdir(parents=True, exist_ok=True)
+        files = files or {"app.txt": f"{repository}:{tag}\n"}
+        for name, content in files.items():
+            (context / name).write_text(content)
+        containerfile = "FROM scratch\n" + "".join(f"COPY {name} /{name}\n" for name in files)
+        (context / "Containerfile").write_text(containerfile)
+        reference = f"{self.host}/{repository}:{tag}"
+        label_args = [arg for key, value in (labels or {}).items() for arg in ("--label", f"{key}={value}")]
+        self.buildah("bud", "--isolation", "chroot", *label_args, "-t", reference, "-f",
+                     str(context / "Containerfile"), str(context))
+        digest_file = digest_file or context / "digest"
+        self.buildah("push", "--tls-verify=false", "--digestfile", str(digest_file), reference)
+        return digest_file.read_text().strip()
+
+    def manifest_digest(self, repository: str, reference: str) -> str:
+        """The digest the registry serves for a tag or digest (``Docker-Content-Digest``)."""
+        response = requests.head(
+            f"{self.url}/v2/{repository}/manifests/{reference}",
+            headers={"Accept": MANIFEST_ACCEPT},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.headers["Docker-Content-Digest"]
+
+    def image_config(self, repository: str, reference: str) -> dict:
+        """The image config blob (labels live under ``config.Labels``)."""
+        manifest = requests.get(
+            f"{self.url}/v2/{repository}/manifests/{reference}",
+            headers={"Accept": MANIFEST_ACCEPT},
+            timeout=10,
+        )
+        manifest.raise_for_status()
+        config_digest = manifest.json()["config"]["digest"]
+        blob = requests.get(f"{self.url}/v2/{repository}/blobs/{config_digest}", timeout=10)
+        blob.raise_for_status()
+        return json.loads(blob.content)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def start(workdir: Path) -> RegistryService:
+    subprocess.run([str(REPO_ROOT / "scripts" / "services" / "registry.sh")], check=True)
+    port = free_port()
+    config = workdir / "registry.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {workdir / 'data'}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    process = ManagedProcess.spawn(
+        "docker-registry", ["docker-registry", "serve", str(config)], log_path=workdir / "registry.log"
+    )
+    service = RegistryService(host=f"127.0.0.1:{port}", workdir=workdir, process=process)
+    wait_until(
+        lambda: requests.get(f"{service.url}/v2/", timeout=2).status_code == 200,
+        what=f"OCI registry on {service.host}",
+        timeout=30,
+        process=process,
+    )
+    return service

@@ -1,0 +1,135 @@
+"""The store contract: both backends upsert by id, look up and list by time identically."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from c2c_dagster.store import BulkWriteError, DocumentError, MetadataStore
+
+CI = "ci-build-metadata"
+DIGEST_A = "sha256:" + "a" * 64
+DIGEST_B = "sha256:" + "b" * 64
+INDEX_DIGEST = "sha256:" + "c" * 64
+
+
+def build(number: int, *, digest: str = DIGEST_A, commit: str = "3606e8f26e051e93d8784ae87879c77845029b33",
+          ts: str = "2026-01-31T05:45:18Z", **extra) -> dict:
+    """A build document in the seed's field names (section 3.6)."""
+    return {
+        "build_id": f"Node-JS/master-{number}",
+        "job_name": "Node-JS/master",
+        "build_number": number,
+        "branch": "master",
+        "image_name": "narendra115c/node-js",
+        "image_tag": f"node-js-master-{number}-{commit[:7]}",
+        "image_digest": digest,
+        "commits": [
+            {"commit_id": commit, "author": "Narendra Sivangula",
+             "email": "narendrakumarsivangula@gmail.com", "message": "Update index.js"}
+        ],
+        "authors": ["Narendra Sivangula <narendrakumarsivangula@gmail.com>"],
+        "build_status": "SUCCESS",
+        "timestamp": ts,
+        **extra,
+    }
+
+
+def test_rewriting_the_same_documents_leaves_the_count_unchanged(store: MetadataStore) -> None:
+    docs = [build(n, ts=f"2026-01-31T05:{n:02d}:00Z") for n in range(1, 6)]
+    assert store.upsert(CI, docs).written == 5
+    assert store.count(CI) == 5
+    store.upsert(CI, docs)
+    assert store.count(CI) == 5
+    # A changed document with the same id replaces the old one: still 5, new content.
+    store.upsert(CI, [build(3, build_status="FAILURE", ts="2026-01-31T05:03:00Z")])
+    assert store.count(CI) == 5
+    assert store.get(CI, "Node-JS/master-3")["build_status"] == "FAILURE"
+
+
+def test_get_by_id_and_missing_id(store: MetadataStore) -> None:
+    store.upsert(CI, [build(67)])
+    doc = store.get(CI, "Node-JS/master-67")
+    assert doc["image_digest"] == DIGEST_A
+    assert doc["commits"][0]["author"] == "Narendra Sivangula"
+    assert store.get(CI, "Node-JS/master-999") is None
+
+
+def test_lookup_by_digest_tag_build_and_commit(store: MetadataStore) -> None:
+    store.upsert(
+        CI,
+        [
+            build(1, digest=DIGEST_A, commit="1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", ts="2026-01-30T10:00:00Z"),
+            build(2, digest=DIGEST_B, commit="2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", ts="2026-01-31T10:00:00Z",
+                  platform_digests=[{"platform": "linux/amd64", "digest": INDEX_DIGEST}]),
+            build(3, digest=DIGEST_B, commit="2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", ts="2026-02-01T10:00:00Z"),
+        ],
+    )
+    by_digest = store.find(CI, "image_digest", DIGEST_B)
+    # Newest first, in both backends.
+    assert [d["build_number"] for d in by_digest] == [3, 2]
+    assert [d["build_id"] for d in store.find(CI, "image_tag", "node-js-master-1-1111111")] == ["Node-JS/master-1"]
+    assert [d["build_number"] for d in store.find(CI, "build_id", ["Node-JS/master-1", "Node-JS/master-3"])] == [3, 1]
+    # Inside the commits array, full id and prefix (``c2c trace --commit`` takes a prefix).
+    assert [d["build_number"] for d in store.find(CI, "commits.commit_id", "2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")] == [3, 2]
+    assert [d["build_number"] for d in store.find(CI, "commits.commit_id", "1111111", prefix=True)] == [1]
+    assert [d["build_number"] for d in store.find(CI, "platform_digests.digest", INDEX_DIGEST)] == [2]
+    assert store.find(CI, "image_digest", "sha256:" + "0" * 64) == []
+    assert store.find(CI, "image_digest", []) == []
+    with pytest.raises(KeyError, match="not a lookup field"):
+        store.find(CI, "branch", "master")
+
+
+def test_time_range_listing_is_half_open_and_oldest_first(store: MetadataStore) -> None:
+    store.upsert(CI, [build(n, ts=f"2026-03-0{n}T12:00:00Z") for n in range(1, 6)])
+    listed = store.list_range(CI, datetime(2026, 3, 2, 12, tzinfo=UTC), datetime(2026, 3, 4, 12, tzinfo=UTC))
+    assert [d["build_number"] for d in listed] == [2, 3]
+    assert [d["build_number"] for d in store.list_range(CI, start=datetime(2026, 3, 4, tzinfo=UTC))] == [4, 5]
+    assert len(store.list_range(CI)) == 5
+
+
+def test_merge_updates_given_fields_and_keeps_the_rest(store: MetadataStore) -> None:
+    pod = {
+        "doc_id": "c1/default/web/pod-1/abc",
+        "cluster": "c1",
+        "namespace": "default",
+        "workload_name": "web",
+        "pod_name": "pod-1",
+        "first_seen": "2026-03-01T00:00:00Z",
+        "last_seen": "2026-03-01T00:00:00Z",
+        "snapshot_time": "2026-03-01T00:00:00Z",
+    }
+    store.upsert("deployment-metadata", [pod])
+    store.upsert("deployment-metadata", [{"doc_id": pod["doc_id"], "last_seen": "2026-03-01T00:10:00Z"}], mode="merge")
+    merged = store.get("deployment-metadata", pod["doc_id"])
+    assert merged["first_seen"] == "2026-03-01T00:00:00Z"
+    assert merged["last_seen"] == "2026-03-01T00:10:00Z"
+    assert store.count("deployment-metadata") == 1
+    assert [d["doc_id"] for d in store.find("deployment-metadata", "workload_name", "web")] == [pod["doc_id"]]
+
+
+def test_iter_all_pages_through_every_document(store: MetadataStore) -> None:
+    store.upsert(CI, [build(n, ts="2026-03-01T00:00:00Z") for n in range(1, 26)])
+    seen = [d["build_number"] for d in store.iter_all(CI, batch_size=7)]
+    assert sorted(seen) == list(range(1, 26))
+
+
+def test_document_without_id_is_refused_and_nothing_is_written(store: MetadataStore) -> None:
+    broken = build(2)
+    del broken["build_id"]
+    with pytest.raises(DocumentError, match="build_id"):
+        store.upsert(CI, [build(1), broken])
+    assert store.count(CI) == 0
+
+
+def test_refused_documents_are_reported_by_id_and_the_rest_are_written(store: MetadataStore) -> None:
+    with pytest.raises(BulkWriteError) as caught:
+        store.upsert(CI, [build(1), build(2, build_number="sixty-seven"), build(3, timestamp="yesterday")])
+    ids = sorted(e.doc_id for e in caught.value.errors)
+    assert ids == ["Node-JS/master-2", "Node-JS/master-3"]
+    assert all("mapper_parsing_exception" in e.reason for e in caught.value.errors)
+    assert "Node-JS/master-2" in str(caught.value)
+    assert caught.value.written == 1
+    assert store.count(CI) == 1
+    assert store.get(CI, "Node-JS/master-1") is not None
