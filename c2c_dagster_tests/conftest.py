@@ -67,3 +67,15 @@ def dagster_webserver(tmp_path_factory: pytest.TempPathFactory, dagster_home) ->
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def jenkins_emulator() -> Iterator["object"]:
+    """The Jenkins *emulator* (Jenkins cannot be installed here), empty, per test."""
+    from c2c_dagster_tests.emulators.jenkins import JenkinsEmulator
+
+    emulator = JenkinsEmulator().start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

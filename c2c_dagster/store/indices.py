@@ -74,6 +74,8 @@ CI_BUILD_METADATA = IndexSpec(
         "commit_range.to": KEYWORD,
         "source_commit": KEYWORD,
         "digest_missing": BOOLEAN,
+        "metadata_source": KEYWORD,
+        "ingest_problems": TEXT,
         "ingested_at": DATE,
     },
     lookup_fields=(

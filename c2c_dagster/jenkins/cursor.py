@@ -1,0 +1,73 @@
+"""The Jenkins sensor's cursor: per job, which finished builds were already handed to a run.
+
+Pure functions, tested directly. Builds of one job can finish out of order (concurrent builds),
+so the cursor is not "highest finished number": it is the number through which every listed
+build is finished and requested, plus the finished numbers above it already requested.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from c2c_dagster.jenkins.transform import is_finished
+
+
+@dataclass
+class JobCursor:
+    done_through: int = 0
+    requested_above: set[int] = field(default_factory=set)
+
+
+@dataclass
+class JenkinsCursor:
+    jobs: dict[str, JobCursor] = field(default_factory=dict)
+
+    @classmethod
+    def loads(cls, text: str | None) -> "JenkinsCursor":
+        if not text:
+            return cls()
+        raw = json.loads(text)
+        return cls(
+            jobs={
+                name: JobCursor(entry["done_through"], set(entry.get("requested_above", [])))
+                for name, entry in raw.get("jobs", {}).items()
+            }
+        )
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {
+                "jobs": {
+                    name: {"done_through": c.done_through, "requested_above": sorted(c.requested_above)}
+                    for name, c in sorted(self.jobs.items())
+                }
+            },
+            separators=(",", ":"),
+        )
+
+
+def advance_job(cursor: JobCursor | None, listing: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], JobCursor]:
+    """Finished builds of one job not yet requested, and the job's cursor once they are.
+
+    ``listing`` is the job's ``builds`` (newest first, as Jenkins lists them). A job seen for the
+    first time yields every finished build in the listing; older history is for backfills.
+    """
+    cursor = cursor or JobCursor()
+    new = [
+        b
+        for b in listing
+        if b["number"] > cursor.done_through and b["number"] not in cursor.requested_above and is_finished(b)
+    ]
+    requested = cursor.requested_above | {b["number"] for b in new}
+    done_through = cursor.done_through
+    for build in sorted(listing, key=lambda b: b["number"]):
+        if build["number"] <= done_through:
+            continue
+        if build["number"] not in requested:
+            break  # still running: everything above it stays individually tracked
+        done_through = build["number"]
+    new.sort(key=lambda b: b["number"])
+    return new, JobCursor(done_through, {n for n in requested if n > done_through})

@@ -1,0 +1,207 @@
+"""``JenkinsResource``: a typed, retrying client for the parts of Jenkins' JSON API c2c reads.
+
+Only ``tree=`` queries are used, so Jenkins serialises just the fields asked for. Jobs inside
+folders and multibranch projects are addressed by their full name (``Node-JS/feature%2Fx``), each
+part URL-encoded again in paths, as Jenkins itself does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import dagster as dg
+import requests
+from pydantic import PrivateAttr
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+# Deep enough for organization folder -> multibranch project -> branch job, and one more.
+_JOB_FIELDS = "name,url,_class"
+JOBS_TREE = f"jobs[{_JOB_FIELDS},jobs[{_JOB_FIELDS},jobs[{_JOB_FIELDS},jobs[{_JOB_FIELDS}]]]]"
+BUILD_SUMMARY_FIELDS = "number,result,building,timestamp,duration,url"
+_CHANGE_FIELDS = "commitId,authorEmail,msg,comment,timestamp,author[fullName]"
+BUILD_DETAIL_TREE = ",".join(
+    [
+        "_class",
+        BUILD_SUMMARY_FIELDS,
+        "fullDisplayName",
+        # Several BuildData actions appear when a pipeline checks out more than one repository
+        # (shared libraries, a config repo); all are kept and chosen from later.
+        "actions[_class,lastBuiltRevision[SHA1,branch[SHA1,name]],remoteUrls,causes[shortDescription,userId]]",
+        "artifacts[fileName,relativePath]",
+        f"changeSets[_class,kind,items[{_CHANGE_FIELDS}]]",  # pipelines: a list
+        f"changeSet[_class,kind,items[{_CHANGE_FIELDS}]]",  # freestyle: one object
+    ]
+)
+# Jenkins' `builds` holds only the newest 100; `allBuilds{M,N}` pages through history.
+HISTORY_PAGE = 100
+
+
+class JenkinsError(RuntimeError):
+    """Jenkins answered in a way c2c cannot use; the message says which URL and what to do."""
+
+
+@dataclass(frozen=True)
+class JenkinsJob:
+    full_name: str  # e.g. "Node-JS/master": the JOB_NAME Jenkins gives the build
+    url: str
+    job_class: str
+
+
+def job_path(full_name: str) -> str:
+    """``/job/a/job/b`` for ``a/b``; each name is encoded again (branch ``x%2Fy`` -> ``x%252Fy``)."""
+    return "".join(f"/job/{quote(part, safe='')}" for part in full_name.split("/"))
+
+
+def build_id(job_full_name: str, number: int) -> str:
+    """The seed's build id, ``JOB_NAME-BUILD_NUMBER`` (e.g. ``Node-JS/master-67``)."""
+    return f"{job_full_name}-{number}"
+
+
+def flatten_jobs(items: list[dict[str, Any]], parent: str = "") -> list[JenkinsJob]:
+    """Buildable jobs from a nested ``jobs`` tree; anything with ``jobs`` of its own is a folder."""
+    found: list[JenkinsJob] = []
+    for item in items or []:
+        name = f"{parent}/{item['name']}" if parent else item["name"]
+        if "jobs" in item:
+            found.extend(flatten_jobs(item["jobs"], name))
+        else:
+            found.append(JenkinsJob(full_name=name, url=item.get("url", ""), job_class=item.get("_class", "")))
+    return found
+
+
+class JenkinsResource(dg.ConfigurableResource):
+    """Read-only access to a Jenkins controller: jobs, builds, build details and artifacts.
+
+    Credentials are a user and API token (wire them with ``dg.EnvVar``). Every call has a
+    (connect, read) timeout and retries connection errors and 5xx answers with backoff.
+    """
+
+    url: str
+    user: str | None = None
+    api_token: str | None = None
+    connect_timeout_seconds: float = 5
+    read_timeout_seconds: float = 30
+    retries: int = 3
+    verify_tls: bool = True
+
+    _session: requests.Session | None = PrivateAttr(default=None)
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/")
+
+    def session(self) -> requests.Session:
+        if self._session is None:
+            session = requests.Session()
+            retry = Retry(
+                total=self.retries,
+                connect=self.retries,
+                read=self.retries,
+                status=self.retries,
+                backoff_factor=0.5,
+                status_forcelist=(500, 502, 503, 504),
+                allowed_methods=frozenset({"GET", "HEAD"}),
+                raise_on_status=False,  # the last 5xx comes back to _get, which names it
+            )
+            session.mount("http://", HTTPAdapter(max_retries=retry))
+            session.mount("https://", HTTPAdapter(max_retries=retry))
+            if self.user:
+                session.auth = (self.user, self.api_token or "")
+            session.verify = self.verify_tls
+            self._session = session
+        return self._session
+
+    def _get(self, path: str, params: dict[str, str] | None = None, *, allow_404: bool = False) -> requests.Response | None:
+        url = f"{self.base_url}{path}"
+        try:
+            response = self.session().get(
+                url, params=params, timeout=(self.connect_timeout_seconds, self.read_timeout_seconds)
+            )
+        except requests.RequestException as exc:
+            raise JenkinsError(
+                f"Jenkins at {self.base_url} unreachable ({url}): {exc}. Check C2C_JENKINS_URL and "
+                "that Jenkins is up; nothing was written, the run can be retried."
+            ) from exc
+        if response.status_code == 404 and allow_404:
+            return None
+        if response.status_code in (401, 403):
+            raise JenkinsError(
+                f"Jenkins refused {url} with {response.status_code}: check C2C_JENKINS_USER and "
+                "C2C_JENKINS_API_TOKEN, and that the user has Overall/Read and Job/Read."
+            )
+        if response.status_code >= 400:
+            raise JenkinsError(
+                f"Jenkins answered {response.status_code} for {url} after {self.retries} retries: "
+                f"{response.text[:200]!r}"
+            )
+        return response
+
+    def _get_json(self, path: str, tree: str, *, allow_404: bool = False) -> dict[str, Any] | None:
+        response = self._get(f"{path}/api/json", {"tree": tree}, allow_404=allow_404)
+        if response is None:
+            return None
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise JenkinsError(
+                f"Jenkins returned malformed JSON for {response.url}: {exc} "
+                f"(starts {response.text[:80]!r}); is C2C_JENKINS_URL a Jenkins controller?"
+            ) from exc
+        if not isinstance(body, dict):
+            raise JenkinsError(f"Jenkins returned {type(body).__name__} for {response.url}, expected an object")
+        return body
+
+    # -- the API c2c uses ---------------------------------------------------------------------
+
+    def list_jobs(self) -> list[JenkinsJob]:
+        """Every buildable job, including those in folders and multibranch projects."""
+        body = self._get_json("", JOBS_TREE)
+        return flatten_jobs(body.get("jobs", []))
+
+    def recent_builds(self, job_full_name: str) -> list[dict[str, Any]] | None:
+        """The newest (up to 100) builds of a job, newest first; None if the job is gone."""
+        body = self._get_json(job_path(job_full_name), f"builds[{BUILD_SUMMARY_FIELDS}]", allow_404=True)
+        return None if body is None else list(body.get("builds") or [])
+
+    def build_history(self, job_full_name: str, start: int, end: int) -> list[dict[str, Any]]:
+        """Builds ``start``..``end`` (exclusive, newest first) of the whole history via ``allBuilds``."""
+        body = self._get_json(
+            job_path(job_full_name), f"allBuilds[{BUILD_SUMMARY_FIELDS}]{{{start},{end}}}", allow_404=True
+        )
+        return [] if body is None else list(body.get("allBuilds") or [])
+
+    def build(self, job_full_name: str, number: int) -> dict[str, Any] | None:
+        """One build's details, or None if it was deleted (e.g. between listing and fetching)."""
+        return self._get_json(f"{job_path(job_full_name)}/{number}", BUILD_DETAIL_TREE, allow_404=True)
+
+    def artifact(self, job_full_name: str, number: int, relative_path: str) -> bytes | None:
+        """An archived artifact's bytes, or None if it is not there."""
+        response = self._get(
+            f"{job_path(job_full_name)}/{number}/artifact/{quote(relative_path)}", allow_404=True
+        )
+        return None if response is None else response.content
+
+    def artifact_json(self, job_full_name: str, number: int, relative_path: str) -> Any:
+        """An archived JSON artifact parsed; raises ``ValueError`` naming it if it is not JSON."""
+        content = self.artifact(job_full_name, number, relative_path)
+        if content is None:
+            return None
+        try:
+            return json.loads(content)
+        except ValueError as exc:
+            raise ValueError(f"{relative_path} of {build_id(job_full_name, number)} is not valid JSON: {exc}") from exc
+
+
+def jenkins_resource_from_env() -> JenkinsResource:
+    """The Jenkins settings Dagster uses: ``C2C_JENKINS_URL``, and user and API token as
+    ``EnvVar``s when set (a controller that allows anonymous read needs neither)."""
+    return JenkinsResource(
+        url=dg.EnvVar("C2C_JENKINS_URL"),
+        user=dg.EnvVar("C2C_JENKINS_USER") if os.environ.get("C2C_JENKINS_USER") else None,
+        api_token=dg.EnvVar("C2C_JENKINS_API_TOKEN") if os.environ.get("C2C_JENKINS_API_TOKEN") else None,
+    )

@@ -1,0 +1,86 @@
+"""The build-metadata document (seed section 3.6): field names, and the check every copy passes.
+
+The pipeline's ``c2c-build-metadata`` writes it as ``build-metadata.json``; ``ci_builds``
+reads the archived copy back from Jenkins and refuses one that fails this check, naming why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from c2c_dagster.store.timeutil import parse_time
+
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+# Git object ids: SHA-1 (40 hex) or SHA-256 repositories (64 hex).
+COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+#: Jenkins' ``Result`` values, plus what a pipeline writes while the build is still running.
+BUILD_STATUSES = ("SUCCESS", "UNSTABLE", "FAILURE", "NOT_BUILT", "ABORTED")
+
+REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "build_id": str,
+    "job_name": str,
+    "build_number": int,
+    "image_name": str,
+    "image_tag": str,
+    "image_digest": str,
+    "commits": list,
+    "authors": list,
+    "build_status": str,
+    "timestamp": str,
+}
+
+OPTIONAL_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "branch": (str, type(None)),
+    "repo_url": (str, type(None)),
+    "build_url": (str, type(None)),
+    "commit_range": (dict, type(None)),
+    "platform_digests": list,
+    "source_commit": (str, type(None)),
+}
+
+
+def schema_errors(doc: Any) -> list[str]:
+    """Every way ``doc`` departs from the build-metadata schema; empty when it conforms."""
+    if not isinstance(doc, Mapping):
+        return [f"expected a JSON object, got {type(doc).__name__}"]
+    errors: list[str] = []
+    for name, kind in {**REQUIRED_FIELDS, **OPTIONAL_FIELDS}.items():
+        if name not in doc:
+            if name in REQUIRED_FIELDS:
+                errors.append(f"missing field {name!r}")
+            continue
+        value = doc[name]
+        # bool is an int in Python; a build number of `true` is still wrong.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            errors.append(f"field {name!r} has type {type(value).__name__}")
+    if errors:
+        return errors
+    if not DIGEST_RE.match(doc["image_digest"]):
+        errors.append(f"image_digest {doc['image_digest']!r} is not sha256:<64 hex>")
+    if doc["build_status"] not in BUILD_STATUSES:
+        errors.append(f"build_status {doc['build_status']!r} is not one of {', '.join(BUILD_STATUSES)}")
+    try:
+        if parse_time(doc["timestamp"]) is None:
+            errors.append("timestamp is empty")
+    except ValueError:
+        errors.append(f"timestamp {doc['timestamp']!r} is not ISO 8601")
+    if doc["build_number"] < 0:
+        errors.append("build_number is negative")
+    for i, commit in enumerate(doc["commits"]):
+        if not isinstance(commit, Mapping):
+            errors.append(f"commits[{i}] is not an object")
+            continue
+        for key in ("commit_id", "author", "email", "message"):
+            if not isinstance(commit.get(key), str):
+                errors.append(f"commits[{i}].{key} missing or not a string")
+        if isinstance(commit.get("commit_id"), str) and not COMMIT_RE.match(commit["commit_id"]):
+            errors.append(f"commits[{i}].commit_id {commit['commit_id']!r} is not a full git object id")
+    if not all(isinstance(a, str) for a in doc["authors"]):
+        errors.append("authors must be strings 'Name <email>'")
+    for i, item in enumerate(doc.get("platform_digests") or []):
+        if not isinstance(item, Mapping) or not DIGEST_RE.match(str(item.get("digest", ""))):
+            errors.append(f"platform_digests[{i}] needs a sha256 digest")
+    return errors

@@ -1,0 +1,84 @@
+"""JenkinsResource against the Jenkins emulator: folders, multibranch, history paging, errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from c2c_dagster.jenkins.resources import JenkinsError, JenkinsResource
+from c2c_dagster_tests.emulators.jenkins import FREESTYLE, MULTIBRANCH
+from c2c_dagster_tests.jenkins.data import add_build
+
+
+def test_jobs_in_folders_and_multibranch_projects(jenkins_emulator) -> None:
+    jenkins_emulator.add_folder("team", "com.cloudbees.hudson.plugins.folder.Folder")
+    jenkins_emulator.add_folder("team/Node-JS", MULTIBRANCH)
+    jenkins_emulator.add_job("team/Node-JS/master")
+    jenkins_emulator.add_job("team/Node-JS/feature%2Flogin")  # branch feature/login, as Jenkins names it
+    jenkins_emulator.add_job("legacy", FREESTYLE)
+    add_build(jenkins_emulator, "team/Node-JS/feature%2Flogin", 3, at="2026-01-31T05:00:00Z")
+    jenkins = JenkinsResource(url=jenkins_emulator.url)
+
+    jobs = {job.full_name: job.job_class for job in jenkins.list_jobs()}
+    assert jobs == {
+        "legacy": FREESTYLE,
+        "team/Node-JS/feature%2Flogin": "org.jenkinsci.plugins.workflow.job.WorkflowJob",
+        "team/Node-JS/master": "org.jenkinsci.plugins.workflow.job.WorkflowJob",
+    }
+    # The branch name is encoded again in the path: /job/feature%252Flogin/.
+    build = jenkins.build("team/Node-JS/feature%2Flogin", 3)
+    assert build["number"] == 3
+    assert "/job/team/job/Node-JS/job/feature%252Flogin/3/" in build["url"]
+    assert any("/job/feature%252Flogin/3/api/json" in path for path in jenkins_emulator.requests)
+
+
+def test_builds_is_capped_at_100_and_all_builds_pages_through_history(jenkins_emulator) -> None:
+    for n in range(1, 251):
+        add_build(jenkins_emulator, "app", n, at=f"2026-01-{1 + n // 10:02d}T00:00:00Z")
+    jenkins = JenkinsResource(url=jenkins_emulator.url)
+    recent = jenkins.recent_builds("app")
+    assert [b["number"] for b in recent][:2] == [250, 249]
+    assert len(recent) == 100
+    page = jenkins.build_history("app", 200, 300)
+    assert [b["number"] for b in page] == list(range(50, 0, -1))
+    assert any("allBuilds" in path and "%7B200%2C300%7D" in path for path in jenkins_emulator.requests)
+
+
+def test_deleted_build_and_job_are_none_not_errors(jenkins_emulator) -> None:
+    add_build(jenkins_emulator, "app", 1, at="2026-01-31T05:00:00Z")
+    jenkins = JenkinsResource(url=jenkins_emulator.url)
+    jenkins_emulator.delete_build("app", 1)
+    assert jenkins.build("app", 1) is None
+    assert jenkins.recent_builds("no-such-job") is None
+    assert jenkins.artifact("app", 1, "build-metadata.json") is None
+
+
+def test_401_names_the_credentials_to_check(jenkins_emulator) -> None:
+    jenkins_emulator.user, jenkins_emulator.api_token = "c2c", "right-token"
+    with pytest.raises(JenkinsError, match="401.*C2C_JENKINS_USER and C2C_JENKINS_API_TOKEN"):
+        JenkinsResource(url=jenkins_emulator.url, user="c2c", api_token="wrong").list_jobs()
+    assert JenkinsResource(url=jenkins_emulator.url, user="c2c", api_token="right-token").list_jobs() == []
+
+
+def test_a_transient_500_is_retried_and_a_persistent_one_is_named(jenkins_emulator) -> None:
+    add_build(jenkins_emulator, "app", 1, at="2026-01-31T05:00:00Z")
+    jenkins_emulator.fail(r"^/api/json$", 500, b"<html>boom</html>", times=2)
+    jenkins = JenkinsResource(url=jenkins_emulator.url, retries=3)
+    assert [job.full_name for job in jenkins.list_jobs()] == ["app"]
+
+    jenkins_emulator.fail(r"^/api/json$", 500, b"<html>boom</html>")
+    with pytest.raises(JenkinsError, match=r"answered 500 for http://127\.0\.0\.1:\d+/api/json"):
+        JenkinsResource(url=jenkins_emulator.url, retries=1).list_jobs()
+
+
+def test_malformed_json_names_the_url(jenkins_emulator) -> None:
+    jenkins_emulator.fail(r"^/api/json$", 200, b"<html>login page</html>")
+    with pytest.raises(JenkinsError, match="malformed JSON for http://127.0.0.1:.*is C2C_JENKINS_URL a Jenkins"):
+        JenkinsResource(url=jenkins_emulator.url).list_jobs()
+
+
+def test_unreachable_jenkins_names_the_url() -> None:
+    from c2c_dagster_tests.services import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(JenkinsError, match=f"Jenkins at {url} unreachable"):
+        JenkinsResource(url=url, retries=0, connect_timeout_seconds=1).list_jobs()

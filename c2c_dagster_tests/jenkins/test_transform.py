@@ -1,0 +1,148 @@
+"""Jenkins build JSON + archived build-metadata.json -> ci-build-metadata document, rule by rule."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from c2c_dagster.jenkins.transform import (
+    authors_of,
+    branch_name,
+    build_document,
+    commits_from_change_sets,
+    git_build_data,
+    is_finished,
+)
+
+NOW = datetime(2026, 2, 1, tzinfo=UTC)
+SHA = "3606e8f26e051e93d8784ae87879c77845029b33"
+SHA2 = "1111111111111111111111111111111111111111"
+DIGEST = "sha256:a0243d98dd20494f723081c48fa5417bde51458f579718cdccdde03a740725f7"
+
+
+def jenkins_build(result: str | None = "SUCCESS", **extra) -> dict:
+    return {
+        "_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
+        "number": 67,
+        "result": result,
+        "building": result is None,
+        "timestamp": 1769838318000,  # 2026-01-31T05:45:18Z
+        "duration": 42000,
+        "url": "https://jenkins.example/job/Node-JS/job/master/67/",
+        "actions": [
+            {"_class": "hudson.model.CauseAction", "causes": []},
+            {},
+            {
+                "_class": "hudson.plugins.git.util.BuildData",
+                "lastBuiltRevision": {"SHA1": SHA2, "branch": [{"SHA1": SHA2, "name": "refs/remotes/origin/lib"}]},
+                "remoteUrls": ["https://github.com/acme/shared-lib.git"],
+            },
+            {
+                "_class": "hudson.plugins.git.util.BuildData",
+                "lastBuiltRevision": {"SHA1": SHA, "branch": [{"SHA1": SHA, "name": "refs/remotes/origin/master"}]},
+                "remoteUrls": ["https://github.com/acme/node-js.git"],
+            },
+        ],
+        "changeSets": [
+            {
+                "_class": "hudson.plugins.git.GitChangeSetList",
+                "kind": "git",
+                "items": [
+                    {"commitId": SHA, "author": {"fullName": "Narendra Sivangula"},
+                     "authorEmail": "narendrakumarsivangula@gmail.com", "msg": "Update index.js"},
+                ],
+            }
+        ],
+        **extra,
+    }
+
+
+def artifact(**overrides) -> dict:
+    doc = {
+        "build_id": "Node-JS/master-67",
+        "job_name": "Node-JS/master",
+        "build_number": 67,
+        "branch": "master",
+        "image_name": "narendra115c/node-js",
+        "image_tag": "node-js-master-67-3606e8f",
+        "image_digest": DIGEST,
+        "commits": [{"commit_id": SHA, "author": "Narendra Sivangula",
+                     "email": "narendrakumarsivangula@gmail.com", "message": "Update index.js"}],
+        "authors": ["Narendra Sivangula <narendrakumarsivangula@gmail.com>"],
+        "build_status": "SUCCESS",
+        "timestamp": "2026-01-31T05:45:18Z",
+    }
+    doc.update(overrides)
+    return doc
+
+
+def test_valid_artifact_gives_the_digest_and_jenkins_gives_the_result() -> None:
+    doc = build_document("Node-JS/master", jenkins_build("UNSTABLE"), artifact(), ingested_at=NOW)
+    assert doc["build_id"] == "Node-JS/master-67"
+    assert doc["image_digest"] == DIGEST
+    assert doc["image_tag"] == "node-js-master-67-3606e8f"
+    assert doc["digest_missing"] is False
+    assert doc["metadata_source"] == "artifact"
+    # The artifact was written mid-build saying SUCCESS; Jenkins' final result wins.
+    assert doc["build_status"] == "UNSTABLE"
+    assert doc["timestamp"] == "2026-01-31T05:45:18Z"
+    assert doc["authors"] == ["Narendra Sivangula <narendrakumarsivangula@gmail.com>"]
+    assert doc["ingest_problems"] == []
+    json.dumps(doc)  # storable as is
+
+
+def test_no_artifact_records_commits_from_jenkins_and_flags_the_missing_digest() -> None:
+    doc = build_document("Node-JS/master", jenkins_build(), None, ingested_at=NOW)
+    assert "image_digest" not in doc
+    assert doc["digest_missing"] is True
+    assert doc["metadata_source"] == "jenkins"
+    assert doc["commits"][0]["commit_id"] == SHA
+    assert doc["ingest_problems"] == ["no build-metadata.json archived: image digest unknown"]
+    # First BuildData action: without the artifact's repo URL nothing says which is the app repo.
+    assert doc["source_commit"] == SHA2
+
+
+def test_artifact_failing_the_schema_is_refused_with_the_reason_and_no_digest() -> None:
+    doc = build_document("Node-JS/master", jenkins_build(), artifact(image_digest=""), ingested_at=NOW)
+    assert "image_digest" not in doc
+    assert doc["digest_missing"] is True
+    assert "image_digest '' is not sha256:<64 hex>" in doc["ingest_problems"][0]
+
+
+def test_artifact_of_another_build_is_not_trusted() -> None:
+    doc = build_document("Node-JS/master", jenkins_build(), artifact(build_id="Node-JS/master-66"), ingested_at=NOW)
+    assert doc["digest_missing"] is True
+    assert "artifact is for build 'Node-JS/master-66'" in doc["ingest_problems"][0]
+
+
+def test_unreadable_artifact_problem_is_kept() -> None:
+    doc = build_document("j", jenkins_build(), None, artifact_problem="build-metadata.json is not valid JSON", ingested_at=NOW)
+    assert doc["ingest_problems"] == ["build-metadata.json is not valid JSON"]
+    assert doc["digest_missing"] is True
+
+
+def test_freestyle_change_set_object_and_pipeline_change_set_list() -> None:
+    freestyle = jenkins_build(changeSets=None)
+    freestyle["changeSet"] = {"kind": "git", "items": [
+        {"commitId": SHA2, "author": {"fullName": "Ada"}, "authorEmail": "ada@x.io", "msg": "a"},
+        {"commitId": SHA, "author": {"fullName": "Bob"}, "authorEmail": "bob@x.io", "comment": "b\n"},
+        {"commitId": SHA2, "author": {"fullName": "Ada"}, "authorEmail": "ada@x.io", "msg": "a"},
+    ]}
+    commits = commits_from_change_sets(freestyle)
+    assert [c["commit_id"] for c in commits] == [SHA2, SHA]
+    assert commits[1]["message"] == "b"
+    assert authors_of(commits) == ["Ada <ada@x.io>", "Bob <bob@x.io>"]
+
+
+def test_git_build_data_prefers_the_app_repository() -> None:
+    build = jenkins_build()
+    assert git_build_data(build, "https://github.com/acme/node-js.git")["lastBuiltRevision"]["SHA1"] == SHA
+    assert git_build_data({"actions": [{}, {"_class": "x"}]}) is None
+
+
+def test_finished_and_branch_names() -> None:
+    assert is_finished({"result": "ABORTED", "building": False})
+    assert not is_finished({"result": None, "building": True})
+    assert branch_name("refs/remotes/origin/feature/x") == "feature/x"
+    assert branch_name("origin/master") == "master"
+    assert branch_name(None) is None
