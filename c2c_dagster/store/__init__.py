@@ -10,12 +10,19 @@ from c2c_dagster.store.base import (
     WriteResult,
 )
 from c2c_dagster.store.embedded import EmbeddedStore
-from c2c_dagster.store.indices import ALL_INDICES, CI_BUILD_METADATA, DEPLOYMENT_METADATA, TRACEABILITY_METADATA
+from c2c_dagster.store.indices import (
+    ALL_INDICES,
+    ARGOCD_SYNC_EVENTS,
+    CI_BUILD_METADATA,
+    DEPLOYMENT_METADATA,
+    TRACEABILITY_METADATA,
+)
 from c2c_dagster.store.opensearch import OpenSearchStore
 from c2c_dagster.store.resource import MetadataStoreResource, store_resource_from_env
 
 __all__ = [
     "ALL_INDICES",
+    "ARGOCD_SYNC_EVENTS",
     "CI_BUILD_METADATA",
     "DEPLOYMENT_METADATA",
     "TRACEABILITY_METADATA",

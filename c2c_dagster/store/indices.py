@@ -188,7 +188,48 @@ TRACEABILITY_METADATA = IndexSpec(
     ),
 )
 
-ALL_INDICES: tuple[IndexSpec, ...] = (CI_BUILD_METADATA, DEPLOYMENT_METADATA, TRACEABILITY_METADATA)
+ARGOCD_SYNC_EVENTS = IndexSpec(
+    name="argocd-sync-events",
+    id_field="event_id",
+    time_field="finished_at",
+    fields={
+        "event_id": KEYWORD,
+        "cluster": KEYWORD,
+        "app": KEYWORD,
+        "app_namespace": KEYWORD,
+        "project": KEYWORD,
+        "destination_server": KEYWORD,
+        "destination_namespace": KEYWORD,
+        "repo_url": KEYWORD,
+        "revision": KEYWORD,
+        "revisions": KEYWORD,
+        "history_id": LONG,
+        "phase": KEYWORD,
+        "sync_status": KEYWORD,
+        "health": KEYWORD,
+        "initiated_by": KEYWORD,
+        "automated": BOOLEAN,
+        "images": KEYWORD,
+        "resources.group": KEYWORD,
+        "resources.kind": KEYWORD,
+        "resources.namespace": KEYWORD,
+        "resources.name": KEYWORD,
+        "resources.status": KEYWORD,
+        "message": TEXT,
+        "started_at": DATE,
+        "finished_at": DATE,
+        "deployed_at": DATE,
+        "recorded_at": DATE,
+    },
+    lookup_fields=("event_id", "cluster", "app", "revision", "images", "phase", "destination_namespace"),
+)
+
+ALL_INDICES: tuple[IndexSpec, ...] = (
+    CI_BUILD_METADATA,
+    DEPLOYMENT_METADATA,
+    TRACEABILITY_METADATA,
+    ARGOCD_SYNC_EVENTS,
+)
 INDICES_BY_NAME: dict[str, IndexSpec] = {spec.name: spec for spec in ALL_INDICES}
 
 
