@@ -1,0 +1,1 @@
+"""Kubernetes: what runs where (cluster snapshots for deployment_snapshots)."""
