@@ -1,0 +1,301 @@
+"""``c2c-build-metadata``: the pipeline step that writes ``build-metadata.json`` (seed 3.2-3.6).
+
+Every option falls back to what Jenkins' git plugin puts in the environment, so a Jenkinsfile step
+is one line; other CI systems pass the same values as options. Exit codes: 0 written (or tag
+printed), 2 missing or bad input, 3 no digest from any source, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from c2c_dagster.jenkins.build_metadata import (
+    BuildMetadataError,
+    DigestResult,
+    DigestSourceError,
+    GitError,
+    assemble_document,
+    branch_name,
+    collect_commits,
+    current_branch,
+    parse_buildx_metadata,
+    parse_digest_file,
+    parse_image_name_with_digest,
+    parse_kaniko_log,
+    remote_url,
+    resolve_commit,
+    safe_tag,
+    write_json_atomic,
+)
+from c2c_dagster.jenkins.schema import BUILD_STATUSES, schema_errors
+from c2c_dagster.registry.client import RegistryClient, RegistryError
+from c2c_dagster.registry.reference import TAG_RE, ImageReference, InvalidReferenceError, parse_reference
+from c2c_dagster.store.timeutil import utc_now
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NO_DIGEST = 3
+
+#: Digest source kinds, by the option that adds them.
+DIGEST_FILE = "--digest-file"
+IMAGE_NAME_WITH_DIGEST_FILE = "--image-name-with-digest-file"
+KANIKO_LOG = "--kaniko-log"
+BUILDX_METADATA = "--buildx-metadata"
+RESOLVE_DIGEST = "--resolve-digest"
+
+
+class UsageError(Exception):
+    """Missing or invalid input: exit 2 with this message."""
+
+
+@dataclass(frozen=True)
+class DigestSource:
+    kind: str  # one of the option names above
+    path: Path | None = None
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.path}" if self.path else self.kind
+
+
+class _AddDigestSource(argparse.Action):
+    """Appends ``(kind, path)`` to one shared list, so sources are tried in command-line order."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001 - argparse's signature
+        sources = list(getattr(namespace, self.dest) or [])
+        sources.append(DigestSource(self.const, Path(values) if values else None))
+        setattr(namespace, self.dest, sources)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="c2c-build-metadata",
+        description=(
+            "Write the build-metadata JSON (build id, image tag and digest, commits, authors) for c2c. "
+            "Options not given are read from the Jenkins environment (named in brackets)."
+        ),
+        epilog="Exit codes: 0 ok, 2 missing/invalid input, 3 no digest from any source, 1 other errors.",
+    )
+    parser.add_argument("--repo", default=".", help="the git checkout (default: current directory)")
+    parser.add_argument("--image", help="image repository as pushed, without tag, e.g. narendra115c/node-js")
+    parser.add_argument("--output", help="where to write the JSON, e.g. build-metadata.json")
+    parser.add_argument("--print-tag", action="store_true", help="print the image tag and exit; write nothing")
+    parser.add_argument("--tag", help="use this image tag instead of <job>-<build>-<short commit>")
+
+    build = parser.add_argument_group("build (Jenkins environment fallback)")
+    build.add_argument("--job-name", help="[JOB_NAME] e.g. Node-JS/master")
+    build.add_argument("--build-number", help="[BUILD_NUMBER]")
+    build.add_argument("--build-url", help="[BUILD_URL]")
+    build.add_argument("--commit", help="the commit built [GIT_COMMIT], default HEAD")
+    build.add_argument("--previous-commit", help="last successful build's commit [GIT_PREVIOUS_SUCCESSFUL_COMMIT]")
+    build.add_argument("--branch", help="[GIT_BRANCH without origin/, BRANCH_NAME], default the checked-out branch")
+    build.add_argument("--repo-url", help="[GIT_URL], default origin's URL; credentials in it are removed")
+    build.add_argument("--status", help=f"build status, one of {', '.join(BUILD_STATUSES)} (default SUCCESS)")
+
+    digests = parser.add_argument_group(
+        "digest sources", "tried in the order given; the first that yields a sha256 digest wins"
+    )
+    common = {"dest": "digest_sources", "action": _AddDigestSource, "metavar": "FILE"}
+    digests.add_argument(DIGEST_FILE, const=DIGEST_FILE, help="Kaniko --digest-file / Buildah --digestfile", **common)
+    digests.add_argument(
+        IMAGE_NAME_WITH_DIGEST_FILE,
+        "--image-name-tag-with-digest-file",
+        const=IMAGE_NAME_WITH_DIGEST_FILE,
+        help="Kaniko --image-name-with-digest-file / --image-name-tag-with-digest-file",
+        **common,
+    )
+    digests.add_argument(KANIKO_LOG, const=KANIKO_LOG, help="Kaniko's log (the 'Pushed …@sha256:…' line)", **common)
+    digests.add_argument(BUILDX_METADATA, const=BUILDX_METADATA, help="docker buildx --metadata-file", **common)
+    digests.add_argument(
+        RESOLVE_DIGEST,
+        const=RESOLVE_DIGEST,
+        nargs=0,
+        dest="digest_sources",
+        action=_AddDigestSource,
+        help="ask the registry which digest image:tag has (records platform digests of a multi-arch index)",
+    )
+    registry = parser.add_argument_group("registry (for --resolve-digest)")
+    registry.add_argument("--registry-user", help="[C2C_REGISTRY_USER]")
+    registry.add_argument("--registry-password", help="[C2C_REGISTRY_PASSWORD] (prefer the environment variable)")
+    registry.add_argument("--insecure-registry", action="store_true", help="plain http (a local registry)")
+    return parser
+
+
+def _pick(value: str | None, env: Mapping[str, str], *names: str) -> str | None:
+    if value:
+        return value
+    return next((env[name] for name in names if env.get(name)), None)
+
+
+def _required(value: str | None, option: str, env_var: str, missing: list[str]) -> str:
+    if not value:
+        missing.append(f"{option} (or environment variable {env_var})")
+    return value or ""
+
+
+def _build_number(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise UsageError(f"build number {text!r} (--build-number / BUILD_NUMBER) is not a non-negative integer")
+    return number
+
+
+def _image(text: str | None) -> ImageReference:
+    if not text:
+        raise UsageError("missing --image: the image repository as pushed, e.g. narendra115c/node-js")
+    try:
+        ref = parse_reference(text)
+    except InvalidReferenceError as exc:
+        raise UsageError(f"--image: {exc}") from exc
+    if ref.tag or ref.digest:
+        raise UsageError(f"--image {text!r}: give the repository without tag or digest (the tag comes from --tag)")
+    return ref
+
+
+def read_digest(
+    source: DigestSource, image: ImageReference, tag: str, client_factory: Callable[[], RegistryClient]
+) -> DigestResult:
+    """One source's digest, or :class:`DigestSourceError` saying why it has none."""
+    if source.kind == RESOLVE_DIGEST:
+        reference = image.with_tag(tag)
+        try:
+            resolved = client_factory().resolve(reference)
+        except RegistryError as exc:
+            raise DigestSourceError(f"{RESOLVE_DIGEST} {reference}: {exc}") from exc
+        return DigestResult(
+            digest=resolved.digest,
+            source=f"{RESOLVE_DIGEST} {reference}",
+            media_type=resolved.media_type,
+            platform_digests=resolved.platform_digests,
+        )
+    label = source.describe()
+    try:
+        text = source.path.read_text(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
+    except FileNotFoundError as exc:
+        raise DigestSourceError(f"{label}: file not found") from exc
+    except OSError as exc:
+        raise DigestSourceError(f"{label}: cannot read ({exc.strerror})") from exc
+    if source.kind == DIGEST_FILE:
+        return DigestResult(parse_digest_file(text, label), label)
+    if source.kind == IMAGE_NAME_WITH_DIGEST_FILE:
+        return DigestResult(parse_image_name_with_digest(text, image, label), label)
+    if source.kind == KANIKO_LOG:
+        return DigestResult(parse_kaniko_log(text, image, label), label)
+    if source.kind == BUILDX_METADATA:
+        return parse_buildx_metadata(text, image, label)
+    raise AssertionError(f"unknown digest source {source.kind}")
+
+
+def first_digest(
+    sources: Sequence[DigestSource], image: ImageReference, tag: str, client_factory: Callable[[], RegistryClient]
+) -> tuple[DigestResult | None, list[str]]:
+    """The first source's digest in order, and why each source tried before it failed."""
+    failures: list[str] = []
+    for source in sources:
+        try:
+            return read_digest(source, image, tag, client_factory), failures
+        except DigestSourceError as exc:
+            failures.append(str(exc))
+    return None, failures
+
+
+def run(argv: Sequence[str] | None, env: Mapping[str, str]) -> int:
+    args = build_parser().parse_args(argv)
+    repo = Path(args.repo)
+    missing: list[str] = []
+    job_name = _required(_pick(args.job_name, env, "JOB_NAME"), "--job-name", "JOB_NAME", missing)
+    number_text = _required(_pick(args.build_number, env, "BUILD_NUMBER"), "--build-number", "BUILD_NUMBER", missing)
+    if not args.print_tag and not args.output:
+        missing.append("--output (where to write build-metadata.json)")
+    if not args.print_tag and not args.image:
+        missing.append("--image (the image repository as pushed)")
+    if missing:
+        raise UsageError("missing " + "; ".join(missing))
+    build_number = _build_number(number_text)
+    head = resolve_commit(repo, _pick(args.commit, env, "GIT_COMMIT") or "HEAD", "commit (--commit / GIT_COMMIT)")
+    if args.tag and not TAG_RE.match(args.tag):
+        raise UsageError(f"--tag {args.tag!r} is not a valid tag ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})")
+    tag = args.tag or safe_tag(job_name, build_number, head)
+    if args.print_tag:
+        print(tag)
+        return EXIT_OK
+
+    image = _image(args.image)
+    status = (args.status or "SUCCESS").upper()
+    if status not in BUILD_STATUSES:
+        raise UsageError(f"--status {args.status!r} is not one of {', '.join(BUILD_STATUSES)}")
+    sources: list[DigestSource] = args.digest_sources or []
+    if not sources:
+        raise UsageError(
+            "no digest source: give one or more of --digest-file, --image-name-with-digest-file, "
+            "--kaniko-log, --buildx-metadata, --resolve-digest"
+        )
+
+    collection = collect_commits(repo, head, _pick(args.previous_commit, env, "GIT_PREVIOUS_SUCCESSFUL_COMMIT"))
+    for warning in collection.warnings:
+        print(f"c2c-build-metadata: warning: {warning}", file=sys.stderr)
+
+    def client() -> RegistryClient:
+        return RegistryClient(
+            username=_pick(args.registry_user, env, "C2C_REGISTRY_USER"),
+            password=_pick(args.registry_password, env, "C2C_REGISTRY_PASSWORD"),
+            insecure=args.insecure_registry,
+        )
+
+    digest, failures = first_digest(sources, image, tag, client)
+    if digest is None:
+        print(
+            f"c2c-build-metadata: no image digest for {args.image}:{tag} from any source; "
+            "nothing written. Tried:\n" + "\n".join(f"  - {f}" for f in failures),
+            file=sys.stderr,
+        )
+        return EXIT_NO_DIGEST
+    for failure in failures:
+        print(f"c2c-build-metadata: warning: skipped {failure}", file=sys.stderr)
+
+    doc = assemble_document(
+        job_name=job_name,
+        build_number=build_number,
+        image_name=args.image,
+        image_tag=tag,
+        digest=digest,
+        collection=collection,
+        build_status=status,
+        timestamp=utc_now(),
+        branch=branch_name(_pick(args.branch, env, "GIT_BRANCH", "BRANCH_NAME")) or current_branch(repo),
+        repo_url=_pick(args.repo_url, env, "GIT_URL") or remote_url(repo),
+        build_url=_pick(args.build_url, env, "BUILD_URL"),
+    )
+    errors = schema_errors(doc)
+    if errors:  # a bug here, not bad input: never archive a document ci_builds would refuse
+        print(f"c2c-build-metadata: internal error, document fails the schema: {errors}", file=sys.stderr)
+        return EXIT_ERROR
+    write_json_atomic(Path(args.output), doc)
+    print(
+        f"c2c-build-metadata: wrote {args.output}: build {doc['build_id']}, "
+        f"{args.image}:{tag}@{digest.digest} (from {digest.source}), {len(doc['commits'])} commit(s)"
+    )
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv, os.environ)
+    except (UsageError, GitError) as exc:
+        print(f"c2c-build-metadata: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (BuildMetadataError, OSError) as exc:
+        print(f"c2c-build-metadata: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
