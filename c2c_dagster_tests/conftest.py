@@ -8,44 +8,41 @@ nothing is faked silently: if a service cannot start, its fixture fails with the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 
+def _running(service: Any) -> Iterator[Any]:
+    """Yield a started service to the test session and stop it afterwards, whatever happened."""
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
 @pytest.fixture(scope="session")
-def opensearch_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator["object"]:
+def opensearch_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real OpenSearch 2.19 single node built from Maven Central jars."""
     from c2c_dagster_tests.services import opensearch
 
-    service = opensearch.start(tmp_path_factory.mktemp("opensearch"))
-    try:
-        yield service
-    finally:
-        service.stop()
+    yield from _running(opensearch.start(tmp_path_factory.mktemp("opensearch")))
 
 
 @pytest.fixture(scope="session")
-def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator["object"]:
+def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real Kubernetes control plane (etcd, apiserver, controller manager, scheduler) with kwok nodes."""
     from c2c_dagster_tests.services import kubernetes
 
-    cluster = kubernetes.start(tmp_path_factory.mktemp("k8s"))
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from _running(kubernetes.start(tmp_path_factory.mktemp("k8s")))
 
 
 @pytest.fixture(scope="session")
-def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator["object"]:
+def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Debian's docker-registry (the CNCF distribution registry) on loopback, plus Buildah to feed it."""
     from c2c_dagster_tests.services import registry
 
-    service = registry.start(tmp_path_factory.mktemp("registry"))
-    try:
-        yield service
-    finally:
-        service.stop()
+    yield from _running(registry.start(tmp_path_factory.mktemp("registry")))
 
 
 @pytest.fixture(scope="session")
@@ -57,25 +54,17 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def dagster_webserver(tmp_path_factory: pytest.TempPathFactory, dagster_home) -> Iterator["object"]:
+def dagster_webserver(tmp_path_factory: pytest.TempPathFactory, dagster_home) -> Iterator[Any]:
     """dagster-webserver serving workspace.yaml on the session's instance, embedded store."""
     from c2c_dagster_tests.services.dagster import start_webserver
 
     workdir = tmp_path_factory.mktemp("webserver")
-    server = start_webserver(workdir, dagster_home, env={"C2C_STORE_PATH": str(workdir / "store.sqlite")})
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(start_webserver(workdir, dagster_home, env={"C2C_STORE_PATH": str(workdir / "store.sqlite")}))
 
 
 @pytest.fixture
-def jenkins_emulator() -> Iterator["object"]:
+def jenkins_emulator() -> Iterator[Any]:
     """The Jenkins *emulator* (Jenkins cannot be installed here), empty, per test."""
     from c2c_dagster_tests.emulators.jenkins import JenkinsEmulator
 
-    emulator = JenkinsEmulator().start()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+    yield from _running(JenkinsEmulator().start())

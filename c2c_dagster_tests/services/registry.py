@@ -77,25 +77,23 @@ class RegistryService:
         self.buildah("push", "--tls-verify=false", "--digestfile", str(digest_file), reference)
         return digest_file.read_text().strip()
 
-    def manifest_digest(self, repository: str, reference: str) -> str:
-        """The digest the registry serves for a tag or digest (``Docker-Content-Digest``)."""
-        response = requests.head(
+    def _manifest(self, method: str, repository: str, reference: str) -> requests.Response:
+        response = requests.request(
+            method,
             f"{self.url}/v2/{repository}/manifests/{reference}",
             headers={"Accept": MANIFEST_ACCEPT},
             timeout=10,
         )
         response.raise_for_status()
-        return response.headers["Docker-Content-Digest"]
+        return response
+
+    def manifest_digest(self, repository: str, reference: str) -> str:
+        """The digest the registry serves for a tag or digest (``Docker-Content-Digest``)."""
+        return self._manifest("HEAD", repository, reference).headers["Docker-Content-Digest"]
 
     def image_config(self, repository: str, reference: str) -> dict:
         """The image config blob (labels live under ``config.Labels``)."""
-        manifest = requests.get(
-            f"{self.url}/v2/{repository}/manifests/{reference}",
-            headers={"Accept": MANIFEST_ACCEPT},
-            timeout=10,
-        )
-        manifest.raise_for_status()
-        config_digest = manifest.json()["config"]["digest"]
+        config_digest = self._manifest("GET", repository, reference).json()["config"]["digest"]
         blob = requests.get(f"{self.url}/v2/{repository}/blobs/{config_digest}", timeout=10)
         blob.raise_for_status()
         return json.loads(blob.content)
