@@ -1,0 +1,1 @@
+"""Traceability: builds joined to what runs (commit -> build -> image -> deployment -> pod)."""

@@ -1,0 +1,313 @@
+"""The join of running containers to CI builds, ranked by the seed's correlation keys (6.5).
+
+Pure: no I/O. ``BuildIndex`` is built once from every ci-build-metadata document (dicts keyed by
+digest, tag, build id and commit), so each running container is matched with a few dict
+lookups instead of a query per container. Keys, strongest first:
+
+1. image digest: the running digest is a build's ``image_digest`` or one of its
+   ``platform_digests`` (a node runs one platform's manifest of a multi-arch index); or, the
+   other way round, the running digest is an index whose platform manifests CI recorded;
+2. image tag: the spec's tag is a tag CI built for the same repository;
+3. build id: a ``c2c.io/build-id`` label or annotation on the workload or pod;
+4. commit: the image's ``org.opencontainers.image.revision`` label (read from the registry) or a
+   ``c2c.io/commit`` annotation. (Owner references, the seed's last secondary key, tie pods to
+   their workload in the snapshot; they carry nothing that names a build.)
+
+How each flag is decided is documented on ``Flag``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from c2c_dagster.registry.reference import InvalidReferenceError, ImageReference, parse_reference
+
+BUILD_ID_KEYS = ("c2c.io/build-id", "jenkins.io/build-id")
+COMMIT_KEYS = ("c2c.io/commit", "org.opencontainers.image.revision")
+
+
+class MatchKey(StrEnum):
+    DIGEST = "image_digest"
+    PLATFORM_DIGEST = "platform_digest"
+    INDEX_DIGEST = "index_digest"
+    TAG = "image_tag"
+    BUILD_ID = "build_id"
+    COMMIT = "commit_id"
+    NONE = "none"
+
+
+#: How sure a match is, by key: a digest identifies the bytes; a tag can move; a build id or
+#: commit names the source but not which image of it runs.
+CONFIDENCE = {
+    MatchKey.DIGEST: "exact",
+    MatchKey.PLATFORM_DIGEST: "exact",
+    MatchKey.INDEX_DIGEST: "exact",
+    MatchKey.TAG: "tag",
+    MatchKey.BUILD_ID: "build_id",
+    MatchKey.COMMIT: "commit",
+    MatchKey.NONE: "none",
+}
+
+
+class Flag(StrEnum):
+    #: No build produced the running digest (none of the digest keys matched), e.g. an image
+    #: pushed by hand. A record can still name a build found by tag, build id or commit.
+    UNTRACEABLE = "untraceable"
+    #: The spec's tag is one CI built for this repository, but CI recorded another digest for it
+    #: than the one running: the tag moved, or the node pulled something else.
+    DIGEST_MISMATCH = "digest_mismatch"
+    #: Pods of one workload container run more than one digest while no rollout is in progress
+    #: (a Deployment's rollout is in progress while observedGeneration lags generation or
+    #: updated/available replicas lag desired; the snapshot decides and passes it in).
+    MIXED_VERSIONS = "mixed_versions"
+    #: The spec names a tag (or nothing, i.e. ``latest``) instead of a digest.
+    MUTABLE_TAG = "mutable_tag"
+    #: The matched build's result is not SUCCESS (FAILURE, UNSTABLE, ABORTED, NOT_BUILT).
+    FAILED_BUILD_DEPLOYED = "failed_build_deployed"
+    #: The Argo CD app's last sync declared images, and neither the spec image nor the running
+    #: digest is among them.
+    DRIFT = "drift"
+
+
+@dataclass(frozen=True)
+class RunningPod:
+    name: str
+    node: str | None
+    digest: str | None  # normalized running digest of the container in this pod (None while pulling)
+    started_at: str | None = None
+
+
+@dataclass
+class RunningContainer:
+    """One container of one workload, with the pods running it (from deployment_snapshots)."""
+
+    cluster: str
+    namespace: str
+    workload_kind: str
+    workload_name: str
+    container: str
+    image: str  # as the spec requests it
+    pods: list[RunningPod]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    rollout_in_progress: bool = False
+    argocd_app: str | None = None
+    replicas: Mapping[str, Any] | None = None
+    strategy: Mapping[str, Any] | None = None
+    first_seen: Mapping[str, str] = field(default_factory=dict)  # digest -> first time seen running
+
+
+@dataclass(frozen=True)
+class SyncInfo:
+    """What Argo CD's last sync of the workload's app said (from argocd-sync-events)."""
+
+    app: str
+    revision: str | None
+    images: tuple[str, ...] = ()
+    finished_at: str | None = None
+    initiated_by: str | None = None
+
+
+def safe_reference(text: str | None) -> ImageReference | None:
+    if not text:
+        return None
+    try:
+        return parse_reference(text)
+    except InvalidReferenceError:
+        return None
+
+
+def _build_time(build: Mapping[str, Any]) -> str:
+    return str(build.get("timestamp") or "")
+
+
+class BuildIndex:
+    """Every build, findable by digest (incl. platform digests), repository+tag, id and commit."""
+
+    def __init__(self, builds: Iterable[Mapping[str, Any]]):
+        self.by_digest: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        self.by_platform_digest: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        self.by_tag: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+        self.by_id: dict[str, Mapping[str, Any]] = {}
+        self.by_commit: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for build in builds:
+            self.by_id[build["build_id"]] = build
+            if build.get("image_digest"):
+                self.by_digest[build["image_digest"]].append(build)
+            for platform in build.get("platform_digests") or []:
+                self.by_platform_digest[platform["digest"]].append(build)
+            ref = safe_reference(build.get("image_name"))
+            if ref is not None and build.get("image_tag"):
+                self.by_tag[(ref.name, build["image_tag"])].append(build)
+            for commit in {build.get("source_commit"), *(c.get("commit_id") for c in build.get("commits") or [])}:
+                if commit:
+                    self.by_commit[commit].append(build)
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+
+@dataclass
+class Match:
+    build: Mapping[str, Any] | None
+    key: MatchKey
+
+    @property
+    def confidence(self) -> str:
+        return CONFIDENCE[self.key]
+
+
+def _pick(builds: Sequence[Mapping[str, Any]], spec_tag: str | None) -> Mapping[str, Any]:
+    """Among builds sharing a key: the one CI tagged as the spec asks, then a successful one,
+    then the earliest (a retag re-pushes the same digest; the first build produced it)."""
+    return min(
+        builds,
+        key=lambda b: (b.get("image_tag") != spec_tag, b.get("build_status") != "SUCCESS", _build_time(b), b["build_id"]),
+    )
+
+
+def match_build(
+    container: RunningContainer,
+    digest: str | None,
+    index: BuildIndex,
+    *,
+    index_members: Mapping[str, Sequence[str]] | None = None,
+    revision_of: Callable[[str], str | None] | None = None,
+) -> Match:
+    """The build behind ``digest`` running in ``container``, by the strongest key that matches."""
+    spec = safe_reference(container.image)
+    spec_tag = spec.tag if spec else None
+    if digest:
+        if index.by_digest.get(digest):
+            return Match(_pick(index.by_digest[digest], spec_tag), MatchKey.DIGEST)
+        if index.by_platform_digest.get(digest):
+            return Match(_pick(index.by_platform_digest[digest], spec_tag), MatchKey.PLATFORM_DIGEST)
+        members = [b for m in (index_members or {}).get(digest, ()) for b in index.by_digest.get(m, ())]
+        if members:
+            return Match(_pick(members, spec_tag), MatchKey.INDEX_DIGEST)
+    if spec is not None and spec_tag and index.by_tag.get((spec.name, spec_tag)):
+        return Match(_pick(index.by_tag[(spec.name, spec_tag)], spec_tag), MatchKey.TAG)
+    for key in BUILD_ID_KEYS:
+        build_id = container.labels.get(key) or container.annotations.get(key)
+        if build_id and build_id in index.by_id:
+            return Match(index.by_id[build_id], MatchKey.BUILD_ID)
+    commits = [container.annotations.get(k) for k in COMMIT_KEYS]
+    if digest and revision_of is not None:
+        commits.insert(0, revision_of(digest))
+    for commit in filter(None, commits):
+        if index.by_commit.get(commit):
+            return Match(_pick(index.by_commit[commit], spec_tag), MatchKey.COMMIT)
+    return Match(None, MatchKey.NONE)
+
+
+def _declared(sync: SyncInfo) -> tuple[set[tuple[str, str]], set[str]]:
+    """(repository, tag) pairs and digests the sync declared."""
+    tags: set[tuple[str, str]] = set()
+    digests: set[str] = set()
+    for image in sync.images:
+        ref = safe_reference(image)
+        if ref is None:
+            continue
+        if ref.digest:
+            digests.add(ref.digest)
+        tags.add((ref.name, ref.tag or "latest"))
+    return tags, digests
+
+
+def flags_for(
+    container: RunningContainer,
+    digest: str | None,
+    match: Match,
+    index: BuildIndex,
+    distinct_digests: int,
+    sync: SyncInfo | None,
+) -> list[str]:
+    spec = safe_reference(container.image)
+    flags: list[str] = []
+    if match.key not in (MatchKey.DIGEST, MatchKey.PLATFORM_DIGEST, MatchKey.INDEX_DIGEST):
+        flags.append(Flag.UNTRACEABLE)
+    if spec is not None and spec.tag and digest:
+        tagged = [b.get("image_digest") for b in index.by_tag.get((spec.name, spec.tag), ()) if b.get("image_digest")]
+        platform = {p["digest"] for b in index.by_tag.get((spec.name, spec.tag), ()) for p in b.get("platform_digests") or []}
+        if tagged and digest not in tagged and digest not in platform:
+            flags.append(Flag.DIGEST_MISMATCH)
+    if distinct_digests > 1 and not container.rollout_in_progress:
+        flags.append(Flag.MIXED_VERSIONS)
+    if spec is None or spec.digest is None:
+        flags.append(Flag.MUTABLE_TAG)
+    if match.build is not None and match.build.get("build_status") != "SUCCESS":
+        flags.append(Flag.FAILED_BUILD_DEPLOYED)
+    if sync is not None and sync.images and spec is not None:
+        tags, digests = _declared(sync)
+        if (spec.name, spec.tag or "latest") not in tags and digest not in digests and spec.digest not in digests:
+            flags.append(Flag.DRIFT)
+    return [str(f) for f in flags]
+
+
+def record_id(container: RunningContainer, digest: str | None) -> str:
+    """Deterministic: cluster/namespace/workload kind and name/container/digest."""
+    return "/".join(
+        [container.cluster, container.namespace, container.workload_kind, container.workload_name,
+         container.container, digest or "unknown"]
+    )
+
+
+def correlate(
+    containers: Iterable[RunningContainer],
+    index: BuildIndex,
+    *,
+    syncs: Mapping[str, SyncInfo] | None = None,
+    index_members: Mapping[str, Sequence[str]] | None = None,
+    revision_of: Callable[[str], str | None] | None = None,
+    updated_at: str,
+) -> list[dict[str, Any]]:
+    """traceability-metadata documents: one per workload container and running digest."""
+    records: list[dict[str, Any]] = []
+    for container in containers:
+        pods_by_digest: dict[str | None, list[RunningPod]] = defaultdict(list)
+        for pod in container.pods:
+            pods_by_digest[pod.digest].append(pod)
+        known = [d for d in pods_by_digest if d]
+        sync = (syncs or {}).get(container.argocd_app or "")
+        spec = safe_reference(container.image)
+        for digest, pods in sorted(pods_by_digest.items(), key=lambda item: item[0] or ""):
+            match = match_build(container, digest, index, index_members=index_members, revision_of=revision_of)
+            build = match.build or {}
+            started = sorted(p.started_at for p in pods if p.started_at)
+            records.append(
+                {
+                    "record_id": record_id(container, digest),
+                    "cluster": container.cluster,
+                    "namespace": container.namespace,
+                    "workload_kind": container.workload_kind,
+                    "workload_name": container.workload_name,
+                    "container_name": container.container,
+                    "image": container.image,
+                    "image_tag": spec.tag if spec else None,
+                    "image_digest": digest,
+                    "pods": [{"name": p.name, "nodeName": p.node, "startTime": p.started_at} for p in pods],
+                    "replicas": dict(container.replicas) if container.replicas else None,
+                    "strategy": dict(container.strategy) if container.strategy else None,
+                    "build_id": build.get("build_id"),
+                    "job_name": build.get("job_name"),
+                    "build_number": build.get("build_number"),
+                    "build_status": build.get("build_status"),
+                    "build_url": build.get("build_url"),
+                    "built_image_tag": build.get("image_tag"),
+                    "commit_ids": [c["commit_id"] for c in build.get("commits") or []],
+                    "authors": list(build.get("authors") or []),
+                    "argocd_app": container.argocd_app,
+                    # The config repo's revision Argo CD synced: never the app commit.
+                    "argocd_revision": sync.revision if sync else None,
+                    "match_key": str(match.key),
+                    "match_confidence": match.confidence,
+                    "first_seen": container.first_seen.get(digest or "") or (started[0] if started else None),
+                    "flags": flags_for(container, digest, match, index, len(known), sync),
+                    "updated_at": updated_at,
+                }
+            )
+    return records
