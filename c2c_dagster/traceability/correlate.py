@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from c2c_dagster.registry.reference import InvalidReferenceError, ImageReference, parse_reference
@@ -112,7 +113,10 @@ class SyncInfo:
     initiated_by: str | None = None
 
 
+@lru_cache(maxsize=65536)
 def safe_reference(text: str | None) -> ImageReference | None:
+    """The parsed reference, or None when it is not a valid one. Cached: a cluster runs the same
+    few thousand images in many containers, and CI pushes to a few hundred repositories."""
     if not text:
         return None
     try:
@@ -143,9 +147,12 @@ class BuildIndex:
             ref = safe_reference(build.get("image_name"))
             if ref is not None and build.get("image_tag"):
                 self.by_tag[(ref.name, build["image_tag"])].append(build)
-            for commit in {build.get("source_commit"), *(c.get("commit_id") for c in build.get("commits") or [])}:
-                if commit:
-                    self.by_commit[commit].append(build)
+            commits = [c["commit_id"] for c in build.get("commits") or () if c.get("commit_id")]
+            source = build.get("source_commit")
+            if source and source not in commits:
+                commits.append(source)
+            for commit in commits:
+                self.by_commit[commit].append(build)
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -164,6 +171,8 @@ class Match:
 def _pick(builds: Sequence[Mapping[str, Any]], spec_tag: str | None) -> Mapping[str, Any]:
     """Among builds sharing a key: the one CI tagged as the spec asks, then a successful one,
     then the earliest (a retag re-pushes the same digest; the first build produced it)."""
+    if len(builds) == 1:  # the common case: one build per digest
+        return builds[0]
     return min(
         builds,
         key=lambda b: (b.get("image_tag") != spec_tag, b.get("build_status") != "SUCCESS", _build_time(b), b["build_id"]),
