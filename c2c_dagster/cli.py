@@ -1,0 +1,66 @@
+"""``c2c``: ask the traceability store from a shell. ``c2c trace --workload shop/web`` and friends.
+
+The store is chosen by the same settings Dagster uses (``C2C_OPENSEARCH_URL`` or the embedded
+``C2C_STORE_PATH``). Exit status: 0 answered, 1 nothing matches, 2 bad query, 3 store unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from c2c_dagster.store import StoreError, store_resource_from_env
+from c2c_dagster.traceability.render import render
+from c2c_dagster.traceability.trace import (
+    TraceQueryError,
+    trace_build,
+    trace_commit,
+    trace_digest,
+    trace_pod,
+    trace_workload,
+)
+
+QUERIES = {
+    "workload": (trace_workload, "[CLUSTER/]NAMESPACE/NAME", "commits, authors, build, image and digest, release time, pods"),
+    "pod": (trace_pod, "NAMESPACE/POD", "the same, for the workload a pod belongs to"),
+    "commit": (trace_commit, "SHA", "everywhere a commit runs now, and where it ran before (prefix allowed)"),
+    "build": (trace_build, "BUILD_ID", "everywhere a build's image runs (e.g. Node-JS/master-67)"),
+    "digest": (trace_digest, "sha256:HEX", "the build behind a digest and everywhere it runs"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="c2c", description="Code-to-container traceability queries.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    trace = commands.add_parser("trace", help="trace a workload, pod, commit, build or digest")
+    group = trace.add_mutually_exclusive_group(required=True)
+    for name, (_, metavar, help_text) in QUERIES.items():
+        group.add_argument(f"--{name}", metavar=metavar, help=help_text)
+    trace.add_argument("--json", action="store_true", help="print JSON for machines")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    kind = next(name for name in QUERIES if getattr(args, name) is not None)
+    value = getattr(args, kind)
+    try:
+        store = store_resource_from_env().process_config_and_initialize().get_store()
+        answer = QUERIES[kind][0](store, value)
+    except TraceQueryError as exc:
+        print(f"c2c trace: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"c2c trace: {exc}", file=sys.stderr)
+        return 3
+    if answer.empty:
+        print(f"c2c trace: nothing matches --{kind} {value} in the {store.kind} store", file=sys.stderr)
+        return 1
+    print(json.dumps(answer.as_json(), indent=2, sort_keys=True) if args.json else render(answer), end="" if not args.json else "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

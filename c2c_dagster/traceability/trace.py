@@ -1,0 +1,102 @@
+"""Answers to the seed's questions (section 1.2) from the store: what runs where, and from what.
+
+Pure over a ``MetadataStore``: the ``c2c trace`` command and any other reader share it. A
+traceability record with ``running`` false is history: that digest ran there before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from c2c_dagster.store import CI_BUILD_METADATA, TRACEABILITY_METADATA, MetadataStore
+
+
+class TraceQueryError(ValueError):
+    """A query that cannot be asked as written; the message shows the expected form."""
+
+
+@dataclass
+class TraceAnswer:
+    query: dict[str, str]
+    running: list[dict[str, Any]] = field(default_factory=list)
+    previously: list[dict[str, Any]] = field(default_factory=list)
+    builds: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.running or self.previously or self.builds)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"query": self.query, "running": self.running, "previously": self.previously, "builds": self.builds}
+
+
+def _split(records: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    running, before = [], []
+    for record in sorted(records, key=lambda r: (r.get("first_seen") or "", r["record_id"])):
+        (running if record.get("running", True) else before).append(record)
+    return running, before
+
+
+def _builds_of(store: MetadataStore, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = sorted({r["build_id"] for r in records if r.get("build_id")})
+    return store.find(CI_BUILD_METADATA.name, "build_id", ids) if ids else []
+
+
+def trace_workload(store: MetadataStore, target: str) -> TraceAnswer:
+    """``[CLUSTER/]NAMESPACE/NAME``: what each container of that workload runs."""
+    parts = target.split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise TraceQueryError(f"--workload {target!r}: expected [CLUSTER/]NAMESPACE/NAME")
+    cluster, namespace, name = parts if len(parts) == 3 else (None, *parts)
+    records = [
+        r
+        for r in store.find(TRACEABILITY_METADATA.name, "workload_name", name)
+        if r["namespace"] == namespace and (cluster is None or r["cluster"] == cluster)
+    ]
+    running, before = _split(records)
+    return TraceAnswer({"workload": target}, running, before, _builds_of(store, records))
+
+
+def trace_pod(store: MetadataStore, target: str) -> TraceAnswer:
+    """``NAMESPACE/POD``: the records of the workload containers that pod runs."""
+    namespace, _, pod = target.partition("/")
+    if not namespace or not pod or "/" in pod:
+        raise TraceQueryError(f"--pod {target!r}: expected NAMESPACE/POD")
+    records = [r for r in store.find(TRACEABILITY_METADATA.name, "pods.name", pod) if r["namespace"] == namespace]
+    running, before = _split(records)
+    return TraceAnswer({"pod": target}, running, before, _builds_of(store, records))
+
+
+def _trace_builds(store: MetadataStore, query: dict[str, str], builds: list[dict[str, Any]]) -> TraceAnswer:
+    ids = [b["build_id"] for b in builds]
+    records = store.find(TRACEABILITY_METADATA.name, "build_id", ids) if ids else []
+    running, before = _split(records)
+    return TraceAnswer(query, running, before, builds)
+
+
+def trace_commit(store: MetadataStore, sha: str) -> TraceAnswer:
+    """A commit (a prefix of 7+ characters will do): every build that took it, and where those run."""
+    sha = sha.lower()
+    if len(sha) < 4 or any(c not in "0123456789abcdef" for c in sha):
+        raise TraceQueryError(f"--commit {sha!r}: expected a hexadecimal commit id or prefix (4+ characters)")
+    builds = store.find(CI_BUILD_METADATA.name, "commits.commit_id", sha, prefix=True)
+    return _trace_builds(store, {"commit": sha}, builds)
+
+
+def trace_build(store: MetadataStore, build_id: str) -> TraceAnswer:
+    build = store.get(CI_BUILD_METADATA.name, build_id)
+    return _trace_builds(store, {"build": build_id}, [build] if build else [])
+
+
+def trace_digest(store: MetadataStore, digest: str) -> TraceAnswer:
+    """An image digest: the build(s) that produced it (as image or platform manifest) and where it runs."""
+    if not digest.startswith("sha256:") or len(digest) != 71:
+        raise TraceQueryError(f"--digest {digest!r}: expected sha256:<64 hex>")
+    builds = store.find(CI_BUILD_METADATA.name, "image_digest", digest) or store.find(
+        CI_BUILD_METADATA.name, "platform_digests.digest", digest
+    )
+    records = store.find(TRACEABILITY_METADATA.name, "image_digest", digest)
+    running, before = _split(records)
+    return TraceAnswer({"digest": digest}, running, before, builds)
