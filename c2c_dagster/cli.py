@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from c2c_dagster.store import StoreError, store_resource_from_env
+from c2c_dagster.store import StoreError, StoreSettings
 from c2c_dagster.traceability.render import render
 from c2c_dagster.traceability.trace import (
     TraceQueryError,
@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     kind = next(name for name in QUERIES if getattr(args, name) is not None)
     value = getattr(args, kind)
     try:
-        store = store_resource_from_env().process_config_and_initialize().get_store()
+        store = StoreSettings.from_env().open()
         answer = QUERIES[kind][0](store, value)
     except TraceQueryError as exc:
         print(f"c2c trace: {exc}", file=sys.stderr)

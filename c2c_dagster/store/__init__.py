@@ -1,4 +1,11 @@
-"""Storage for c2c's documents: one interface, an OpenSearch and an embedded implementation."""
+"""Storage for c2c's documents: one interface, an OpenSearch and an embedded implementation.
+
+The OpenSearch store and the Dagster resource are imported on first use (PEP 562
+``__getattr__``): command-line tools that only read the embedded store then start without
+loading opensearch-py or Dagster.
+"""
+
+from typing import Any
 
 from c2c_dagster.store.base import (
     BulkItemError,
@@ -17,8 +24,22 @@ from c2c_dagster.store.indices import (
     DEPLOYMENT_METADATA,
     TRACEABILITY_METADATA,
 )
-from c2c_dagster.store.opensearch import OpenSearchStore
-from c2c_dagster.store.resource import MetadataStoreResource, store_resource_from_env
+from c2c_dagster.store.settings import StoreSettings
+
+_LAZY = {
+    "OpenSearchStore": "c2c_dagster.store.opensearch",
+    "MetadataStoreResource": "c2c_dagster.store.resource",
+    "store_resource_from_env": "c2c_dagster.store.resource",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'c2c_dagster.store' has no attribute {name!r}")
+
 
 __all__ = [
     "ALL_INDICES",
@@ -34,6 +55,7 @@ __all__ = [
     "MetadataStoreResource",
     "OpenSearchStore",
     "StoreError",
+    "StoreSettings",
     "StoreUnavailableError",
     "WriteResult",
     "store_resource_from_env",

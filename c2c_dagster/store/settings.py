@@ -1,0 +1,73 @@
+"""Which store to use, read from the environment: the one rule Dagster and the CLIs share.
+
+No Dagster import here, so a command-line tool opens the store in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from c2c_dagster.store.base import MetadataStore
+
+
+def default_embedded_path() -> Path:
+    """``$C2C_STORE_PATH``, else beside the Dagster instance, else under the user's home."""
+    if os.environ.get("C2C_STORE_PATH"):
+        return Path(os.environ["C2C_STORE_PATH"])
+    if os.environ.get("DAGSTER_HOME"):
+        return Path(os.environ["DAGSTER_HOME"]) / "c2c" / "store.sqlite"
+    return Path.home() / ".c2c" / "store.sqlite"
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """OpenSearch when ``opensearch_url`` is set, else the embedded SQLite store."""
+
+    opensearch_url: str | None = None
+    opensearch_user: str | None = None
+    opensearch_password: str | None = None
+    opensearch_verify_certs: bool = True
+    opensearch_ca_certs: str | None = None
+    # Replicas default to 1 as a production cluster wants; a single test node uses 0.
+    opensearch_replicas: int = 1
+    index_prefix: str = ""
+    embedded_path: str | None = None
+
+    @classmethod
+    def from_env(cls) -> "StoreSettings":
+        env = os.environ
+        return cls(
+            opensearch_url=env.get("C2C_OPENSEARCH_URL") or None,
+            opensearch_user=env.get("C2C_OPENSEARCH_USER") or None,
+            opensearch_password=env.get("C2C_OPENSEARCH_PASSWORD") or None,
+            opensearch_verify_certs=env.get("C2C_OPENSEARCH_VERIFY_CERTS", "true").lower() != "false",
+            opensearch_ca_certs=env.get("C2C_OPENSEARCH_CA_CERTS") or None,
+            opensearch_replicas=int(env.get("C2C_OPENSEARCH_REPLICAS", "1")),
+            index_prefix=env.get("C2C_INDEX_PREFIX", ""),
+            embedded_path=env.get("C2C_STORE_PATH") or None,
+        )
+
+    def open(self) -> MetadataStore:
+        """A ready store with its indices created (idempotent)."""
+        store: MetadataStore
+        if self.opensearch_url:
+            # Imported here: opensearch-py is only needed when OpenSearch is configured.
+            from c2c_dagster.store.opensearch import OpenSearchStore
+
+            store = OpenSearchStore(
+                self.opensearch_url,
+                username=self.opensearch_user,
+                password=self.opensearch_password,
+                verify_certs=self.opensearch_verify_certs,
+                ca_certs=self.opensearch_ca_certs,
+                index_prefix=self.index_prefix,
+                number_of_replicas=self.opensearch_replicas,
+            )
+        else:
+            from c2c_dagster.store.embedded import EmbeddedStore
+
+            store = EmbeddedStore(self.embedded_path or default_embedded_path())
+        store.ensure_indices()
+        return store
