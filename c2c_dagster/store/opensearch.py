@@ -32,10 +32,13 @@ T = TypeVar("T")
 
 # Bulk requests of this many documents keep each request a few MB for typical build/pod docs.
 BULK_CHUNK = 1000
+# Hits per search request; below OpenSearch's default max_result_window of 10,000.
+SEARCH_PAGE = 5000
 
 
 class OpenSearchStore(MetadataStore):
     kind = "opensearch"
+    page_size = SEARCH_PAGE
 
     def __init__(
         self,
@@ -188,6 +191,25 @@ class OpenSearchStore(MetadataStore):
             return []
         return response["hits"]["hits"]
 
+    def _search_paged(
+        self, index: str, query: dict[str, Any], sort: list[dict[str, Any]], limit: int
+    ) -> list[Document]:
+        """Up to ``limit`` hits in ``sort`` order, paged with search_after: one search stops at
+        the index's max_result_window (10,000), a large cluster's pods do not."""
+        found: list[Document] = []
+        after: list[Any] | None = None
+        while len(found) < limit:
+            size = min(self.page_size, limit - len(found))
+            body: dict[str, Any] = {"size": size, "query": query, "sort": sort}
+            if after is not None:
+                body["search_after"] = after
+            hits = self._search(index, body)
+            found.extend(hit["_source"] for hit in hits)
+            if len(hits) < size:
+                break
+            after = hits[-1]["sort"]
+        return found
+
     def find(
         self,
         index: str,
@@ -208,16 +230,9 @@ class OpenSearchStore(MetadataStore):
             }
         else:
             query = {"terms": {field: values}}
-        body = {
-            "size": limit,
-            "query": {"bool": {"filter": [query]}},
-            # Newest first, ties by id: the order the embedded store uses too.
-            "sort": [
-                {spec.time_field: {"order": "desc", "missing": "_last"}},
-                {spec.id_field: {"order": "desc"}},
-            ],
-        }
-        return [hit["_source"] for hit in self._search(index, body)]
+        # Newest first, ties by id: the order the embedded store uses too.
+        sort = [{spec.time_field: {"order": "desc", "missing": "_last"}}, {spec.id_field: {"order": "desc"}}]
+        return self._search_paged(index, {"bool": {"filter": [query]}}, sort, limit)
 
     def list_range(
         self,
@@ -233,16 +248,11 @@ class OpenSearchStore(MetadataStore):
             bounds["gte"] = iso_utc(start)
         if end is not None:
             bounds["lt"] = iso_utc(end)
-        body = {
-            "size": limit,
-            "query": {
-                "bool": {
-                    "filter": [{"range": {spec.time_field: bounds}} if bounds else {"exists": {"field": spec.time_field}}]
-                }
-            },
-            "sort": [{spec.time_field: {"order": "asc"}}, {spec.id_field: {"order": "asc"}}],
+        query = {
+            "bool": {"filter": [{"range": {spec.time_field: bounds}} if bounds else {"exists": {"field": spec.time_field}}]}
         }
-        return [hit["_source"] for hit in self._search(index, body)]
+        sort = [{spec.time_field: {"order": "asc"}}, {spec.id_field: {"order": "asc"}}]
+        return self._search_paged(index, query, sort, limit)
 
     def iter_all(self, index: str, *, batch_size: int = 1000) -> Iterator[Document]:
         spec = self.spec(index)

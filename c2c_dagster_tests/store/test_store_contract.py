@@ -133,3 +133,13 @@ def test_refused_documents_are_reported_by_id_and_the_rest_are_written(store: Me
     assert caught.value.written == 1
     assert store.count(CI) == 1
     assert store.get(CI, "Node-JS/master-1") is not None
+
+
+def test_finds_and_listings_larger_than_one_search_page_come_back_whole(store: MetadataStore) -> None:
+    # A tiny page makes the OpenSearch store page with search_after (a large cluster's pods
+    # exceed one search's 10,000-hit window); the embedded store has no pages and must agree.
+    store.page_size = 4
+    store.upsert(CI, [build(n, ts=f"2026-03-01T00:{n:02d}:00Z") for n in range(1, 12)])
+    assert [d["build_number"] for d in store.find(CI, "image_digest", DIGEST_A, limit=100)] == list(range(11, 0, -1))
+    assert [d["build_number"] for d in store.find(CI, "image_digest", DIGEST_A, limit=6)] == list(range(11, 5, -1))
+    assert [d["build_number"] for d in store.list_range(CI)] == list(range(1, 12))
