@@ -18,7 +18,7 @@ How each flag is decided is documented on ``Flag``.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -80,6 +80,8 @@ class RunningPod:
     node: str | None
     digest: str | None  # normalized running digest of the container in this pod (None while pulling)
     started_at: str | None = None
+    # The image this pod's spec asks for; during a rollout old pods still name the old one.
+    image: str | None = None
 
 
 @dataclass
@@ -91,7 +93,7 @@ class RunningContainer:
     workload_kind: str
     workload_name: str
     container: str
-    image: str  # as the spec requests it
+    image: str  # as the workload's pod template requests it (pods may differ mid-rollout)
     pods: list[RunningPod]
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
@@ -184,11 +186,13 @@ def match_build(
     digest: str | None,
     index: BuildIndex,
     *,
+    image: str | None = None,
     index_members: Mapping[str, Sequence[str]] | None = None,
     revision_of: Callable[[str], str | None] | None = None,
 ) -> Match:
-    """The build behind ``digest`` running in ``container``, by the strongest key that matches."""
-    spec = safe_reference(container.image)
+    """The build behind ``digest`` running in ``container`` (pods asking for ``image``, by
+    default the template's), by the strongest key that matches."""
+    spec = safe_reference(image or container.image)
     spec_tag = spec.tag if spec else None
     if digest:
         if index.by_digest.get(digest):
@@ -234,8 +238,9 @@ def flags_for(
     index: BuildIndex,
     distinct_digests: int,
     sync: SyncInfo | None,
+    image: str | None = None,
 ) -> list[str]:
-    spec = safe_reference(container.image)
+    spec = safe_reference(image or container.image)
     flags: list[str] = []
     if match.key not in (MatchKey.DIGEST, MatchKey.PLATFORM_DIGEST, MatchKey.INDEX_DIGEST):
         flags.append(Flag.UNTRACEABLE)
@@ -282,9 +287,13 @@ def correlate(
             pods_by_digest[pod.digest].append(pod)
         known = [d for d in pods_by_digest if d]
         sync = (syncs or {}).get(container.argocd_app or "")
-        spec = safe_reference(container.image)
         for digest, pods in sorted(pods_by_digest.items(), key=lambda item: item[0] or ""):
-            match = match_build(container, digest, index, index_members=index_members, revision_of=revision_of)
+            # The image these pods ask for: mid-rollout, old pods still name the old tag.
+            requested = Counter(p.image for p in pods if p.image)
+            image = min(requested, key=lambda i: (-requested[i], i)) if requested else container.image
+            spec = safe_reference(image)
+            match = match_build(container, digest, index, image=image, index_members=index_members,
+                                revision_of=revision_of)
             build = match.build or {}
             started = sorted(p.started_at for p in pods if p.started_at)
             records.append(
@@ -295,7 +304,7 @@ def correlate(
                     "workload_kind": container.workload_kind,
                     "workload_name": container.workload_name,
                     "container_name": container.container,
-                    "image": container.image,
+                    "image": image,
                     "image_tag": spec.tag if spec else None,
                     "image_digest": digest,
                     "pods": [{"name": p.name, "nodeName": p.node, "startTime": p.started_at} for p in pods],
@@ -315,7 +324,7 @@ def correlate(
                     "match_key": str(match.key),
                     "match_confidence": match.confidence,
                     "first_seen": container.first_seen.get(digest or "") or (started[0] if started else None),
-                    "flags": flags_for(container, digest, match, index, len(known), sync),
+                    "flags": flags_for(container, digest, match, index, len(known), sync, image),
                     "updated_at": updated_at,
                 }
             )

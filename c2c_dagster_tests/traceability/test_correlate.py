@@ -167,3 +167,17 @@ def test_build_id_and_commit_keys_when_no_digest_or_tag_matches() -> None:
                              revision_of=lambda digest: sha("7"), updated_at=NOW))
     assert (by_label["build_id"], by_label["match_key"]) == ("shop/web/main-7", "commit_id")
     assert "untraceable" in by_label["flags"]
+
+
+def test_mid_rollout_old_pods_are_judged_by_the_image_they_asked_for() -> None:
+    index = BuildIndex([build(1, d("old"), tag="v1"), build(2, d("new"), tag="v2")])
+    rolling = RunningContainer(
+        cluster="prod", namespace="shop", workload_kind="Deployment", workload_name="web", container="web",
+        image=f"{REPO}:v2", rollout_in_progress=True,
+        pods=[RunningPod("web-old", "n0", d("old"), image=f"{REPO}:v1"), RunningPod("web-new", "n1", d("new"), image=f"{REPO}:v2")],
+    )
+    records = {r["image_digest"]: r for r in correlate([rolling], index, updated_at=NOW)}
+    assert (records[d("old")]["build_id"], records[d("old")]["image"]) == ("shop/web/main-1", f"{REPO}:v1")
+    assert (records[d("new")]["build_id"], records[d("new")]["image"]) == ("shop/web/main-2", f"{REPO}:v2")
+    # Neither is a digest mismatch: each runs what CI built for the tag its pods asked for.
+    assert all(r["flags"] == ["mutable_tag"] for r in records.values())
