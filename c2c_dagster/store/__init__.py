@@ -22,6 +22,7 @@ from c2c_dagster.store.indices import (
     ARGOCD_SYNC_EVENTS,
     CI_BUILD_METADATA,
     DEPLOYMENT_METADATA,
+    RELEASE_EVENTS,
     TRACEABILITY_METADATA,
 )
 from c2c_dagster.store.settings import StoreSettings
@@ -46,6 +47,7 @@ __all__ = [
     "ARGOCD_SYNC_EVENTS",
     "CI_BUILD_METADATA",
     "DEPLOYMENT_METADATA",
+    "RELEASE_EVENTS",
     "TRACEABILITY_METADATA",
     "BulkItemError",
     "BulkWriteError",

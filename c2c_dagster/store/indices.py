@@ -228,7 +228,17 @@ TRACEABILITY_METADATA = IndexSpec(
         "match_key": KEYWORD,
         "match_confidence": KEYWORD,
         "flags": KEYWORD,
+        "built_image_tag": KEYWORD,
+        "pods.startTime": DATE,
+        "replicas.desired": INTEGER,
+        "replicas.ready": INTEGER,
+        "replicas.available": INTEGER,
+        "replicas.updated": INTEGER,
+        "strategy.type": KEYWORD,
+        # False once the digest no longer runs there: the record stays as history.
+        "running": BOOLEAN,
         "first_seen": DATE,
+        "last_seen": DATE,
         "updated_at": DATE,
     },
     lookup_fields=(
@@ -304,11 +314,38 @@ ARGOCD_SYNC_EVENTS = IndexSpec(
     ),
 )
 
+RELEASE_EVENTS = IndexSpec(
+    name="release-events",
+    id_field="event_id",
+    time_field="at",
+    fields={
+        "event_id": KEYWORD,
+        "cluster": KEYWORD,
+        "namespace": KEYWORD,
+        "workload_kind": KEYWORD,
+        "workload_name": KEYWORD,
+        "container_name": KEYWORD,
+        "at": DATE,
+        "from_digest": KEYWORD,
+        "to_digest": KEYWORD,
+        "from_build_id": KEYWORD,
+        "to_build_id": KEYWORD,
+        "to_commit_ids": KEYWORD,
+        "to_build_time": DATE,
+        "rollback": BOOLEAN,
+        "argocd_app": KEYWORD,
+        "argocd_revision": KEYWORD,
+        "initiated_by": KEYWORD,
+    },
+    lookup_fields=("event_id", "cluster", "workload_name", "to_digest", "to_build_id", "to_commit_ids", "argocd_app"),
+)
+
 ALL_INDICES: tuple[IndexSpec, ...] = (
     CI_BUILD_METADATA,
     DEPLOYMENT_METADATA,
     TRACEABILITY_METADATA,
     ARGOCD_SYNC_EVENTS,
+    RELEASE_EVENTS,
 )
 INDICES_BY_NAME: dict[str, IndexSpec] = {spec.name: spec for spec in ALL_INDICES}
 

@@ -9,8 +9,9 @@ at some earlier time. These events are the raw material of deployment frequency 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from c2c_dagster.store.timeutil import parse_time
@@ -41,9 +42,15 @@ def _build_summary(index: BuildIndex, digest: str | None) -> dict[str, Any]:
     }
 
 
+# Argo CD marks an operation finished once its resources are applied and healthy, which can be
+# after the first new pod started; a sync finishing this soon after the change still made it.
+SYNC_TOLERANCE = timedelta(minutes=15)
+
+
 def sync_at(syncs: Sequence[SyncInfo], at: str) -> SyncInfo | None:
-    """The latest sync that finished at or before ``at`` (the sync that rolled the change out)."""
-    moment = parse_time(at)
+    """The latest sync that finished by ``at`` (give or take ``SYNC_TOLERANCE``): the sync that
+    rolled the change out."""
+    moment = parse_time(at) + SYNC_TOLERANCE
     done = [s for s in syncs if s.finished_at and parse_time(s.finished_at) <= moment]
     return max(done, key=lambda s: parse_time(s.finished_at)) if done else None
 
@@ -53,11 +60,13 @@ def release_events(
     states: Sequence[ObservedState],
     index: BuildIndex,
     syncs: Sequence[SyncInfo] = (),
+    earlier: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
     """Events for one workload container (``key``: cluster, namespace, workload_kind,
-    workload_name, container_name), oldest first."""
+    workload_name, container_name), oldest first. ``earlier``: digests that ran there before
+    ``states`` begin (a return to one of them is a rollback too)."""
     events: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    seen: set[str] = set(earlier)
     previous: ObservedState | None = None
     for state in states:
         running = {d for d in state.digests if d}

@@ -1,0 +1,217 @@
+"""The ``traceability_records`` asset: what runs in a cluster, joined to the builds that made it.
+
+No ``from __future__ import annotations`` here: Dagster reads the resource types from the
+function signature at definition time.
+"""
+
+from collections import defaultdict
+from typing import Any
+
+import dagster as dg
+
+from c2c_dagster.kubernetes.assets import deployment_snapshots
+from c2c_dagster.kubernetes.partitions import cluster_partitions
+from c2c_dagster.jenkins.assets import ci_builds
+from c2c_dagster.registry.resources import RegistryResource
+from c2c_dagster.store import (
+    ARGOCD_SYNC_EVENTS,
+    DEPLOYMENT_METADATA,
+    RELEASE_EVENTS,
+    TRACEABILITY_METADATA,
+    MetadataStore,
+    MetadataStoreResource,
+)
+from c2c_dagster.store.timeutil import iso_utc, utc_now
+from c2c_dagster.traceability.build_lookup import relevant_builds
+from c2c_dagster.traceability.correlate import BuildIndex, Flag, SyncInfo, correlate
+from c2c_dagster.traceability.releases import ObservedState, release_events
+from c2c_dagster.traceability.view import running_containers
+
+# Enough for any cluster's current documents and records (the stores page past 10,000).
+EVERYTHING = 10_000_000
+CONTAINER_KEY = ("cluster", "namespace", "workload_kind", "workload_name", "container_name")
+
+# eager(), minus "no dependency missing": ci_builds has a partition per day since 2020 and most
+# were never ingested, which would otherwise block the join forever. Any newly updated
+# ci_builds partition counts, backfilled old days included, not only the latest window.
+REFRESH_WHEN_UPSTREAM_LANDS = (
+    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("refresh when ci_builds (any day) or this cluster's snapshot lands")
+
+CHECKS = [
+    dg.AssetCheckSpec("no_untraceable_workloads", asset="traceability_records",
+                      description="WARN when a running digest was produced by no known build."),
+    dg.AssetCheckSpec("no_digest_mismatch", asset="traceability_records", blocking=True,
+                      description="ERROR (blocking) when a tag CI built points to another digest than the one running."),
+    dg.AssetCheckSpec("no_mixed_versions", asset="traceability_records",
+                      description="WARN when one workload's pods run several digests outside a rollout."),
+]
+
+
+def _latest_syncs(store: MetadataStore, apps: set[str]) -> dict[str, SyncInfo]:
+    """The newest sync event per Argo CD app, keyed as deployment_snapshots names the app
+    (``namespace/name`` when known, else the name)."""
+    names = {app.rpartition("/")[2] for app in apps}
+    latest: dict[str, SyncInfo] = {}
+    for event in store.find(ARGOCD_SYNC_EVENTS.name, "app", sorted(names), limit=EVERYTHING) if names else []:
+        info = SyncInfo(
+            app=f"{event.get('app_namespace')}/{event['app']}",
+            revision=event.get("revision"),
+            images=tuple(event.get("images") or ()),
+            finished_at=event.get("finished_at"),
+            initiated_by=event.get("initiated_by"),
+        )
+        for key in (info.app, event["app"]):
+            latest.setdefault(key, info)  # find() is newest first
+    return latest
+
+
+def _check(name: str, records: list[dict[str, Any]], flag: Flag, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
+    flagged = sorted(r["record_id"] for r in records if str(flag) in r["flags"])
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=not flagged,
+        severity=severity,
+        metadata={"count": len(flagged), "records": dg.MetadataValue.json(flagged[:50])},
+    )
+
+
+@dg.asset(
+    partitions_def=cluster_partitions,
+    deps=[dg.AssetDep(ci_builds, partition_mapping=dg.AllPartitionMapping()), deployment_snapshots],
+    automation_condition=REFRESH_WHEN_UPSTREAM_LANDS,
+    check_specs=CHECKS,
+    kinds={"opensearch"},
+    group_name="traceability",
+    owners=["team:platform"],
+)
+def traceability_records(
+    context: dg.AssetExecutionContext, store: MetadataStoreResource, registry: RegistryResource
+) -> dg.MaterializeResult:
+    """Commit -> build -> image -> deployment -> pod, for every container running in the cluster:
+    which build and commits (and authors) produced the digest each workload runs, matched by
+    digest first, then tag, build id and commit; since when it runs; which Argo CD sync and
+    config revision rolled it out; and flags for what cannot be trusted (untraceable, digest
+    mismatch, mixed versions, mutable tag, failed build deployed, drift). Also records a release
+    event whenever a workload's running digest changes, rollbacks included."""
+    cluster = context.partition_key
+    db = store.get_store()
+    now = iso_utc(utc_now())
+
+    containers = running_containers(db.find(DEPLOYMENT_METADATA.name, "current", cluster, limit=EVERYTHING))
+    previous = {r["record_id"]: r for r in db.find(TRACEABILITY_METADATA.name, "cluster", cluster, limit=EVERYTHING)}
+    # Digests that ran before too: a release event names the build it replaced.
+    earlier_digests = [r["image_digest"] for r in previous.values() if r.get("image_digest")]
+    index = relevant_builds(db, containers, extra_digests=earlier_digests)
+    # Only digests no build names go to the registry: a revision label or index members may
+    # still tie them to a build.
+    unmatched = {
+        (pod.image or container.image, pod.digest)
+        for container in containers
+        for pod in container.pods
+        if pod.digest and pod.digest not in index.by_digest and pod.digest not in index.by_platform_digest
+    }
+    facts = {digest: registry.facts(image, digest) for image, digest in sorted(unmatched)}
+    for digest, fact in facts.items():
+        if fact.error:
+            context.log.info(f"registry could not describe {digest}: {fact.error}")
+    if any(f.revision or f.platform_digests for f in facts.values()):
+        index = relevant_builds(
+            db, containers,
+            extra_digests=[*earlier_digests, *(d for f in facts.values() for d in f.platform_digests)],
+            commits=[f.revision for f in facts.values() if f.revision],
+        )
+    syncs = _latest_syncs(db, {c.argocd_app for c in containers if c.argocd_app})
+    records = correlate(
+        containers, index, syncs=syncs,
+        index_members={d: f.platform_digests for d, f in facts.items() if f.platform_digests},
+        revision_of=lambda digest: facts[digest].revision if digest in facts else None,
+        updated_at=now,
+    )
+
+    for record in records:
+        before = previous.get(record["record_id"])
+        # The release time survives pod restarts while the digest keeps running; a digest that
+        # stopped and came back (a rollback) was released again, at its new first_seen.
+        if (
+            before
+            and before.get("running", True)
+            and before.get("first_seen")
+            and (not record["first_seen"] or before["first_seen"] < record["first_seen"])
+        ):
+            record["first_seen"] = before["first_seen"]
+        record.update(running=True, last_seen=now)
+    current_ids = {r["record_id"] for r in records}
+    stopped = [
+        {"record_id": rid, "running": False, "updated_at": now}
+        for rid, r in previous.items()
+        if r.get("running", True) and rid not in current_ids
+    ]
+    db.upsert(TRACEABILITY_METADATA.name, records)
+    if stopped:
+        db.upsert(TRACEABILITY_METADATA.name, stopped, mode="merge")
+
+    events = _release_events(previous, records, index, syncs, now)
+    if events:
+        db.upsert(RELEASE_EVENTS.name, events)
+
+    flags: dict[str, int] = defaultdict(int)
+    for record in records:
+        for flag in record["flags"]:
+            flags[flag] += 1
+    return dg.MaterializeResult(
+        metadata={
+            "records": len(records),
+            "matched_to_a_build": sum(1 for r in records if r["build_id"]),
+            "stopped_running": len(stopped),
+            "release_events": len(events),
+            "rollbacks": sum(1 for e in events if e["rollback"]),
+            "flags": dg.MetadataValue.json(dict(sorted(flags.items()))),
+            "registry_lookups": len(facts),
+        },
+        check_results=[
+            _check("no_untraceable_workloads", records, Flag.UNTRACEABLE, dg.AssetCheckSeverity.WARN),
+            _check("no_digest_mismatch", records, Flag.DIGEST_MISMATCH, dg.AssetCheckSeverity.ERROR),
+            _check("no_mixed_versions", records, Flag.MIXED_VERSIONS, dg.AssetCheckSeverity.WARN),
+        ],
+    )
+
+
+def _release_events(
+    previous: dict[str, dict[str, Any]],
+    records: list[dict[str, Any]],
+    index: BuildIndex,
+    syncs: dict[str, SyncInfo],
+    now: str,
+) -> list[dict[str, Any]]:
+    """Digest changes per workload container between the last run and this one."""
+    def key_of(record: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(record[k] for k in CONTAINER_KEY)
+
+    before: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for record in previous.values():
+        before[key_of(record)].append(record)
+    now: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        now[key_of(record)].append(record)
+
+    events: list[dict[str, Any]] = []
+    for key, current in now.items():
+        was_running = [r for r in before.get(key, []) if r.get("running", True) and r.get("image_digest")]
+        if not was_running:
+            continue  # first sight of this container: history starts here, no release
+        new = [r for r in current if r.get("image_digest") and r["image_digest"] not in {p["image_digest"] for p in was_running}]
+        if not new:
+            continue
+        earlier = {r["image_digest"] for r in before[key] if not r.get("running", True) and r.get("image_digest")}
+        states = [
+            ObservedState("", tuple(r["image_digest"] for r in was_running for _ in r.get("pods") or [None])),
+            ObservedState(min((r["first_seen"] for r in new if r["first_seen"]), default=now),
+                          tuple(r["image_digest"] for r in current if r.get("image_digest") for _ in r.get("pods") or [None])),
+        ]
+        app = current[0].get("argocd_app")
+        app_syncs = [syncs[app]] if app and app in syncs else []
+        events += release_events(dict(zip(CONTAINER_KEY, key)), states, index, app_syncs, earlier=earlier)
+    return events
