@@ -1,0 +1,1 @@
+"""Argo CD: sync events read from Application objects, and the sensor that snapshots after a sync."""

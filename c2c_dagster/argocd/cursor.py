@@ -1,0 +1,95 @@
+"""The Argo CD sensor's cursor: per cluster and Application, which syncs were already handled.
+
+Pure functions, tested directly. Per app it keeps the history ids still in ``status.history``
+(ids only grow, so one that fell off Argo CD's 10-entry cap never returns and is dropped) and
+the ``finishedAt`` of the last finished operation (a failed sync adds no history entry).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from c2c_dagster.argocd.events import SyncEvent
+
+
+@dataclass
+class AppCursor:
+    history_ids: set[int] = field(default_factory=set)
+    finished_at: str | None = None
+
+
+@dataclass
+class ArgoCursor:
+    # cluster name -> "<app-namespace>/<app-name>" -> what was handled. A cluster is present
+    # once its Applications were listed; its first listing is a baseline (see ``is_known``).
+    clusters: dict[str, dict[str, AppCursor]] = field(default_factory=dict)
+
+    def is_known(self, cluster: str) -> bool:
+        return cluster in self.clusters
+
+    @classmethod
+    def loads(cls, text: str | None) -> "ArgoCursor":
+        if not text:
+            return cls()
+        raw = json.loads(text)
+        return cls(
+            clusters={
+                cluster: {key: AppCursor(set(entry.get("h", [])), entry.get("f")) for key, entry in apps.items()}
+                for cluster, apps in raw.get("clusters", {}).items()
+            }
+        )
+
+    def dumps(self) -> str:
+        # Short keys: a cluster with hundreds of apps keeps its cursor to a few tens of kB.
+        return json.dumps(
+            {
+                "clusters": {
+                    cluster: {
+                        key: {"h": sorted(app.history_ids), **({"f": app.finished_at} if app.finished_at else {})}
+                        for key, app in sorted(apps.items())
+                    }
+                    for cluster, apps in sorted(self.clusters.items())
+                }
+            },
+            separators=(",", ":"),
+        )
+
+
+def advance_app(seen: AppCursor | None, events: Sequence[SyncEvent]) -> tuple[list[SyncEvent], AppCursor]:
+    """The events of one Application not handled yet, and the app's cursor once they are.
+
+    An event is new when its history id is unseen, or when it is the current operation with a
+    ``finishedAt`` not seen before. The second rule also catches the moment between Argo CD
+    writing the history entry and marking the operation Succeeded: the entry is recorded first
+    without resources, then again (same id, upsert) with them once the operation has finished.
+    """
+    seen = seen or AppCursor()
+    new = [
+        event
+        for event in events
+        if (event.history_id is not None and event.history_id not in seen.history_ids)
+        or (event.is_current_operation and event.finished_at != seen.finished_at)
+    ]
+    current = next((event.finished_at for event in events if event.is_current_operation), None)
+    return new, AppCursor(
+        history_ids={event.history_id for event in events if event.history_id is not None},
+        finished_at=current or seen.finished_at,
+    )
+
+
+def snapshot_event(new: Sequence[SyncEvent], operation_phase: str | None) -> SyncEvent | None:
+    """Which new event, if any, gets a post-sync snapshot: at most one per app and tick.
+
+    A snapshot shows the cluster as it is now, so only the latest sync can be shown: that is
+    the current operation when it is new. While an operation is still running, none (its end
+    will be a new event). An app without any ``operationState`` falls back to its newest new
+    history entry.
+    """
+    current = [event for event in new if event.is_current_operation]
+    if current:
+        return current[-1]
+    if operation_phase is None and new:
+        return max((e for e in new if e.history_id is not None), key=lambda e: e.history_id or 0, default=None)
+    return None

@@ -1,0 +1,291 @@
+"""Sync events and post-sync snapshot scopes, read from Argo CD Application objects.
+
+Pure functions over the Application as ``CustomObjectsApi`` returns it (a dict), tested
+directly. Field names follow Argo CD's CRD (``status.history[]``, ``status.operationState``).
+
+Argo CD facts this module relies on (argo-cd ``controller/appcontroller.go``):
+
+* ``status.history`` gains an entry only when a sync *succeeds*; its ``id`` grows by one per
+  entry and its ``deployStartedAt`` is the operation's ``startedAt``. Argo CD keeps the newest
+  10 (``revisionHistoryLimit``), so the store, not the Application, is the long history.
+* the history entry is written before ``operationState`` turns ``Succeeded``, so a finished
+  successful operation always finds its entry; a ``Failed``/``Error`` operation has none.
+* ``operationState`` holds only the latest operation; older history entries carry no resources,
+  phase, health or images of their own (those fields describe the app *now*).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from c2c_dagster.store.timeutil import parse_time
+
+Application = Mapping[str, Any]
+
+TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
+SUCCEEDED = "Succeeded"
+
+# (API group, kind) of the workload types a deployment snapshot reads; everything else an app
+# syncs (Services, ConfigMaps, CRs ...) narrows nothing and is left out of the scope.
+WORKLOAD_KINDS = frozenset(
+    {
+        ("apps", "Deployment"),
+        ("apps", "StatefulSet"),
+        ("apps", "DaemonSet"),
+        ("apps", "ReplicaSet"),
+        ("batch", "Job"),
+        ("batch", "CronJob"),
+        ("", "Pod"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class SyncEvent:
+    """One finished sync of one Application, as stored in ``argocd-sync-events``."""
+
+    event_id: str
+    document: dict[str, Any]
+    history_id: int | None
+    finished_at: str | None
+    # True for the operation in ``status.operationState`` (the latest one), whose resources,
+    # health and images are known; False for an older history entry.
+    is_current_operation: bool
+
+
+@dataclass(frozen=True)
+class SnapshotScope:
+    """What a post-sync snapshot reads: namespaces and ``Kind/namespace/name`` workloads."""
+
+    namespaces: list[str] = field(default_factory=list)
+    workloads: list[str] = field(default_factory=list)
+
+
+def app_key(app: Application) -> str:
+    """``<namespace>/<name>`` of the Application object (Argo CD apps may live in any namespace)."""
+    meta = app.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+def event_id_for(argocd_cluster: str, app: Application, history_id: int | None, finished_at: str | None) -> str:
+    """``<cluster>/<app-namespace>/<app-name>/<history id>``, or ``.../<finishedAt>`` without one.
+
+    ``argocd_cluster`` is where the Application object lives (its identity), not where it
+    deploys to: two Argo CD instances may both have an ``argocd/guestbook``.
+    """
+    return f"{argocd_cluster}/{app_key(app)}/{history_id if history_id is not None else finished_at}"
+
+
+def _initiated_by(value: Mapping[str, Any] | None) -> tuple[str | None, bool | None]:
+    if not value:
+        return None, None
+    if value.get("automated"):
+        return "automated", True
+    return value.get("username") or None, False
+
+
+def _sources(record: Mapping[str, Any], spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The sources a sync used: the record's own (history entry / syncResult), else the spec's."""
+    if record.get("sources"):
+        return list(record["sources"])
+    if record.get("source"):
+        return [record["source"]]
+    if spec.get("sources"):
+        return list(spec["sources"])
+    return [spec["source"]] if spec.get("source") else []
+
+
+def _one_or_many(values: list[str], multi_source: bool) -> str | list[str] | None:
+    # A keyword field holds one value or several: a single-source app stores a string, a
+    # multi-source app the list, so a lookup by one commit or repo finds either kind of app.
+    if multi_source:
+        return values
+    return values[0] if values else None
+
+
+def _resource(entry: Mapping[str, Any]) -> dict[str, Any]:
+    resource = {
+        "group": entry.get("group", ""),
+        "kind": entry.get("kind"),
+        "namespace": entry.get("namespace", ""),
+        "name": entry.get("name"),
+        "status": entry.get("status"),
+    }
+    # Hooks (e.g. c2c's own PostSync Job) are listed with their hook type; they are not part of
+    # the deployed state, and the snapshot scope leaves them out.
+    if entry.get("hookType"):
+        resource["hook_type"] = entry["hookType"]
+    if entry.get("message"):
+        resource["message"] = entry["message"]
+    return resource
+
+
+def operation_history_id(operation: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> int | None:
+    """The history entry a finished *successful* operation wrote, or None.
+
+    Matched by ``deployStartedAt == startedAt`` (Argo CD copies one into the other); history
+    written by versions without ``deployStartedAt`` falls back to the newest entry deployed
+    at or after the operation started.
+    """
+    if operation.get("phase") != SUCCEEDED or not history:
+        return None
+    started = parse_time(operation.get("startedAt"))
+    for entry in history:
+        if entry.get("deployStartedAt") and parse_time(entry["deployStartedAt"]) == started:
+            return int(entry["id"])
+    newest = max(history, key=lambda entry: int(entry["id"]))
+    deployed = parse_time(newest.get("deployedAt"))
+    if not newest.get("deployStartedAt") and started and deployed and deployed >= started:
+        return int(newest["id"])
+    return None
+
+
+def sync_events(
+    app: Application,
+    *,
+    argocd_cluster: str,
+    cluster: str | None,
+    recorded_at: str,
+) -> list[SyncEvent]:
+    """Every finished sync visible in ``app``: each history entry, plus a finished failed operation.
+
+    ``cluster`` is the configured cluster the app deploys to (None when its destination is not
+    one c2c reads: the event is still recorded, with the reason in ``ingest_problems``).
+    Oldest first.
+    """
+    meta = app.get("metadata") or {}
+    spec = app.get("spec") or {}
+    status = app.get("status") or {}
+    destination = spec.get("destination") or {}
+    history = sorted(status.get("history") or [], key=lambda entry: int(entry["id"]))
+    operation = status.get("operationState") or {}
+    finished = operation.get("phase") in TERMINAL_PHASES and bool(operation.get("finishedAt"))
+    current_id = operation_history_id(operation, history) if finished else None
+
+    base: dict[str, Any] = {
+        "argocd_cluster": argocd_cluster,
+        "cluster": cluster,
+        "app": meta.get("name"),
+        "app_namespace": meta.get("namespace"),
+        "app_uid": meta.get("uid"),
+        "project": spec.get("project"),
+        # History does not record where each sync went; the destination is the app's current one.
+        "destination_server": destination.get("server"),
+        "destination_name": destination.get("name"),
+        "destination_namespace": destination.get("namespace"),
+        "recorded_at": recorded_at,
+    }
+    if cluster is None:
+        base["ingest_problems"] = [
+            f"destination server={destination.get('server')!r} name={destination.get('name')!r} "
+            f"is not a cluster c2c is configured to read; no post-sync snapshot"
+        ]
+
+    events: list[SyncEvent] = []
+    for entry in history:
+        is_current = current_id is not None and int(entry["id"]) == current_id
+        events.append(
+            _event(app, base, spec, status, argocd_cluster, entry=entry, operation=operation if is_current else None)
+        )
+    if finished and current_id is None:
+        events.append(_event(app, base, spec, status, argocd_cluster, entry=None, operation=operation))
+    return events
+
+
+def _event(
+    app: Application,
+    base: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    status: Mapping[str, Any],
+    argocd_cluster: str,
+    *,
+    entry: Mapping[str, Any] | None,
+    operation: Mapping[str, Any] | None,
+) -> SyncEvent:
+    """One event from a history entry, the current operation, or both when they are the same sync."""
+    doc = dict(base)
+    entry = entry or {}
+    operation = operation or {}
+    sync_result = operation.get("syncResult") or {}
+    requested = (operation.get("operation") or {}).get("sync") or {}
+
+    # What was deployed: the history entry is authoritative; a failed operation has only its
+    # syncResult (when it got that far) or the revision it was asked to sync.
+    record = entry or sync_result
+    sources = _sources(record, spec)
+    multi_source = len(sources) > 1 or bool(record.get("revisions"))
+    revisions = list(record.get("revisions") or [])
+    if not revisions:
+        single = record.get("revision") or requested.get("revision")
+        revisions = [single] if single else list(requested.get("revisions") or [])
+    doc["repo_url"] = _one_or_many([s["repoURL"] for s in sources if s.get("repoURL")], multi_source)
+    doc["revision"] = _one_or_many(revisions, multi_source)
+    doc["revisions"] = revisions
+    doc["source_paths"] = [s.get("path") or s.get("chart") for s in sources if s.get("path") or s.get("chart")]
+
+    history_id = int(entry["id"]) if entry else None
+    finished_at = operation.get("finishedAt") or entry.get("deployedAt")
+    doc["history_id"] = history_id
+    doc["deployed_at"] = entry.get("deployedAt")
+    doc["started_at"] = entry.get("deployStartedAt") or operation.get("startedAt")
+    doc["finished_at"] = finished_at
+    who = entry.get("initiatedBy") or (operation.get("operation") or {}).get("initiatedBy")
+    initiated_by, automated = _initiated_by(who)
+    doc["initiated_by"] = initiated_by
+    doc["automated"] = automated
+
+    if operation:
+        doc["phase"] = operation.get("phase")
+        doc["message"] = operation.get("message")
+        doc["retry_count"] = operation.get("retryCount")
+        doc["resources"] = [_resource(r) for r in sync_result.get("resources") or []]
+        # These describe the app as it is now, i.e. right after its latest operation; an older
+        # history entry gets none rather than values that belong to a later sync.
+        doc["sync_status"] = (status.get("sync") or {}).get("status")
+        doc["health"] = (status.get("health") or {}).get("status")
+        doc["images"] = list((status.get("summary") or {}).get("images") or [])
+    else:
+        # Argo CD writes a history entry only for a successful sync.
+        doc["phase"] = SUCCEEDED
+        doc["resources"] = []
+
+    event_id = event_id_for(argocd_cluster, app, history_id, finished_at)
+    doc["event_id"] = event_id
+    return SyncEvent(
+        event_id=event_id,
+        document={k: v for k, v in doc.items() if v is not None},
+        history_id=history_id,
+        finished_at=finished_at,
+        is_current_operation=bool(operation),
+    )
+
+
+def wants_snapshot(event: SyncEvent) -> bool:
+    """Whether a finished operation is worth a post-sync snapshot.
+
+    A success always is. A failed or errored sync is when its syncResult lists resources: it
+    may have applied some before failing, and what actually runs then is exactly what an
+    operator needs. One that failed before applying anything (e.g. manifest generation)
+    changed nothing, and the scheduled scan covers it.
+    """
+    return event.document.get("phase") == SUCCEEDED or bool(event.document.get("resources"))
+
+
+def snapshot_scope(event: SyncEvent) -> SnapshotScope:
+    """The destination namespace(s) and synced workloads of one sync, for a scoped snapshot."""
+    doc = event.document
+    default_ns = doc.get("destination_namespace") or ""
+    namespaces = {default_ns} if default_ns else set()
+    workloads: set[str] = set()
+    for resource in doc.get("resources") or []:
+        if resource.get("hook_type"):
+            continue
+        namespace = resource.get("namespace") or ""
+        if namespace:
+            namespaces.add(namespace)
+        # A pruned workload no longer exists; its namespace is still worth reading.
+        if (resource.get("group") or "", resource.get("kind")) in WORKLOAD_KINDS and resource.get("status") != "Pruned":
+            workloads.add(f"{resource['kind']}/{namespace or default_ns}/{resource['name']}")
+    return SnapshotScope(namespaces=sorted(namespaces), workloads=sorted(workloads))

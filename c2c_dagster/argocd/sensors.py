@@ -1,0 +1,300 @@
+"""``argocd_sync_sensor``: records every finished Argo CD sync and snapshots what it deployed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from c2c_dagster.argocd.cursor import AppCursor, ArgoCursor, advance_app, snapshot_event
+from c2c_dagster.argocd.events import SyncEvent, app_key, snapshot_scope, sync_events, wants_snapshot
+from c2c_dagster.kubernetes.resources import KubernetesResource
+from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStoreResource, StoreError
+from c2c_dagster.store.timeutil import iso_utc, parse_time, utc_now
+
+SNAPSHOT_ASSET = dg.AssetKey("deployment_snapshots")
+ARGOCD_GROUP, ARGOCD_VERSION, ARGOCD_APPLICATIONS = "argoproj.io", "v1alpha1", "applications"
+
+# Tags shared with k8s/argocd/postsync-hook.yaml: the hook tags its run with the same app and
+# partition, and the sensor does not request a second snapshot of a sync the hook covered.
+TRIGGER_TAG = "c2c/trigger"
+APP_TAG = "c2c/argocd-app"
+SYNC_EVENT_TAG = "c2c/sync-event-id"
+PARTITION_TAG = "dagster/partition"
+HOOK_TRIGGER = "argocd-postsync-hook"
+SENSOR_TRIGGER = "argocd_sync_sensor"
+
+# A 410 Gone on a continue token (the snapshot behind it was compacted) restarts the listing;
+# a few restarts in a row mean the cluster churns faster than it can be read, and the tick skips.
+MAX_LIST_RESTARTS = 3
+
+
+class ClusterReadError(RuntimeError):
+    """A cluster's Applications could not be read; the message names cluster, URL and error."""
+
+
+def _configured_by_env() -> bool:
+    return bool(
+        os.environ.get("C2C_KUBECONFIG")
+        or os.environ.get("C2C_K8S_CLUSTERS_FILE")
+        or os.environ.get("C2C_K8S_IN_CLUSTER", "").lower() == "true"
+    )
+
+
+def list_applications(kubernetes: KubernetesResource, cluster: str) -> Iterator[dict[str, Any]] | None:
+    """Every Application of ``cluster`` across namespaces, one bounded page at a time.
+
+    None when the cluster does not serve the Application CRD (no Argo CD there). Raises
+    ``ClusterReadError`` for anything else (unreachable, timeout, 403, bad kubeconfig), also
+    from the iterator when a later page fails.
+    """
+    try:
+        api = kubernetes.api_client(cluster)
+    except (ConfigException, OSError, KeyError) as exc:
+        raise ClusterReadError(f"cluster {cluster!r}: client configuration failed: {exc}") from exc
+    custom = k8s_client.CustomObjectsApi(api)
+
+    def page(token: str | None) -> dict[str, Any]:
+        return custom.list_cluster_custom_object(
+            ARGOCD_GROUP,
+            ARGOCD_VERSION,
+            ARGOCD_APPLICATIONS,
+            limit=kubernetes.page_size,
+            _continue=token,
+            _request_timeout=kubernetes.request_timeout_seconds,
+        )
+
+    # The first page is read here, so "no CRD" and "unreachable" surface before any app is seen.
+    try:
+        first = page(None)
+    except ApiException as exc:
+        api.close()
+        if exc.status == 404:
+            return None
+        raise ClusterReadError(_describe(cluster, api.configuration.host, exc)) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        api.close()
+        raise ClusterReadError(_describe(cluster, api.configuration.host, exc)) from exc
+
+    def items() -> Iterator[dict[str, Any]]:
+        current, restarts = first, 0
+        try:
+            while True:
+                yield from current.get("items") or []
+                token = (current.get("metadata") or {}).get("continue")
+                if not token:
+                    return
+                try:
+                    current = page(token)
+                except ApiException as exc:
+                    if exc.status != 410 or restarts >= MAX_LIST_RESTARTS:
+                        raise
+                    # Starting over yields some apps twice; the caller handles each app once.
+                    current, restarts = page(None), restarts + 1
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ClusterReadError(_describe(cluster, api.configuration.host, exc)) from exc
+        finally:
+            api.close()
+
+    return items()
+
+
+def _describe(cluster: str, url: str, exc: Exception) -> str:
+    if isinstance(exc, ApiException):
+        detail = f"HTTP {exc.status} {exc.reason}"
+        if exc.status == 403:
+            detail += (
+                f" (the identity needs get/list on {ARGOCD_APPLICATIONS}.{ARGOCD_GROUP} cluster-wide; "
+                f"see k8s/ RBAC)"
+            )
+        body = (exc.body or "")[:300] if isinstance(exc.body, str) else ""
+        return f"cluster {cluster!r} at {url}: listing {ARGOCD_APPLICATIONS}.{ARGOCD_GROUP}: {detail} {body}".strip()
+    return f"cluster {cluster!r} at {url}: {type(exc).__name__}: {exc}"
+
+
+@dataclass
+class _Tick:
+    """What one evaluation found, before anything is returned to Dagster."""
+
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dg.RunRequest] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    without_crd: list[str] = field(default_factory=list)
+    apps: int = 0
+    covered_by_hook: int = 0
+
+
+def _hook_run_id(instance: dg.DagsterInstance, event: SyncEvent, partition: str) -> str | None:
+    """The run a PostSync hook launched for this sync, if any.
+
+    The hook runs inside the sync, before Argo CD writes the history entry, so it cannot know
+    the event id: its run is matched by app, partition and creation after the operation started.
+    """
+    started = parse_time(event.document.get("started_at"))
+    if started is None:
+        return None
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(
+            tags={TRIGGER_TAG: HOOK_TRIGGER, APP_TAG: _app_name(event), PARTITION_TAG: partition},
+            created_after=started,
+        ),
+        limit=1,
+    )
+    return runs[0].run_id if runs else None
+
+
+def _app_name(event: SyncEvent) -> str:
+    """``<app-namespace>/<app-name>``: how the hook's ConfigMap and the snapshot config name an app."""
+    return f"{event.document['app_namespace']}/{event.document['app']}"
+
+
+def snapshot_request(event: SyncEvent, partition: str) -> dg.RunRequest:
+    """A post-sync ``deployment_snapshots`` run scoped to what this sync deployed."""
+    scope = snapshot_scope(event)
+    return dg.RunRequest(
+        # Deterministic: the same sync seen again (e.g. a tick re-evaluated) launches nothing new.
+        run_key=f"post-sync:{event.event_id}",
+        partition_key=partition,
+        asset_selection=[SNAPSHOT_ASSET],
+        run_config={
+            "ops": {
+                "deployment_snapshots": {
+                    "config": {
+                        "mode": "post-sync",
+                        "namespaces": scope.namespaces,
+                        "workloads": scope.workloads,
+                        "argocd_app": _app_name(event),
+                        "sync_event_id": event.event_id,
+                    }
+                }
+            }
+        },
+        tags={
+            TRIGGER_TAG: SENSOR_TRIGGER,
+            APP_TAG: _app_name(event),
+            SYNC_EVENT_TAG: event.event_id,
+        },
+    )
+
+
+def _read_cluster(
+    context: dg.SensorEvaluationContext,
+    kubernetes: KubernetesResource,
+    cluster: str,
+    cursor: ArgoCursor,
+    tick: _Tick,
+    recorded_at: str,
+) -> None:
+    """Find the new syncs of one cluster's Applications; advance its cursor only on success."""
+    listing = list_applications(kubernetes, cluster)
+    if listing is None:
+        tick.without_crd.append(cluster)
+        return
+    # First listing of a cluster: every sync is recorded (history back-filled into the store)
+    # but none snapshotted; those syncs are old and the scheduled scan already shows their state.
+    baseline = not cursor.is_known(cluster)
+    known = cursor.clusters.get(cluster, {})
+    apps_cursor: dict[str, AppCursor] = {}
+    documents: list[dict[str, Any]] = []
+    requests: list[dg.RunRequest] = []
+    covered = 0
+    for app in listing:  # raises ClusterReadError mid-way: nothing of this cluster is kept
+        key = app_key(app)
+        if key in apps_cursor:  # seen again after a listing restart (410 Gone)
+            continue
+        destination = (app.get("spec") or {}).get("destination") or {}
+        target = kubernetes.cluster_for_destination(cluster, destination.get("server"), destination.get("name"))
+        events = sync_events(app, argocd_cluster=cluster, cluster=target, recorded_at=recorded_at)
+        new, apps_cursor[key] = advance_app(known.get(key), events)
+        if not new:
+            continue
+        phase = ((app.get("status") or {}).get("operationState") or {}).get("phase")
+        chosen = None if baseline else snapshot_event(new, phase)
+        for event in new:
+            doc = dict(event.document)
+            if event is chosen and wants_snapshot(event):
+                if target is None:
+                    context.log.warning(
+                        f"Argo CD app {key} in cluster {cluster!r} deploys to server="
+                        f"{destination.get('server')!r} name={destination.get('name')!r}, which is not a "
+                        f"configured cluster; sync {event.event_id} recorded without a snapshot"
+                    )
+                elif hook_run := _hook_run_id(context.instance, event, target):
+                    doc["snapshot_run_id"] = hook_run
+                    covered += 1
+                else:
+                    request = snapshot_request(event, target)
+                    doc["snapshot_run_key"] = request.run_key
+                    requests.append(request)
+            documents.append(doc)
+    cursor.clusters[cluster] = apps_cursor  # apps deleted from Argo CD drop out here
+    tick.documents.extend(documents)
+    tick.requests.extend(requests)
+    tick.apps += len(apps_cursor)
+    tick.covered_by_hook += covered
+
+
+@dg.sensor(
+    target=dg.AssetSelection.assets(SNAPSHOT_ASSET),
+    minimum_interval_seconds=30,
+    # Running by default only where a cluster is configured; a laptop demo has none.
+    default_status=dg.DefaultSensorStatus.RUNNING if _configured_by_env() else dg.DefaultSensorStatus.STOPPED,
+    description=(
+        "Watches Argo CD Applications in every configured cluster. Each newly finished sync is "
+        "recorded in argocd-sync-events (config-repo revision, who started it, phase, health, images, "
+        "synced resources), so deployment history outlives Argo CD's 10-entry status.history; each "
+        "new sync also requests a post-sync deployment_snapshots run scoped to the app's destination "
+        "namespace and synced workloads, unless its PostSync hook already launched one."
+    ),
+)
+def argocd_sync_sensor(
+    context: dg.SensorEvaluationContext,
+    kubernetes: KubernetesResource,
+    store: MetadataStoreResource,
+) -> dg.SensorResult | dg.SkipReason:
+    """Records finished Argo CD syncs and requests a scoped post-sync snapshot for each new one."""
+    cursor = ArgoCursor.loads(context.cursor)
+    # A cluster removed from the configuration leaves the cursor with it.
+    cursor.clusters = {name: apps for name, apps in cursor.clusters.items() if name in kubernetes.cluster_names()}
+    recorded_at = iso_utc(utc_now())
+    tick = _Tick()
+    for cluster in kubernetes.cluster_names():
+        try:
+            _read_cluster(context, kubernetes, cluster, cursor, tick, recorded_at)
+        except ClusterReadError as exc:
+            # That cluster's cursor entry is left as it was: its syncs are read again next tick.
+            tick.failures.append(str(exc))
+    if tick.failures and len(tick.failures) == len(kubernetes.cluster_names()):
+        return dg.SkipReason(f"no cluster could be read; cursor unchanged: {'; '.join(tick.failures)}")
+
+    if tick.documents:
+        try:
+            with_store = store.get_store()
+            try:
+                with_store.upsert(ARGOCD_SYNC_EVENTS.name, tick.documents)
+            finally:
+                with_store.close()
+        except StoreError as exc:
+            # No run is requested for a sync whose event is not stored; the next tick retries both.
+            return dg.SkipReason(f"sync events could not be stored; cursor unchanged: {exc}")
+
+    summary = (
+        f"{tick.apps} app(s) in {len(kubernetes.cluster_names()) - len(tick.failures) - len(tick.without_crd)} "
+        f"cluster(s); {len(tick.documents)} sync event(s) recorded, {len(tick.requests)} snapshot(s) requested, "
+        f"{tick.covered_by_hook} already launched by a PostSync hook; "
+        f"{len(tick.without_crd)} cluster(s) without Argo CD"
+    )
+    context.log.info(summary)
+    if tick.failures:
+        context.log.warning(f"skipped, cursor unchanged for them: {'; '.join(tick.failures)}")
+    if not tick.requests:
+        skip = summary + (f"; unreadable: {'; '.join(tick.failures)}" if tick.failures else "")
+        return dg.SensorResult(skip_reason=skip, cursor=cursor.dumps())
+    return dg.SensorResult(run_requests=tick.requests, cursor=cursor.dumps())

@@ -1,0 +1,156 @@
+"""Sync events are read from Application status as Argo CD writes it: ids, revisions, who, what, scope."""
+
+from __future__ import annotations
+
+from c2c_dagster.argocd.events import snapshot_scope, sync_events, wants_snapshot
+from c2c_dagster.store import ARGOCD_SYNC_EVENTS
+from c2c_dagster.store.base import field_type_error
+from c2c_dagster_tests.argocd.data import (
+    REPO,
+    application,
+    history_entry,
+    operation_state,
+    status,
+    synced,
+)
+
+SHA1, SHA2, SHA3 = "1" * 40, "2" * 40, "3" * 40
+
+
+def events_of(app, cluster: str | None = "prod"):
+    return sync_events(app, argocd_cluster="prod", cluster=cluster, recorded_at="2026-01-31T11:00:00Z")
+
+
+def guestbook(**status_kwargs):
+    app = application("guestbook")
+    app["metadata"]["uid"] = "0d7c3f6e-1111-2222-3333-444455556666"
+    app["status"] = status(**status_kwargs)
+    return app
+
+
+def test_a_succeeded_operation_and_its_history_entry_are_one_event_with_resources_and_scope() -> None:
+    resources = [
+        synced("Deployment", "guestbook-ui", "guestbook"),
+        synced("Service", "guestbook-ui", "guestbook", group=""),
+        synced("StatefulSet", "redis", "cache"),
+        synced("Deployment", "legacy", "guestbook", status="Pruned"),
+        synced("Job", "c2c-postsync-snapshot-x7k2p", "guestbook", group="batch", hookType="PostSync", hookPhase="Succeeded"),
+    ]
+    app = guestbook(
+        history=[history_entry(0, SHA1, started="2026-01-30T09:00:00Z", deployed="2026-01-30T09:00:20Z"),
+                 history_entry(1, SHA2, started="2026-01-31T10:00:00Z", deployed="2026-01-31T10:00:41Z",
+                               initiated_by={"username": "alice@example.com"})],
+        operation=operation_state("Succeeded", SHA2, started="2026-01-31T10:00:00Z", finished="2026-01-31T10:00:42Z",
+                                  resources=resources, initiated_by={"username": "alice@example.com"}),
+        images=["registry.example.com/guestbook-ui@sha256:" + "a" * 64, "redis:7.2"],
+    )
+    old, current = events_of(app)
+    assert [old.event_id, current.event_id] == ["prod/argocd/guestbook/0", "prod/argocd/guestbook/1"]
+    assert current.is_current_operation and not old.is_current_operation
+    doc = current.document
+    assert {k: doc[k] for k in (
+        "cluster", "app", "app_namespace", "project", "destination_server", "destination_namespace", "repo_url",
+        "revision", "revisions", "history_id", "phase", "sync_status", "health", "initiated_by", "automated",
+        "started_at", "finished_at", "deployed_at")} == {
+        "cluster": "prod", "app": "guestbook", "app_namespace": "argocd", "project": "default",
+        "destination_server": "https://kubernetes.default.svc", "destination_namespace": "guestbook",
+        "repo_url": REPO, "revision": SHA2, "revisions": [SHA2], "history_id": 1, "phase": "Succeeded",
+        "sync_status": "Synced", "health": "Healthy", "initiated_by": "alice@example.com", "automated": False,
+        "started_at": "2026-01-31T10:00:00Z", "finished_at": "2026-01-31T10:00:42Z",
+        "deployed_at": "2026-01-31T10:00:41Z"}
+    assert doc["images"][1] == "redis:7.2"
+    assert {r["name"]: r["status"] for r in doc["resources"]}["legacy"] == "Pruned"
+    assert field_type_error(ARGOCD_SYNC_EVENTS, doc) is None
+
+    # The older entry says what it deployed and who, but not today's health or resources.
+    assert old.document["revision"] == SHA1 and old.document["phase"] == "Succeeded"
+    assert old.document["automated"] is True and old.document["initiated_by"] == "automated"
+    assert "health" not in old.document and "images" not in old.document and old.document["resources"] == []
+    assert old.document["finished_at"] == "2026-01-30T09:00:20Z"  # deployedAt: when it finished applying
+
+    # Scope: destination + every synced namespace; workloads only, not pruned ones, not hooks.
+    scope = snapshot_scope(current)
+    assert scope.namespaces == ["cache", "guestbook"]
+    assert scope.workloads == ["Deployment/guestbook/guestbook-ui", "StatefulSet/cache/redis"]
+    assert wants_snapshot(current)
+
+
+def test_multi_source_apps_keep_every_repo_and_revision() -> None:
+    sources = [
+        {"repoURL": "https://charts.example.com", "chart": "guestbook", "targetRevision": "1.4.0"},
+        {"repoURL": REPO, "path": "values/prod", "targetRevision": "main", "ref": "values"},
+    ]
+    app = application("guestbook", sources=sources)
+    entry = {"id": 3, "revisions": ["1.4.0", SHA3], "sources": sources, "deployedAt": "2026-01-31T10:00:41Z",
+             "deployStartedAt": "2026-01-31T10:00:00Z", "initiatedBy": {"automated": True}}
+    operation = operation_state("Succeeded", "", started="2026-01-31T10:00:00Z", finished="2026-01-31T10:00:42Z",
+                                resources=[synced("Deployment", "guestbook-ui", "guestbook")])
+    operation["syncResult"].update(revision="", revisions=["1.4.0", SHA3], sources=sources)
+    del operation["syncResult"]["source"]
+    app["status"] = status(history=[entry], operation=operation)
+    (event,) = events_of(app)
+    assert event.event_id == "prod/argocd/guestbook/3"
+    assert event.document["repo_url"] == ["https://charts.example.com", REPO]
+    assert event.document["revision"] == ["1.4.0", SHA3] == event.document["revisions"]
+    assert event.document["source_paths"] == ["guestbook", "values/prod"]
+    assert field_type_error(ARGOCD_SYNC_EVENTS, event.document) is None
+
+
+def test_a_failed_operation_is_an_event_of_its_own_keyed_by_finished_at() -> None:
+    # Argo CD adds no history entry for a failed sync: the last success stays the newest entry.
+    app = guestbook(
+        history=[history_entry(4, SHA1, started="2026-01-30T09:00:00Z", deployed="2026-01-30T09:00:20Z")],
+        operation=operation_state(
+            "Failed", SHA2, started="2026-01-31T10:00:00Z", finished="2026-01-31T10:01:00Z",
+            resources=[synced("Deployment", "guestbook-ui", "guestbook", status="SyncFailed")],
+            initiated_by={"username": "bob"}, message="one or more objects failed to apply"),
+        sync_status="OutOfSync", health="Degraded",
+    )
+    last_success, failed = events_of(app)
+    assert last_success.event_id == "prod/argocd/guestbook/4" and not last_success.is_current_operation
+    assert failed.event_id == "prod/argocd/guestbook/2026-01-31T10:01:00Z"
+    assert failed.history_id is None and failed.is_current_operation
+    doc = failed.document
+    assert (doc["phase"], doc["revision"], doc["initiated_by"], doc["health"], doc["sync_status"]) == (
+        "Failed", SHA2, "bob", "Degraded", "OutOfSync")
+    assert doc["message"] == "one or more objects failed to apply"
+    assert wants_snapshot(failed)  # it applied something before failing
+
+    # An Error before anything was applied (no syncResult): recorded, revision from the request, no snapshot.
+    app["status"]["operationState"] = operation_state(
+        "Error", SHA3, started="2026-01-31T12:00:00Z", finished="2026-01-31T12:00:01Z", resources=None,
+        message="rpc error: Manifest generation error")
+    errored = events_of(app)[-1]
+    assert (errored.document["phase"], errored.document["revision"]) == ("Error", SHA3)
+    assert not wants_snapshot(errored)
+
+
+def test_a_running_operation_is_no_event_and_history_only_apps_still_yield_events() -> None:
+    app = guestbook(
+        history=[history_entry(0, SHA1, started="2026-01-30T09:00:00Z", deployed="2026-01-30T09:00:20Z")],
+        operation=operation_state("Running", SHA2, started="2026-01-31T10:00:00Z", finished=None),
+    )
+    assert [e.event_id for e in events_of(app)] == ["prod/argocd/guestbook/0"]
+    app["status"].pop("operationState")
+    assert [e.event_id for e in events_of(app)] == ["prod/argocd/guestbook/0"]
+
+
+def test_history_without_deploy_started_at_matches_the_operation_by_time() -> None:
+    entry = history_entry(7, SHA2, started="", deployed="2026-01-31T10:00:41Z")
+    del entry["deployStartedAt"]
+    app = guestbook(history=[entry], operation=operation_state(
+        "Succeeded", SHA2, started="2026-01-31T10:00:00Z", finished="2026-01-31T10:00:42Z", resources=[]))
+    (event,) = events_of(app)
+    assert event.is_current_operation and event.history_id == 7
+    assert event.document["started_at"] == "2026-01-31T10:00:00Z"
+
+
+def test_unknown_destination_is_recorded_with_the_reason_and_no_cluster() -> None:
+    app = application("remote", server="https://10.0.0.9:6443")
+    app["status"] = status(
+        history=[history_entry(0, SHA1, started="2026-01-31T10:00:00Z", deployed="2026-01-31T10:00:20Z")],
+        operation=operation_state("Succeeded", SHA1, started="2026-01-31T10:00:00Z",
+                                  finished="2026-01-31T10:00:21Z", resources=[]))
+    (event,) = events_of(app, cluster=None)
+    assert "cluster" not in event.document and event.document["argocd_cluster"] == "prod"
+    assert "https://10.0.0.9:6443" in event.document["ingest_problems"][0]
