@@ -174,3 +174,51 @@ def test_a_rollout_in_progress_is_not_mixed_versions(pipeline: Pipeline) -> None
     # The held pod has no digest yet: recorded as unknown, never guessed.
     pending = only([r for r in records if r["image_digest"] is None])
     assert pending["match_key"] in ("image_tag", "none")
+
+
+def test_argocd_config_revision_stays_apart_from_the_app_commit_and_drift_shows(pipeline: Pipeline) -> None:
+    from kubernetes import client
+
+    from c2c_dagster.argocd.sensors import argocd_sync_sensor
+    from c2c_dagster_tests.argocd.data import application, history_entry, operation_state, status, synced
+
+    app_commit, config_commit = sha("app source"), sha("gitops config repo")
+    digest = pipeline.push("web", "v1", "argo managed", revision=app_commit)
+    pipeline.ci_build(1, "web", "v1", digest, commit=app_commit)
+    app = "web"
+    pipeline.deploy("web", pipeline.ref("web", "v1"), digest=digest, replicas=1, labels={"app.kubernetes.io/instance": app})
+    pipeline.wait_running("web", 1)
+
+    # The Application per the real CRD, and the status Argo CD's controller would write after
+    # syncing the config repo's commit (the controller itself cannot run here).
+    custom = client.CustomObjectsApi(pipeline.api)
+    body = application(app, pipeline.namespace, dest_namespace=pipeline.namespace)
+    created = custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", pipeline.namespace, "applications", body)
+    created["status"] = status(
+        history=[history_entry(1, config_commit, started="2026-01-01T10:00:00Z", deployed="2026-01-01T10:01:00Z")],
+        operation=operation_state("Succeeded", config_commit, started="2026-01-01T10:00:00Z",
+                                  finished="2026-01-01T10:01:00Z",
+                                  resources=[synced("Deployment", "web", pipeline.namespace)]),
+        images=[pipeline.ref("web", "v1")],
+    )
+    custom.replace_namespaced_custom_object("argoproj.io", "v1alpha1", pipeline.namespace, "applications", app, created)
+    resources = pipeline.resources()
+    context = dg.build_sensor_context(instance=pipeline.instance,
+                                      resources={"kubernetes": resources["kubernetes"], "store": resources["store"]})
+    argocd_sync_sensor(context)
+    assert pipeline.store.find("argocd-sync-events", "revision", config_commit)
+
+    record = only(pipeline.run())
+    assert record["argocd_app"] == f"{pipeline.namespace}/{app}"
+    assert record["argocd_revision"] == config_commit
+    assert record["commit_ids"] == [app_commit] and config_commit not in record["commit_ids"]
+    assert record["build_id"] == "shop/web/main-1"
+    assert "drift" not in record["flags"]
+
+    # Someone edits the Deployment by hand to an image the sync never declared: drift.
+    hotfix = pipeline.push("web", "hotfix", "kubectl edit", revision=sha("hotfix"))
+    pipeline.deploy("web", pipeline.ref("web", "hotfix"), digest=hotfix, replicas=1, labels={"app.kubernetes.io/instance": app})
+    pipeline.wait_running("web", 1)
+    drifted = only(pipeline.run())
+    assert drifted["image_digest"] == hotfix
+    assert drifted["flags"] == ["untraceable", "mutable_tag", "drift"]
