@@ -1,23 +1,39 @@
 """The c2c code location: what Dagster loads (``workspace.yaml`` points here).
 
-Resources are wired from the environment once, here; assets, sensors and schedules live in
-their domain packages and are merged in as they land.
+ci_builds (Jenkins) and deployment_snapshots (Kubernetes) feed traceability_records; sensors
+fire on Jenkins builds and Argo CD syncs, a schedule scans the clusters. Every resource is
+wired from the environment here, secrets as ``EnvVar``s.
 """
 
 import dagster as dg
 
+from c2c_dagster.argocd.sensors import argocd_sync_sensor
 from c2c_dagster.jenkins.assets import ci_builds
 from c2c_dagster.jenkins.resources import jenkins_resource_from_env
 from c2c_dagster.jenkins.sensors import jenkins_build_sensor
+from c2c_dagster.kubernetes.assets import deployment_snapshots
+from c2c_dagster.kubernetes.resources import kubernetes_resource_from_env
+from c2c_dagster.kubernetes.schedules import cluster_scan_schedule
+from c2c_dagster.registry.resources import registry_resource_from_env
 from c2c_dagster.store import store_resource_from_env
+from c2c_dagster.traceability.assets import traceability_records
 
 defs = dg.Definitions(
-    assets=[ci_builds],
-    sensors=[jenkins_build_sensor],
+    assets=[ci_builds, deployment_snapshots, traceability_records],
+    sensors=[
+        jenkins_build_sensor,
+        argocd_sync_sensor,
+        # Runs traceability_records when ci_builds or a cluster's snapshot lands.
+        dg.AutomationConditionSensorDefinition(
+            "traceability_automation", target=dg.AssetSelection.assets(traceability_records),
+            default_status=dg.DefaultSensorStatus.RUNNING,
+        ),
+    ],
+    schedules=[cluster_scan_schedule],
     resources={
-        # OpenSearch when C2C_OPENSEARCH_URL is set, else the embedded SQLite store.
-        "store": store_resource_from_env(),
-        # C2C_JENKINS_URL/_USER/_API_TOKEN as EnvVars: resolved in the run worker, never shown in the UI.
+        "store": store_resource_from_env(),  # OpenSearch when C2C_OPENSEARCH_URL is set, else embedded
         "jenkins": jenkins_resource_from_env(),
+        "kubernetes": kubernetes_resource_from_env(),
+        "registry": registry_resource_from_env(),
     },
 )
