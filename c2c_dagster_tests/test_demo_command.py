@@ -1,31 +1,29 @@
-"""The README's main command starts the Dagster UI with the c2c code location on the embedded store."""
+"""The README's main command, whole: scripts/demo builds, deploys and serves the platform, Dagster's
+daemon traces it (sensors, schedule, automation), and it prints the c2c trace answers and the UI."""
 
 from __future__ import annotations
 
-import requests
+import subprocess
 
-from c2c_dagster_tests.services import REPO_ROOT, ManagedProcess, free_port, wait_until
+from c2c_dagster_tests.services import REPO_ROOT, free_port
 from c2c_dagster_tests.services.dagster import environ_without_store
 
 
-def test_scripts_demo_serves_the_ui_with_c2c_loaded(tmp_path) -> None:
+def test_scripts_demo_traces_the_demo_platform_end_to_end(tmp_path) -> None:
     port = free_port()
-    env = {**environ_without_store(), "C2C_UI_PORT": str(port), "DAGSTER_HOME": str(tmp_path / "home")}
-    demo = ManagedProcess.spawn("scripts/demo", [str(REPO_ROOT / "scripts" / "demo")], log_path=tmp_path / "demo.log", env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus locationOrLoadError { __typename } } } } }"
-
-        def loaded() -> bool:
-            body = requests.post(f"{url}/graphql", json={"query": query}, timeout=5).json()
-            entries = body["data"]["workspaceOrError"]["locationEntries"]
-            return entries[0]["loadStatus"] == "LOADED"
-
-        wait_until(loaded, what="scripts/demo's Dagster UI", timeout=240, process=demo)
-        body = requests.post(f"{url}/graphql", json={"query": query}, timeout=5).json()
-        entry = body["data"]["workspaceOrError"]["locationEntries"][0]
-        assert entry["name"] == "c2c"
-        assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation"
-        assert "embedded store" in demo.log_path.read_text()
-    finally:
-        demo.stop()
+    env = {**environ_without_store(), "C2C_UI_PORT": str(port), "C2C_DEMO_HOME": str(tmp_path / "demo"),
+           "C2C_DEMO_EXIT_WHEN_READY": "1"}
+    done = subprocess.run([str(REPO_ROOT / "scripts" / "demo")], capture_output=True, text=True, env=env,
+                          timeout=900, cwd=REPO_ROOT)
+    out = done.stdout
+    assert done.returncode == 0, out[-4000:] + done.stderr[-4000:]
+    web = out.split("$ c2c trace --workload demo/shop/web", 1)[1].split("$ c2c trace", 1)[0]
+    assert "Deployment/web  container web" in web
+    assert "matched by image_digest: exact" in web and "build     shop/web/main-3 SUCCESS" in web
+    assert "config revision 5e1f0c2a9d8b7c6e5f4a3b2c1d0e9f8a7b6c5d4e" in web
+    assert "Checkout flow  Grace Hopper <grace@example.com>" in web
+    commit = out.split("$ c2c trace --commit", 1)[1].split("$ c2c trace", 1)[0]
+    assert "Deployment/worker" in commit and "shop/web/main-2" in commit and "Fix cart totals" in commit
+    legacy = out.split("$ c2c trace --workload shop/legacy", 1)[1]
+    assert "flags     untraceable, mutable_tag" in legacy
+    assert f"Dagster UI: http://127.0.0.1:{port}" in out

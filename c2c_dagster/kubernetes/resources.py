@@ -89,5 +89,14 @@ def clusters_from_env() -> list[KubeClusterConfig]:
     ]
 
 
+def cluster_configured_by_env() -> bool:
+    """Whether the environment names a cluster; sensors and the schedule run by default only then."""
+    return bool(
+        os.environ.get("C2C_KUBECONFIG")
+        or os.environ.get("C2C_K8S_CLUSTERS_FILE")
+        or os.environ.get("C2C_K8S_IN_CLUSTER", "").lower() == "true"
+    )
+
+
 def kubernetes_resource_from_env() -> KubernetesResource:
     return KubernetesResource(clusters=clusters_from_env())

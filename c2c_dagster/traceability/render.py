@@ -53,8 +53,7 @@ def render_record(record: dict[str, Any], builds: dict[str, dict[str, Any]]) -> 
 
 def render(answer: TraceAnswer) -> str:
     builds = {b["build_id"]: b for b in answer.builds}
-    (kind, value), = answer.query.items()
-    out = [f"c2c trace --{kind} {value}", ""]
+    out: list[str] = []
     if answer.running:
         out.append("Running now:")
         for record in answer.running:

@@ -1,0 +1,265 @@
+"""The c2c demo (``scripts/demo``): a small platform, built for real, traced by c2c in ``dagster dev``.
+
+What is real: git commits by two authors; images built with Buildah and pushed to a local OCI
+registry (the digests are the registry's); a Kubernetes control plane (etcd, kube-apiserver,
+controller manager, scheduler) with kwok nodes running the workloads; Argo CD's real Application
+CRD; Dagster with its daemon running the sensors, the schedule and the automation.
+What is emulated, and says so: Jenkins (an HTTP emulator of its JSON API, serving the builds
+and their archived build-metadata.json) and Argo CD's controller (the demo writes the status it
+would). kwok plays the container runtime: it reports as imageID the digest the registry serves.
+
+It ends by printing ``c2c trace`` answers and the UI address, then keeps everything running
+until Ctrl-C. Everything lives under ``$C2C_DEMO_HOME`` (default ``.demo/`` in the checkout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from c2c_dagster.store import EmbeddedStore  # noqa: E402
+from c2c_dagster_tests.emulators.jenkins import EmulatedBuild, JenkinsEmulator, git_changes  # noqa: E402
+from c2c_dagster_tests.services import ManagedProcess, free_port, wait_until  # noqa: E402
+from c2c_dagster_tests.services import kubernetes as k8s_service  # noqa: E402
+from c2c_dagster_tests.services import registry as registry_service  # noqa: E402
+
+CLUSTER = "demo"
+JOB = "shop/web/main"
+NAMESPACE = "shop"
+AUTHORS = {"ada": ("Ada Lovelace", "ada@example.com"), "grace": ("Grace Hopper", "grace@example.com")}
+CONFIG_REPO_REVISION = "5e1f0c2a9d8b7c6e5f4a3b2c1d0e9f8a7b6c5d4e"  # the GitOps repo's commit Argo CD synced
+BIN = Path(sys.executable).parent
+
+
+def say(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+def git(repo: Path, *args: str, author: str = "ada") -> str:
+    name, email = AUTHORS[author]
+    env = {**os.environ, "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+           "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, env=env).stdout.strip()
+
+
+def commit(repo: Path, content: str, message: str, author: str) -> str:
+    (repo / "server.js").write_text(content)
+    git(repo, "add", "server.js", author=author)
+    git(repo, "commit", "-q", "-m", message, author=author)
+    return git(repo, "rev-parse", "HEAD")
+
+
+class Demo:
+    def __init__(self, home: Path):
+        self.home = home
+        self.image = ""
+        self.cleanup: list = []
+
+    # -- services -------------------------------------------------------------------------------
+    def start_services(self) -> None:
+        say("starting the OCI registry, the Kubernetes control plane (3 kwok nodes) and the Jenkins emulator")
+        for name in ("registry", "k8s"):
+            (self.home / name).mkdir()
+        self.registry = registry_service.start(self.home / "registry")
+        self.cleanup.append(self.registry.stop)
+        self.cluster = k8s_service.start(self.home / "k8s", nodes=3)
+        self.cleanup.append(self.cluster.stop)
+        self.jenkins = JenkinsEmulator().start()
+        self.cleanup.append(self.jenkins.stop)
+        self.image = f"{self.registry.host}/shop/web"
+        say(f"registry {self.registry.url}, API server {self.cluster.server}, Jenkins emulator {self.jenkins.url}")
+
+    # -- CI: real commits, real images, the pipeline's metadata step ----------------------------
+    def pipeline(self, repo: Path, number: int, previous: str | None, *, result: str = "SUCCESS") -> dict:
+        head = git(repo, "rev-parse", "HEAD")
+        env = {**os.environ, "JOB_NAME": JOB, "BUILD_NUMBER": str(number), "GIT_COMMIT": head,
+               "GIT_BRANCH": "origin/main", "GIT_URL": "https://git.example/shop/web.git",
+               "BUILD_URL": f"{self.jenkins.job_url(JOB)}{number}/"}
+        if previous:
+            env["GIT_PREVIOUS_SUCCESSFUL_COMMIT"] = previous
+        tag = subprocess.run([str(BIN / "c2c-build-metadata"), "--repo", str(repo), "--image", self.image, "--print-tag"],
+                             capture_output=True, text=True, check=True, env=env).stdout.strip()
+        digest_file = self.home / f"digest-{number}"
+        self.registry.build_and_push("shop/web", tag, files={"server.js": (repo / "server.js").read_text()},
+                                     labels={"org.opencontainers.image.revision": head}, digest_file=digest_file)
+        output = self.home / f"build-metadata-{number}.json"
+        subprocess.run([str(BIN / "c2c-build-metadata"), "--repo", str(repo), "--image", self.image,
+                        "--digest-file", str(digest_file), "--status", result, "--output", str(output)],
+                       capture_output=True, text=True, check=True, env=env)
+        metadata = json.loads(output.read_text())
+        started = int(datetime.now(UTC).timestamp() * 1000) - (10 - number) * 60_000
+        self.jenkins.add_build(JOB, EmulatedBuild(
+            number, result, started, changes=git_changes(repo, previous, head),
+            git=[{"_class": "hudson.plugins.git.util.BuildData", "remoteUrls": ["https://git.example/shop/web.git"],
+                  "lastBuiltRevision": {"SHA1": head, "branch": [{"SHA1": head, "name": "refs/remotes/origin/main"}]}}],
+            artifacts={"build-metadata.json": output.read_bytes()}))
+        say(f"build {JOB}-{number}: {len(metadata['commits'])} commit(s), pushed {tag} = {metadata['image_digest'][:19]}…")
+        return metadata
+
+    def build_history(self) -> list[dict]:
+        repo = self.home / "shop-web"
+        repo.mkdir()
+        git(repo, "init", "-q", "-b", "main")
+        first = commit(repo, "console.log('v1')\n", "Serve the catalogue", "ada")
+        builds = [self.pipeline(repo, 1, None)]
+        commit(repo, "console.log('v2')\n", "Add a cart endpoint", "grace")
+        second = commit(repo, "console.log('v2.1')\n", "Fix cart totals", "ada")
+        builds.append(self.pipeline(repo, 2, first))
+        commit(repo, "console.log('v3')\n", "Checkout flow\n\nBehind a feature flag.", "grace")
+        builds.append(self.pipeline(repo, 3, second))
+        return builds
+
+    # -- CD: workloads on the cluster, an Argo CD Application -----------------------------------
+    def deploy(self, builds: list[dict]) -> None:
+        from kubernetes import client
+
+        with self.cluster.api_client() as api:
+            client.CoreV1Api(api).create_namespace({"metadata": {"name": NAMESPACE}})
+            apps = client.AppsV1Api(api)
+            latest, older = builds[-1], builds[1]
+            hand_pushed = self.registry.build_and_push("shop/legacy-cron", "latest", files={"run.sh": "echo hi\n"})
+            workloads = [
+                # By tag, as the GitOps repo names it; kwok reports the digest the registry serves.
+                ("web", f"{self.image}:{latest['image_tag']}", latest["image_digest"], 3, {"app.kubernetes.io/instance": "shop-web"}),
+                # Pinned by digest, one build behind.
+                ("worker", f"{self.image}@{older['image_digest']}", None, 2, {}),
+                # Pushed by hand, tagged latest: no build made it.
+                ("legacy", f"{self.registry.host}/shop/legacy-cron:latest", hand_pushed, 1, {}),
+            ]
+            for name, image, digest, replicas, labels in workloads:
+                annotations = {"c2c.test/image-digest": digest} if digest else {}
+                apps.create_namespaced_deployment(NAMESPACE, {
+                    "metadata": {"name": name, "labels": {"app": name, **labels}},
+                    "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                             "template": {"metadata": {"labels": {"app": name, **labels}, "annotations": annotations},
+                                          "spec": {"containers": [{"name": name, "image": image}]}}}})
+            self._argocd_application(api, latest)
+        say(f"deployed {NAMESPACE}/web (3 pods, build 3), {NAMESPACE}/worker (2 pods, build 2), {NAMESPACE}/legacy (hand-pushed)")
+
+    def _argocd_application(self, api, latest: dict) -> None:
+        """The Application per the real CRD, with the status Argo CD's controller would write
+        (the controller cannot run here): synced from the GitOps config repo's commit."""
+        from kubernetes import client
+
+        client.CoreV1Api(api).create_namespace({"metadata": {"name": "argocd"}})
+        custom = client.CustomObjectsApi(api)
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        source = {"repoURL": "https://git.example/shop/gitops.git", "path": "shop/web", "targetRevision": "main"}
+        app = custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", {
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": "shop-web", "namespace": "argocd"},
+            "spec": {"project": "default", "source": source,
+                     "destination": {"server": "https://kubernetes.default.svc", "namespace": NAMESPACE}}})
+        app["status"] = {
+            "sync": {"status": "Synced", "revision": CONFIG_REPO_REVISION},
+            "health": {"status": "Healthy"},
+            "summary": {"images": [f"{self.image}:{latest['image_tag']}"]},
+            "history": [{"id": 1, "revision": CONFIG_REPO_REVISION, "deployStartedAt": now, "deployedAt": now,
+                         "source": source, "initiatedBy": {"username": "grace"}}],
+            "operationState": {
+                "operation": {"sync": {"revision": CONFIG_REPO_REVISION}, "initiatedBy": {"username": "grace"}},
+                "phase": "Succeeded", "message": "successfully synced (all tasks run)", "startedAt": now, "finishedAt": now,
+                "syncResult": {"revision": CONFIG_REPO_REVISION, "source": source, "resources": [
+                    {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": NAMESPACE, "name": "web",
+                     "status": "Synced", "message": "deployment.apps/web configured", "syncPhase": "Sync"}]}},
+        }
+        custom.replace_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", "shop-web", app)
+
+    # -- Dagster ----------------------------------------------------------------------------------
+    def dagster_env(self, port: int) -> dict[str, str]:
+        dagster_home = self.home / "dagster_home"
+        dagster_home.mkdir(exist_ok=True)
+        (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("C2C_OPENSEARCH")}
+        env.update({
+            "DAGSTER_HOME": str(dagster_home),
+            "C2C_STORE_PATH": str(self.home / "store.sqlite"),
+            "C2C_JENKINS_URL": self.jenkins.url,
+            "C2C_KUBECONFIG": str(self.cluster.kubeconfig),
+            "C2C_CLUSTER_NAME": CLUSTER,
+            "C2C_INSECURE_REGISTRIES": self.registry.host,
+            # A scan every minute, so the demo does not wait ten for its first snapshot.
+            "C2C_SCAN_CRON": os.environ.get("C2C_SCAN_CRON", "* * * * *"),
+            "C2C_UI_PORT": str(port),
+        })
+        return env
+
+    def run(self) -> int:
+        self.start_services()
+        builds = self.build_history()
+        self.deploy(builds)
+        port = int(os.environ.get("C2C_UI_PORT", "3000"))
+        env = self.dagster_env(port)
+        say("starting dagster dev: the Jenkins and Argo CD sensors, the scan schedule and the automation run in its daemon")
+        dagster = ManagedProcess.spawn("dagster dev", [str(BIN / "dagster"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+                                                        "-h", "127.0.0.1", "-p", str(port)],
+                                       log_path=self.home / "dagster-dev.log", env=env, cwd=REPO_ROOT)
+        self.cleanup.append(dagster.stop)
+        store = EmbeddedStore(self.home / "store.sqlite")
+
+        def traced() -> bool:
+            records = [r for r in store.find("traceability-metadata", "namespace", NAMESPACE)
+                       if r.get("running", True) and r.get("argocd_revision")]
+            return any(r["workload_name"] == "web" for r in records)
+
+        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok,
+                   what="the Dagster UI", timeout=180, process=dagster)
+        say(f"Dagster UI: http://127.0.0.1:{port}  (waiting for the first sensor ticks, scan and join…)")
+        wait_until(traced, what="traceability records for shop/web", timeout=600, interval=5, process=dagster)
+
+        trace_env = {**env}
+        for args in (["--workload", f"{CLUSTER}/{NAMESPACE}/web"], ["--commit", builds[1]["commits"][0]["commit_id"][:10]],
+                     ["--workload", f"{NAMESPACE}/legacy"]):
+            print(f"\n$ c2c trace {' '.join(args)}", flush=True)
+            subprocess.run([str(BIN / "c2c"), "trace", *args], env=trace_env, check=False)
+        say(f"ready. Dagster UI: http://127.0.0.1:{port} — asset graph: ci_builds -> traceability_records <- "
+            f"deployment_snapshots, with its checks. Ctrl-C stops everything.")
+        if os.environ.get("C2C_DEMO_EXIT_WHEN_READY"):
+            return 0
+        try:
+            while dagster.popen.poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        return 0
+
+    def stop(self) -> None:
+        for stop in reversed(self.cleanup):
+            try:
+                stop()
+            except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+                say(f"while stopping: {exc}")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (a service manager, a test) stops as cleanly as Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    home = Path(os.environ.get("C2C_DEMO_HOME", REPO_ROOT / ".demo"))
+    # Each demo starts from a clean slate: a new cluster, registry and store.
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    demo = Demo(home)
+    try:
+        return demo.run()
+    finally:
+        demo.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
