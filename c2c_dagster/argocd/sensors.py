@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +14,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from c2c_dagster.argocd.cursor import AppCursor, ArgoCursor, advance_app, snapshot_event
 from c2c_dagster.argocd.events import SyncEvent, app_key, snapshot_scope, sync_events, wants_snapshot
-from c2c_dagster.kubernetes.resources import KubernetesResource
+from c2c_dagster.kubernetes.resources import KubernetesResource, cluster_configured_by_env
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStoreResource, StoreError
 from c2c_dagster.store.timeutil import iso_utc, parse_time, utc_now
 
@@ -38,14 +37,6 @@ MAX_LIST_RESTARTS = 3
 
 class ClusterReadError(RuntimeError):
     """A cluster's Applications could not be read; the message names cluster, URL and error."""
-
-
-def _configured_by_env() -> bool:
-    return bool(
-        os.environ.get("C2C_KUBECONFIG")
-        or os.environ.get("C2C_K8S_CLUSTERS_FILE")
-        or os.environ.get("C2C_K8S_IN_CLUSTER", "").lower() == "true"
-    )
 
 
 def list_applications(kubernetes: KubernetesResource, cluster: str) -> Iterator[dict[str, Any]] | None:
@@ -245,7 +236,7 @@ def _read_cluster(
     target=dg.AssetSelection.assets(SNAPSHOT_ASSET),
     minimum_interval_seconds=30,
     # Running by default only where a cluster is configured; a laptop demo has none.
-    default_status=dg.DefaultSensorStatus.RUNNING if _configured_by_env() else dg.DefaultSensorStatus.STOPPED,
+    default_status=dg.DefaultSensorStatus.RUNNING if cluster_configured_by_env() else dg.DefaultSensorStatus.STOPPED,
     description=(
         "Watches Argo CD Applications in every configured cluster. Each newly finished sync is "
         "recorded in argocd-sync-events (config-repo revision, who started it, phase, health, images, "
