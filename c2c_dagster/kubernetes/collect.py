@@ -1,0 +1,510 @@
+"""Read a cluster the way kube-state-metrics does: one paginated LIST per resource type.
+
+No GET per object and no LIST per workload: each type is listed cluster-wide (or once per
+namespace for a scoped post-sync snapshot), page by page, and every page is reduced at once to
+the slim dicts ``snapshot.py`` joins — so memory holds one raw page plus the slim objects,
+never the API's full objects. Pages are fetched as raw JSON (``_preload_content=False``): the
+generated model classes cost several times the parse time for fields c2c never reads.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import urllib3
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
+
+Slim = dict[str, Any]
+
+# Annotations that are large and say nothing a snapshot needs: the last applied manifest
+# duplicates the spec (often kilobytes per object), and would dominate memory and storage.
+_DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
+# An expired continue token (410) restarts the list; more restarts than this means the
+# cluster changes faster than we can page through it, which a retry later handles better.
+MAX_LIST_RESTARTS = 3
+
+
+class ClusterUnreachableError(RuntimeError):
+    """The API server could not be reached or timed out; nothing was written, a retry is safe."""
+
+
+class ClusterReadError(RuntimeError):
+    """The API server answered a LIST with an error c2c cannot work around (5xx, 401, ...)."""
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One type c2c lists, and how one of its items is reduced."""
+
+    key: str  # plural resource name, e.g. "statefulsets"
+    kind: str
+    group: str  # "" for the core API group
+    version: str
+    namespaced: bool
+    slim: Callable[[dict[str, Any]], Slim]
+    # Absent from the cluster is fine (404): the Argo CD CRD is optional.
+    optional: bool = False
+
+    @property
+    def resource(self) -> str:
+        return self.key
+
+    def path(self, namespace: str | None = None) -> str:
+        base = f"/api/{self.version}" if not self.group else f"/apis/{self.group}/{self.version}"
+        if namespace:
+            return f"{base}/namespaces/{namespace}/{self.resource}"
+        return f"{base}/{self.resource}"
+
+    def rule(self) -> str:
+        """The ClusterRole rule that allows listing this type, in the manifest's own syntax."""
+        return f'{{apiGroups: ["{self.group}"], resources: ["{self.resource}"], verbs: ["list"]}}'
+
+
+@dataclass(frozen=True)
+class CollectError:
+    """A type that could not be read; the snapshot is partial and says exactly what to grant."""
+
+    verb: str
+    resource: str
+    group: str
+    status: int
+    namespace: str | None
+    message: str
+    rule: str
+
+    def describe(self) -> str:
+        group = self.group or '"" (core)'
+        where = f" in namespace {self.namespace}" if self.namespace else " cluster-wide"
+        return (
+            f"{self.verb} {self.resource} (API group {group}){where} failed with {self.status}: "
+            f"{self.message}. Add this rule to the c2c-collector ClusterRole: {self.rule}"
+        )
+
+
+@dataclass
+class Collection:
+    """Slim objects per type, what could not be read, and how much it cost."""
+
+    items: dict[str, list[Slim]] = field(default_factory=dict)
+    errors: list[CollectError] = field(default_factory=list)
+    # Types whose every requested LIST succeeded: only for these may absence mean "deleted".
+    complete: set[str] = field(default_factory=set)
+    absent: set[str] = field(default_factory=set)  # optional types the cluster does not serve
+    list_calls: int = 0
+    restarts: int = 0
+    seconds: float = 0.0
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.errors)
+
+    def of(self, key: str) -> list[Slim]:
+        return self.items.get(key, [])
+
+
+class PageLister(Protocol):
+    """Fetches one LIST page as parsed JSON (``items``, ``metadata.continue``)."""
+
+    def __call__(self, path: str, limit: int, continue_token: str | None) -> dict[str, Any]: ...
+
+
+# --- reducing raw items -------------------------------------------------------------------
+
+
+def _meta(item: dict[str, Any], *, annotations: bool = True) -> Slim:
+    meta = item.get("metadata") or {}
+    slim: Slim = {
+        "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "uid": meta.get("uid"),
+        "labels": meta.get("labels") or {},
+        "ownerReferences": [
+            {"kind": ref.get("kind"), "name": ref.get("name"), "uid": ref.get("uid"),
+             "controller": bool(ref.get("controller"))}
+            for ref in meta.get("ownerReferences") or []
+        ],
+    }
+    if annotations:
+        slim["annotations"] = {
+            k: v for k, v in (meta.get("annotations") or {}).items() if k not in _DROPPED_ANNOTATIONS
+        }
+    slim["generation"] = meta.get("generation")
+    return slim
+
+
+def _conditions(status: dict[str, Any]) -> list[Slim]:
+    return [
+        {"type": c.get("type"), "status": c.get("status"), "reason": c.get("reason"),
+         "message": c.get("message"), "lastTransitionTime": c.get("lastTransitionTime")}
+        for c in status.get("conditions") or []
+    ]
+
+
+def _template_containers(pod_spec: dict[str, Any]) -> list[Slim]:
+    containers = [{"name": c.get("name"), "image": c.get("image"), "type": "init"}
+                  for c in pod_spec.get("initContainers") or []]
+    containers += [{"name": c.get("name"), "image": c.get("image"), "type": "regular"}
+                   for c in pod_spec.get("containers") or []]
+    return containers
+
+
+def slim_deployment(item: dict[str, Any]) -> Slim:
+    spec, status = item.get("spec") or {}, item.get("status") or {}
+    strategy = spec.get("strategy") or {}
+    rolling = strategy.get("rollingUpdate") or {}
+    return {
+        **_meta(item),
+        "kind": "Deployment",
+        "replicas": {
+            "desired": spec.get("replicas", 1),
+            "current": status.get("replicas", 0),
+            "ready": status.get("readyReplicas", 0),
+            "available": status.get("availableReplicas", 0),
+            "updated": status.get("updatedReplicas", 0),
+        },
+        "strategy": {"type": strategy.get("type"), "maxSurge": rolling.get("maxSurge"),
+                     "maxUnavailable": rolling.get("maxUnavailable")},
+        "paused": bool(spec.get("paused")),
+        "observedGeneration": status.get("observedGeneration"),
+        "conditions": _conditions(status),
+        "template_containers": _template_containers((spec.get("template") or {}).get("spec") or {}),
+    }
+
+
+def slim_statefulset(item: dict[str, Any]) -> Slim:
+    spec, status = item.get("spec") or {}, item.get("status") or {}
+    strategy = spec.get("updateStrategy") or {}
+    rolling = strategy.get("rollingUpdate") or {}
+    return {
+        **_meta(item),
+        "kind": "StatefulSet",
+        "replicas": {
+            "desired": spec.get("replicas", 1),
+            "current": status.get("replicas", 0),
+            "ready": status.get("readyReplicas", 0),
+            "available": status.get("availableReplicas", 0),
+            "updated": status.get("updatedReplicas", 0),
+        },
+        # StatefulSets never surge: one pod per ordinal.
+        "strategy": {"type": strategy.get("type"), "maxSurge": None,
+                     "maxUnavailable": rolling.get("maxUnavailable"),
+                     "partition": rolling.get("partition")},
+        "observedGeneration": status.get("observedGeneration"),
+        "currentRevision": status.get("currentRevision"),
+        "updateRevision": status.get("updateRevision"),
+        "conditions": _conditions(status),
+        "template_containers": _template_containers((spec.get("template") or {}).get("spec") or {}),
+    }
+
+
+def slim_daemonset(item: dict[str, Any]) -> Slim:
+    spec, status = item.get("spec") or {}, item.get("status") or {}
+    strategy = spec.get("updateStrategy") or {}
+    rolling = strategy.get("rollingUpdate") or {}
+    return {
+        **_meta(item),
+        "kind": "DaemonSet",
+        # A DaemonSet's "desired" is one per eligible node, in its own status field names.
+        "replicas": {
+            "desired": status.get("desiredNumberScheduled", 0),
+            "current": status.get("currentNumberScheduled", 0),
+            "ready": status.get("numberReady", 0),
+            "available": status.get("numberAvailable", 0),
+            "updated": status.get("updatedNumberScheduled", 0),
+        },
+        "strategy": {"type": strategy.get("type"), "maxSurge": rolling.get("maxSurge"),
+                     "maxUnavailable": rolling.get("maxUnavailable")},
+        "observedGeneration": status.get("observedGeneration"),
+        "conditions": _conditions(status),
+        "template_containers": _template_containers((spec.get("template") or {}).get("spec") or {}),
+    }
+
+
+def slim_replicaset(item: dict[str, Any]) -> Slim:
+    # Only the owner chain and the revision are needed: RS status is the Deployment's business.
+    meta = _meta(item, annotations=False)
+    annotations = (item.get("metadata") or {}).get("annotations") or {}
+    meta["revision"] = annotations.get("deployment.kubernetes.io/revision")
+    meta["replicas"] = (item.get("spec") or {}).get("replicas", 0)
+    return meta
+
+
+def slim_job(item: dict[str, Any]) -> Slim:
+    return _meta(item, annotations=False)
+
+
+def _container_status(status: dict[str, Any]) -> Slim:
+    return {
+        "name": status.get("name"),
+        "image": status.get("image"),
+        "imageID": status.get("imageID") or "",
+        "ready": bool(status.get("ready")),
+        "started": status.get("started"),
+        "restartCount": int(status.get("restartCount") or 0),
+        "state": status.get("state") or {},
+        "lastState": status.get("lastState") or {},
+    }
+
+
+def slim_pod(item: dict[str, Any]) -> Slim:
+    spec, status = item.get("spec") or {}, item.get("status") or {}
+    containers = _template_containers(spec)
+    containers += [{"name": c.get("name"), "image": c.get("image"), "type": "ephemeral"}
+                   for c in spec.get("ephemeralContainers") or []]
+    ready = next((c.get("status") == "True" for c in status.get("conditions") or [] if c.get("type") == "Ready"),
+                 False)
+    return {
+        **_meta(item),
+        "nodeName": spec.get("nodeName"),
+        "containers": containers,
+        "phase": status.get("phase"),
+        "reason": status.get("reason"),
+        "ready": ready,
+        "podIP": status.get("podIP"),
+        "hostIP": status.get("hostIP"),
+        "startTime": status.get("startTime"),
+        "statuses": {
+            "init": [_container_status(s) for s in status.get("initContainerStatuses") or []],
+            "regular": [_container_status(s) for s in status.get("containerStatuses") or []],
+            "ephemeral": [_container_status(s) for s in status.get("ephemeralContainerStatuses") or []],
+        },
+    }
+
+
+def slim_node(item: dict[str, Any]) -> Slim:
+    labels = (item.get("metadata") or {}).get("labels") or {}
+    return {
+        "name": (item.get("metadata") or {}).get("name"),
+        # The deprecated failure-domain labels are still set by older cloud providers.
+        "zone": labels.get("topology.kubernetes.io/zone") or labels.get("failure-domain.beta.kubernetes.io/zone"),
+        "region": labels.get("topology.kubernetes.io/region")
+        or labels.get("failure-domain.beta.kubernetes.io/region"),
+        "instance_type": labels.get("node.kubernetes.io/instance-type")
+        or labels.get("beta.kubernetes.io/instance-type"),
+    }
+
+
+def slim_application(item: dict[str, Any]) -> Slim:
+    meta = item.get("metadata") or {}
+    spec = item.get("spec") or {}
+    destination = spec.get("destination") or {}
+    return {
+        "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "destination": {"server": destination.get("server"), "name": destination.get("name"),
+                        "namespace": destination.get("namespace")},
+        # The resources Argo CD manages for the app: maps workloads that carry no tracking label.
+        "resources": [
+            {"group": r.get("group") or "", "kind": r.get("kind"), "namespace": r.get("namespace"),
+             "name": r.get("name")}
+            for r in (item.get("status") or {}).get("resources") or []
+        ],
+    }
+
+
+NODES = ResourceType("nodes", "Node", "", "v1", False, slim_node)
+DEPLOYMENTS = ResourceType("deployments", "Deployment", "apps", "v1", True, slim_deployment)
+STATEFULSETS = ResourceType("statefulsets", "StatefulSet", "apps", "v1", True, slim_statefulset)
+DAEMONSETS = ResourceType("daemonsets", "DaemonSet", "apps", "v1", True, slim_daemonset)
+REPLICASETS = ResourceType("replicasets", "ReplicaSet", "apps", "v1", True, slim_replicaset)
+JOBS = ResourceType("jobs", "Job", "batch", "v1", True, slim_job)
+APPLICATIONS = ResourceType("applications", "Application", "argoproj.io", "v1alpha1", True, slim_application,
+                            optional=True)
+PODS = ResourceType("pods", "Pod", "", "v1", True, slim_pod)
+
+# Owners are listed before pods: a pod created after its owner was listed still finds it; a
+# workload deleted in between leaves pods whose owner is missing, which the join records.
+RESOURCE_TYPES: tuple[ResourceType, ...] = (
+    NODES, DEPLOYMENTS, STATEFULSETS, DAEMONSETS, REPLICASETS, JOBS, APPLICATIONS, PODS,
+)
+
+
+# --- listing --------------------------------------------------------------------------------
+
+
+def api_page_lister(api: ApiClient, timeout_seconds: float) -> PageLister:
+    """A ``PageLister`` over a real API client: raw JSON, explicit (connect, read) timeouts."""
+
+    def list_page(path: str, limit: int, continue_token: str | None) -> dict[str, Any]:
+        query: list[tuple[str, Any]] = [("limit", limit)]
+        if continue_token:
+            query.append(("continue", continue_token))
+        response = api.call_api(
+            path,
+            "GET",
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+            _request_timeout=(min(timeout_seconds, 10.0), timeout_seconds),
+        )
+        return json.loads(response.data)
+
+    return list_page
+
+
+def _message(exc: ApiException) -> str:
+    try:
+        return json.loads(exc.body).get("message") or exc.reason
+    except (TypeError, ValueError, AttributeError):
+        return str(exc.reason)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while pages are parsed and reduced (or joined).
+
+    A parsed page is a tree of ~10^5 fresh dicts and lists; each batch of allocations triggers
+    a collection that walks them all and frees nothing (JSON trees have no cycles, and plain
+    reference counting frees each page once reduced). Measured on 2,000 pods: json.loads 3x and
+    the reduction 2.4x faster with it paused. Re-enabled on the way out, whatever happens.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def list_all(
+    lister: PageLister,
+    rtype: ResourceType,
+    namespace: str | None,
+    page_size: int,
+    collection: Collection,
+    prefetch: ThreadPoolExecutor | None = None,
+) -> list[Slim]:
+    """Every item of one type (in one namespace, or cluster-wide), slimmed page by page.
+
+    With ``prefetch``, page N+1 is requested as soon as page N's continue token is known and
+    fetched while page N is reduced, so the API server's work overlaps ours; at most two raw
+    pages are alive at once. A ``410 Gone`` means the continue token expired (etcd compacted
+    the snapshot it pointed into): the items seen so far may mix two versions of the cluster,
+    so the list restarts.
+    """
+    path = rtype.path(namespace)
+
+    def fetch(token: str | None) -> Callable[[], dict[str, Any]]:
+        collection.list_calls += 1
+        if prefetch is None:
+            page = lister(path, page_size, token)
+            return lambda: page
+        return prefetch.submit(lister, path, page_size, token).result
+
+    for _attempt in range(MAX_LIST_RESTARTS + 1):
+        slim: list[Slim] = []
+        try:
+            pending = fetch(None)
+            while True:
+                page = pending()
+                token = (page.get("metadata") or {}).get("continue") or None
+                if token:
+                    pending = fetch(token)
+                slim.extend(rtype.slim(item) for item in page.get("items") or [])
+                del page  # the raw page is garbage as soon as it is reduced
+                if not token:
+                    return slim
+        except ApiException as exc:
+            if exc.status == 410:
+                collection.restarts += 1
+                continue
+            raise
+    raise ClusterReadError(
+        f"LIST {rtype.path(namespace)}: continue token expired {MAX_LIST_RESTARTS + 1} times in a row "
+        "(the cluster changes faster than it can be paged); the run's retry will try again"
+    )
+
+
+def collect(
+    lister: PageLister,
+    *,
+    server: str = "",
+    namespaces: Iterable[str] = (),
+    page_size: int = 500,
+    types: Iterable[ResourceType] = RESOURCE_TYPES,
+) -> Collection:
+    """List every type (cluster-wide, or once per namespace when ``namespaces`` is given).
+
+    A 403 on a type is recorded with the rule that would allow it and the other types are still
+    read (the snapshot is then partial). An unreachable or timing-out API server raises
+    ``ClusterUnreachableError``: a snapshot without the API server is no snapshot at all.
+    """
+    started = time.monotonic()
+    scoped = sorted(set(namespaces))
+    collection = Collection()
+    with gc_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="c2c-list") as prefetch:
+        _collect_types(lister, collection, types, scoped, server, page_size, prefetch)
+    collection.seconds = time.monotonic() - started
+    return collection
+
+
+def _collect_types(
+    lister: PageLister,
+    collection: Collection,
+    types: Iterable[ResourceType],
+    scoped: list[str],
+    server: str,
+    page_size: int,
+    prefetch: ThreadPoolExecutor,
+) -> None:
+    for rtype in types:
+        # Nodes are cluster-scoped; Applications live in Argo CD's namespace, not the
+        # workloads' — both are listed cluster-wide even for a namespace-scoped snapshot.
+        targets: list[str | None] = (
+            list(scoped) if scoped and rtype.namespaced and rtype is not APPLICATIONS else [None]
+        )
+        items: list[Slim] = []
+        ok = True
+        for namespace in targets:
+            try:
+                items.extend(list_all(lister, rtype, namespace, page_size, collection, prefetch))
+            except ApiException as exc:
+                if exc.status == 404 and rtype.optional:
+                    collection.absent.add(rtype.key)
+                    ok = False
+                    break
+                if exc.status in (403, 404):
+                    # 404 on a namespaced LIST of a served type does not happen; 403 is RBAC.
+                    collection.errors.append(
+                        CollectError("list", rtype.resource, rtype.group, int(exc.status), namespace,
+                                     _message(exc), rtype.rule())
+                    )
+                    ok = False
+                    continue
+                if exc.status == 0:  # the client's own wrapper for TLS failures
+                    raise ClusterUnreachableError(f"API server {server}: {exc.reason}") from exc
+                raise ClusterReadError(
+                    f"LIST {rtype.path(namespace)} on {server} failed with {exc.status}: {_message(exc)}"
+                ) from exc
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                # MaxRetryError (connection refused, DNS), timeouts, resets: all "unreachable".
+                raise ClusterUnreachableError(
+                    f"API server {server} unreachable while listing {rtype.resource}: {exc}; "
+                    "nothing was written, the run's retry policy will try again"
+                ) from exc
+        collection.items[rtype.key] = items
+        if ok:
+            collection.complete.add(rtype.key)
+
+
+def collect_cluster(
+    api: ApiClient, *, namespaces: Iterable[str] = (), page_size: int = 500, timeout_seconds: float = 30
+) -> Collection:
+    """``collect`` over a real API client."""
+    return collect(
+        api_page_lister(api, timeout_seconds),
+        server=api.configuration.host,
+        namespaces=namespaces,
+        page_size=page_size,
+    )

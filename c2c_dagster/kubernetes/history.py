@@ -1,0 +1,183 @@
+"""deployment-metadata as history that grows with change, not with scans.
+
+Each document is one *version* of one object (a workload or a pod): it holds the observed state
+from ``first_seen`` until ``until`` (set when the state changed or the object went away), and
+``last_seen`` is refreshed by every snapshot that still observes exactly that state. So a scan
+of an unchanged cluster writes no new document, only ``last_seen`` refreshes (``merge``), and
+the cluster at any past moment T is the set of versions with ``first_seen <= T`` and
+``last_seen >= T`` (or ``until > T``); ``last_seen`` also shows where the collector was not
+looking (a gap of more than one scan interval).
+
+The *state hash* covers what an operator would call a change: images and digests, placement
+(node, IPs), phase and readiness, container states and their reasons, replica counts, strategy,
+labels, annotations, revision, generations, condition type/status/reason. It leaves out
+timestamps (``startTime``, ``startedAt``, condition transition times), the snapshot's own
+fields (mode, time) and the history fields. ``restartCount`` IS in it: every restart is an
+event (an OOMKill at 03:12 is what an incident review looks for), and a steady cluster's counts
+do not move, so the cost is at most one version per scan per crash-looping pod — the pods one
+wants to see — never one per healthy pod.
+
+Reading the previous state is one query per snapshot: the open versions carry ``current`` =
+cluster (and ``current_ns`` = cluster/namespace, for scoped snapshots); closing a version clears
+both. If two open versions of one object exist (a run died between writing the new version and
+closing the old, or two runs overlapped), the newest stays open and the others are closed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from c2c_dagster.store import DEPLOYMENT_METADATA, MetadataStore
+
+# Fields that are never state: when it was seen, by which run, and the history bookkeeping.
+VOLATILE_FIELDS = frozenset(
+    {"doc_id", "state_hash", "snapshot_time", "first_seen", "last_seen", "until", "gone", "current",
+     "current_ns", "mode", "sync_event_id", "partial", "last_mode", "last_sync_event_id", "startTime",
+     # How well this snapshot could resolve the owner, not a property of the pod.
+     "owner_resolved"}
+)
+# Per container: times move on every restart, and restartCount already says it restarted.
+VOLATILE_CONTAINER_FIELDS = frozenset({"startedAt", "finishedAt"})
+# OpenSearch's default max_result_window: the most one search returns.
+CURRENT_QUERY_LIMIT = 10000
+
+
+def object_key(doc: dict[str, Any]) -> str:
+    """The identity that versions belong to: cluster, document type and Kubernetes object."""
+    if doc["doc_type"] == "pod":
+        return f"{doc['cluster']}/pod/{doc['namespace']}/{doc['pod_name']}"
+    return f"{doc['cluster']}/workload/{doc['workload']}"
+
+
+def state_hash(doc: dict[str, Any]) -> str:
+    """sha256 over the state fields (see the module docstring), stable across key order."""
+    state = {k: v for k, v in doc.items() if k not in VOLATILE_FIELDS}
+    if "containers" in state:
+        state["containers"] = [
+            {k: v for k, v in c.items() if k not in VOLATILE_CONTAINER_FIELDS} for c in state["containers"]
+        ]
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def version_id(key: str, first_seen: str) -> str:
+    """Deterministic: one object has at most one version starting at a given snapshot time."""
+    return f"{key}@{first_seen}"
+
+
+@dataclass
+class HistoryPlan:
+    """What to write: new versions (replace), then refreshes and closings (merge)."""
+
+    new: list[dict[str, Any]] = field(default_factory=list)
+    refreshed: list[dict[str, Any]] = field(default_factory=list)
+    closed: list[dict[str, Any]] = field(default_factory=list)
+    gone: int = 0  # objects no longer observed (a subset of ``closed``)
+
+    @property
+    def merges(self) -> list[dict[str, Any]]:
+        return [*self.refreshed, *self.closed]
+
+
+def _close(doc: dict[str, Any], when: str, *, gone: bool) -> dict[str, Any]:
+    # null removes the lookup keys: a closed version is no longer found as current.
+    return {"doc_id": doc["doc_id"], "current": None, "current_ns": None, "until": when, "gone": gone}
+
+
+def plan_history(
+    observed: Iterable[dict[str, Any]],
+    previous: Iterable[dict[str, Any]],
+    *,
+    snapshot_time: str,
+    may_close: Callable[[dict[str, Any]], bool],
+    partial: bool = False,
+) -> HistoryPlan:
+    """Compare a snapshot's documents with the open versions of the same scope.
+
+    ``may_close(previous_doc)`` says whether a version not observed now may be closed as gone:
+    only when it lies in the snapshot's scope and its type was listed completely (a 403 on
+    StatefulSets must not read as "every StatefulSet was deleted").
+    """
+    plan = HistoryPlan()
+    open_versions: dict[str, dict[str, Any]] = {}
+    for doc in sorted(previous, key=lambda d: (d.get("first_seen") or "", d["doc_id"])):
+        key = object_key(doc)
+        if key in open_versions:  # an older duplicate open version: keep the newest only
+            plan.closed.append(_close(open_versions[key], doc["first_seen"], gone=False))
+        open_versions[key] = doc
+
+    for doc in observed:
+        key = object_key(doc)
+        digest = state_hash(doc)
+        before = open_versions.pop(key, None)
+        if before is not None and before.get("state_hash") == digest:
+            plan.refreshed.append({
+                "doc_id": before["doc_id"], "last_seen": snapshot_time,
+                "last_mode": doc.get("mode"), "last_sync_event_id": doc.get("sync_event_id"),
+            })
+            continue
+        if before is not None:
+            plan.closed.append(_close(before, snapshot_time, gone=False))
+        plan.new.append({
+            **doc,
+            "doc_id": version_id(key, snapshot_time),
+            "state_hash": digest,
+            "snapshot_time": snapshot_time,
+            "first_seen": snapshot_time,
+            "last_seen": snapshot_time,
+            "until": None,
+            "gone": False,
+            "partial": partial,
+            "current": doc["cluster"],
+            "current_ns": f"{doc['cluster']}/{doc['namespace']}",
+        })
+
+    for doc in open_versions.values():
+        if may_close(doc):
+            plan.closed.append(_close(doc, snapshot_time, gone=True))
+            plan.gone += 1
+    return plan
+
+
+def read_open_versions(
+    store: MetadataStore, cluster: str, namespaces: Iterable[str] = (), *, known_namespaces: Iterable[str] = ()
+) -> list[dict[str, Any]]:
+    """The open versions of a cluster (or of some of its namespaces): normally one query.
+
+    Beyond ``CURRENT_QUERY_LIMIT`` open versions (a cluster of more than ~10,000 pods) one query
+    cannot return them all, and the read falls back to one query per namespace (those the
+    snapshot saw, ``known_namespaces``, plus those in the truncated answer).
+    """
+    index = DEPLOYMENT_METADATA.name
+    wanted = sorted(set(namespaces))
+    if wanted:
+        docs = store.find(index, "current_ns", [f"{cluster}/{ns}" for ns in wanted], limit=CURRENT_QUERY_LIMIT)
+    else:
+        docs = store.find(index, "current", cluster, limit=CURRENT_QUERY_LIMIT)
+    if len(docs) < CURRENT_QUERY_LIMIT:
+        return docs
+    if not wanted:
+        wanted = sorted({d["namespace"] for d in docs} | set(known_namespaces))
+    result: list[dict[str, Any]] = []
+    for ns in wanted:
+        part = store.find(index, "current_ns", f"{cluster}/{ns}", limit=CURRENT_QUERY_LIMIT)
+        if len(part) >= CURRENT_QUERY_LIMIT:
+            raise RuntimeError(
+                f"namespace {ns} of cluster {cluster} has {CURRENT_QUERY_LIMIT}+ open versions; "
+                "raise the store's result window before snapshotting it"
+            )
+        result.extend(part)
+    return result
+
+
+def write_history(store: MetadataStore, plan: HistoryPlan) -> None:
+    """New versions first, then merges: a run that dies in between leaves two open versions of
+    an object, which the next snapshot resolves (newest stays open), never a lost one."""
+    index = DEPLOYMENT_METADATA.name
+    if plan.new:
+        store.upsert(index, plan.new, mode="replace")
+    if plan.merges:
+        store.upsert(index, plan.merges, mode="merge")

@@ -1,0 +1,16 @@
+"""deployment_snapshots is partitioned by cluster: one partition per configured cluster name.
+
+Why by cluster and not by time: a snapshot is "the state of cluster X now", never a re-readable
+past window (a cluster cannot be asked what ran yesterday), so time partitions would promise
+backfills that cannot exist. Per cluster, each cluster's runs, failures, retries and freshness
+are tracked on their own (one unreachable cluster does not fail or hide the others), and the
+Argo CD sensor targets exactly the cluster an app deploys to. The names are read from the
+environment when the code location loads (``clusters_from_env``), the same list the
+``KubernetesResource`` is built from.
+"""
+
+import dagster as dg
+
+from c2c_dagster.kubernetes.resources import clusters_from_env
+
+cluster_partitions = dg.StaticPartitionsDefinition([cluster.name for cluster in clusters_from_env()])

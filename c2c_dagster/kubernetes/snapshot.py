@@ -1,0 +1,361 @@
+"""Join one cluster's slim objects into deployment-metadata documents. Pure: no API, no store.
+
+Pods are joined to their workload in memory by ``ownerReferences`` (Pod -> ReplicaSet ->
+Deployment, Pod -> Job -> CronJob, StatefulSet and DaemonSet direct; a pod with no owner is its
+own workload of kind ``Pod``). Two document kinds come out, in Kubernetes' field names:
+
+* ``workload``: one per Deployment, StatefulSet and DaemonSet — replicas, strategy, labels,
+  annotations, revision, generation vs observedGeneration, conditions, template images;
+* ``pod``: one per pod — node (with zone and instance type), IPs, phase, readiness, the
+  ReplicaSet, and every container (init, regular, ephemeral) with its imageID and digest.
+
+Splitting them keeps a rollout's replica counts from rewriting every pod's document, and keeps
+the seed's per-pod lookups (by digest, pod, node) one document deep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from c2c_dagster.kubernetes.collect import (
+    DAEMONSETS,
+    DEPLOYMENTS,
+    JOBS,
+    PODS,
+    REPLICASETS,
+    STATEFULSETS,
+    Collection,
+    Slim,
+    gc_paused,
+)
+from c2c_dagster.kubernetes.digests import normalize_image_id, parse_image
+from c2c_dagster.store.timeutil import iso_utc
+
+TRACKING_ID_ANNOTATION = "argocd.argoproj.io/tracking-id"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+POD_TEMPLATE_HASH = "pod-template-hash"
+# Why a container is not running, in the order an operator cares about.
+WAITING_PROBLEMS = frozenset(
+    {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
+     "CreateContainerError", "RunContainerError"}
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a snapshot covers: everything, some namespaces, some workloads, or one Argo CD app."""
+
+    namespaces: frozenset[str] = frozenset()
+    workloads: frozenset[str] = frozenset()  # "Kind/namespace/name"
+    argocd_app: str = ""  # "namespace/name"
+
+    @classmethod
+    def of(cls, namespaces: Iterable[str] = (), workloads: Iterable[str] = (), argocd_app: str = "") -> Scope:
+        return cls(frozenset(namespaces), frozenset(workloads), argocd_app)
+
+    @property
+    def list_namespaces(self) -> frozenset[str]:
+        """Namespaces to LIST in: the given ones, else those the named workloads live in."""
+        if self.namespaces:
+            return self.namespaces
+        return frozenset(w.split("/", 2)[1] for w in self.workloads if w.count("/") == 2)
+
+    def covers(self, namespace: str | None, workload: str, argocd_app: str | None) -> bool:
+        if self.namespaces and namespace not in self.namespaces:
+            return False
+        if self.workloads and workload not in self.workloads:
+            return False
+        # An app known only by its tracking name (Applications unreadable) still matches by name.
+        if self.argocd_app and argocd_app not in (self.argocd_app, self.argocd_app.split("/", 1)[-1]):
+            return False
+        return True
+
+    @property
+    def everything(self) -> bool:
+        return not (self.namespaces or self.workloads or self.argocd_app)
+
+
+@dataclass
+class Snapshot:
+    """The documents of one snapshot (history fields not yet set) and what the join noticed."""
+
+    cluster: str
+    snapshot_time: str
+    mode: str
+    workloads: list[dict[str, Any]] = field(default_factory=list)
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    # Pods whose owner was not in the LIST results (deleted between the calls, or unreadable).
+    orphaned_pods: list[str] = field(default_factory=list)
+
+    @property
+    def documents(self) -> list[dict[str, Any]]:
+        return [*self.workloads, *self.pods]
+
+    def containers(self) -> list[dict[str, Any]]:
+        return [c for pod in self.pods for c in pod["containers"]]
+
+
+def workload_key(kind: str, namespace: str | None, name: str | None) -> str:
+    return f"{kind}/{namespace}/{name}"
+
+
+def _str_or_none(value: Any) -> str | None:
+    # maxSurge/maxUnavailable are int-or-string ("25%"); one keyword type stores both.
+    return None if value is None else str(value)
+
+
+def _controller(refs: list[Slim]) -> Slim | None:
+    return next((r for r in refs if r.get("controller")), refs[0] if refs else None)
+
+
+class _ArgoApps:
+    """Which Argo CD Application manages an object: tracking annotation, then label, then the
+    Application's own ``status.resources``; named ``namespace/name`` when the app is known."""
+
+    def __init__(self, applications: list[Slim] | None):
+        self.listed = applications is not None
+        self.by_name: dict[str, list[str]] = {}
+        self.by_resource: dict[tuple[str, str, str], str] = {}
+        for app in applications or []:
+            full = f"{app['namespace']}/{app['name']}"
+            self.by_name.setdefault(app["name"], []).append(full)
+            for res in app["resources"]:
+                self.by_resource[(res["kind"], res.get("namespace") or "", res["name"])] = full
+
+    def _resolve(self, name: str) -> str:
+        # Argo CD's apps-in-any-namespace writes "<namespace>_<name>" into tracking values.
+        if "_" in name and self.listed:
+            ns, _, short = name.partition("_")
+            if f"{ns}/{short}" in self.by_name.get(short, []):
+                return f"{ns}/{short}"
+        candidates = self.by_name.get(name, [])
+        return candidates[0] if len(candidates) == 1 else name
+
+    def app_for(self, kind: str, namespace: str | None, name: str | None, obj: Slim) -> str | None:
+        tracking = (obj.get("annotations") or {}).get(TRACKING_ID_ANNOTATION)
+        if tracking and ":" in tracking:
+            return self._resolve(tracking.split(":", 1)[0])
+        instance = (obj.get("labels") or {}).get(INSTANCE_LABEL)
+        # Helm sets the same label with no Argo CD around: trust it when an Application of that
+        # name exists, or when Applications could not be read (then it is Argo CD's default).
+        if instance and (not self.listed or instance in self.by_name or "_" in instance):
+            return self._resolve(instance)
+        return self.by_resource.get((kind, namespace or "", name or ""))
+
+
+def _container_docs(pod: Slim) -> list[dict[str, Any]]:
+    statuses = {(kind, s["name"]): s for kind, items in pod["statuses"].items() for s in items}
+    docs = []
+    for spec in pod["containers"]:
+        image = parse_image(spec.get("image") or "")
+        status = statuses.get((spec["type"], spec["name"]), {})
+        state_name, state = next(iter((status.get("state") or {}).items()), (None, {}))
+        last_name, last = next(iter((status.get("lastState") or {}).items()), (None, {}))
+        docs.append({
+            "type": spec["type"],
+            "name": spec["name"],
+            "image": spec.get("image"),
+            "image_repository": image.repository,
+            "image_tag": image.tag,
+            "image_pin": image.pin,
+            "imageID": status.get("imageID") or "",
+            # The runtime's digest when known; a digest pinned in the spec is what it will pull.
+            "image_digest": normalize_image_id(status.get("imageID")) or image.digest,
+            "digest_source": (
+                "imageID" if normalize_image_id(status.get("imageID")) else "spec" if image.digest else None
+            ),
+            "ready": bool(status.get("ready")),
+            "restartCount": int(status.get("restartCount") or 0),
+            "state": state_name,
+            "reason": (state or {}).get("reason"),
+            "exitCode": (state or {}).get("exitCode"),
+            "last_state": last_name,
+            "last_state_reason": (last or {}).get("reason"),
+            "last_exitCode": (last or {}).get("exitCode"),
+        })
+    return docs
+
+
+def _template_container_docs(workload: Slim) -> list[dict[str, Any]]:
+    docs = []
+    for spec in workload.get("template_containers") or []:
+        image = parse_image(spec.get("image") or "")
+        docs.append({
+            "type": spec["type"], "name": spec["name"], "image": spec.get("image"),
+            "image_repository": image.repository, "image_tag": image.tag, "image_pin": image.pin,
+            # Only a digest pinned in the spec is known at the workload level; pods carry the rest.
+            "image_digest": image.digest,
+        })
+    return docs
+
+
+def build_snapshot(
+    collection: Collection,
+    *,
+    cluster: str,
+    snapshot_time: datetime,
+    mode: str = "scan",
+    scope: Scope = Scope(),
+    sync_event_id: str = "",
+) -> Snapshot:
+    """Documents for every workload and pod in ``scope``, joined by ownerReferences."""
+    # Thousands of fresh, acyclic dicts: the cyclic GC would only slow the join (see gc_paused).
+    with gc_paused():
+        return _join(collection, cluster, snapshot_time, mode, scope, sync_event_id)
+
+
+def _join(
+    collection: Collection, cluster: str, snapshot_time: datetime, mode: str, scope: Scope, sync_event_id: str
+) -> Snapshot:
+    when = iso_utc(snapshot_time)
+    snap = Snapshot(cluster=cluster, snapshot_time=when, mode=mode)
+    common = {"cluster": cluster, "mode": mode, "sync_event_id": sync_event_id or None}
+    apps = _ArgoApps(collection.items.get("applications") if "applications" in collection.complete else None)
+    nodes = {n["name"]: n for n in collection.of("nodes")}
+    replicasets = {rs["uid"]: rs for rs in collection.of(REPLICASETS.key)}
+    replicasets_by_name = {(rs["namespace"], rs["name"]): rs for rs in collection.of(REPLICASETS.key)}
+    jobs = {j["uid"]: j for j in collection.of(JOBS.key)}
+    workloads: dict[str, Slim] = {}
+    for rtype in (DEPLOYMENTS, STATEFULSETS, DAEMONSETS):
+        for w in collection.of(rtype.key):
+            workloads[workload_key(w["kind"], w["namespace"], w["name"])] = w
+    workload_apps = {key: apps.app_for(w["kind"], w["namespace"], w["name"], w) for key, w in workloads.items()}
+
+    # ReplicaSets of each Deployment that still run pods: during a rollout, old and new.
+    rs_of: dict[str, list[dict[str, Any]]] = {}
+    for rs in replicasets.values():
+        ref = _controller(rs["ownerReferences"])
+        if ref and ref["kind"] == "Deployment":
+            rs_of.setdefault(workload_key("Deployment", rs["namespace"], ref["name"]), []).append(
+                {"name": rs["name"], "revision": rs.get("revision"), "replicas": rs.get("replicas", 0),
+                 POD_TEMPLATE_HASH: rs["labels"].get(POD_TEMPLATE_HASH)}
+            )
+
+    def owner_of(pod: Slim) -> tuple[str, str, Slim | None, bool]:
+        """(kind, name, owning workload object if listed, resolved) for a pod."""
+        ref = _controller(pod["ownerReferences"])
+        if ref is None:
+            return "Pod", pod["name"], None, True
+        ns = pod["namespace"]
+        if ref["kind"] == "ReplicaSet":
+            rs = replicasets.get(ref["uid"]) or replicasets_by_name.get((ns, ref["name"]))
+            if rs is not None:
+                up = _controller(rs["ownerReferences"])
+                if up is None:
+                    return "ReplicaSet", rs["name"], None, True
+                key = workload_key(up["kind"], ns, up["name"])
+                return up["kind"], up["name"], workloads.get(key), key in workloads or up["kind"] != "Deployment"
+            # ReplicaSet not listed (deleted meanwhile, or unreadable): a Deployment's RS is
+            # named <deployment>-<pod-template-hash>, which the pod carries as a label.
+            template_hash = pod["labels"].get(POD_TEMPLATE_HASH)
+            if template_hash and ref["name"].endswith(f"-{template_hash}"):
+                name = ref["name"][: -len(template_hash) - 1]
+                key = workload_key("Deployment", ns, name)
+                if key in workloads:
+                    return "Deployment", name, workloads[key], True
+            return "ReplicaSet", ref["name"], None, False
+        if ref["kind"] == "Job":
+            job = jobs.get(ref["uid"])
+            if job is not None:
+                up = _controller(job["ownerReferences"])
+                if up is not None and up["kind"] == "CronJob":
+                    return "CronJob", up["name"], None, True
+                return "Job", job["name"], None, True
+            return "Job", ref["name"], None, False
+        key = workload_key(ref["kind"], ns, ref["name"])
+        if ref["kind"] in ("StatefulSet", "DaemonSet"):
+            return ref["kind"], ref["name"], workloads.get(key), key in workloads
+        # Another controller (an operator's CRD): named as its owner reference says.
+        return ref["kind"], ref["name"], None, True
+
+    pod_counts: dict[str, int] = {}
+    for pod in collection.of(PODS.key):
+        kind, name, owner, resolved = owner_of(pod)
+        key = workload_key(kind, pod["namespace"], name)
+        app = workload_apps.get(key) if owner is not None else None
+        app = app or apps.app_for("Pod", pod["namespace"], pod["name"], pod)
+        if not scope.covers(pod["namespace"], key, app):
+            continue
+        if not resolved:
+            snap.orphaned_pods.append(f"{pod['namespace']}/{pod['name']}")
+        pod_counts[key] = pod_counts.get(key, 0) + 1
+        node = nodes.get(pod.get("nodeName") or "")
+        ref = _controller(pod["ownerReferences"])
+        replicaset = ref["name"] if ref and ref["kind"] == "ReplicaSet" else None
+        rs = replicasets_by_name.get((pod["namespace"], replicaset)) if replicaset else None
+        snap.pods.append({
+            **common,
+            "doc_type": "pod",
+            "namespace": pod["namespace"],
+            "workload_kind": kind,
+            "workload_name": name,
+            "workload": key,
+            "owner_resolved": resolved,
+            "replicaset": replicaset,
+            POD_TEMPLATE_HASH: pod["labels"].get(POD_TEMPLATE_HASH),
+            "revision": rs.get("revision") if rs else None,
+            "pod_name": pod["name"],
+            "pod_uid": pod["uid"],
+            "nodeName": pod.get("nodeName"),
+            "node": {
+                "name": pod.get("nodeName"),
+                "zone": node.get("zone") if node else None,
+                "region": node.get("region") if node else None,
+                "instance_type": node.get("instance_type") if node else None,
+            },
+            "podIP": pod.get("podIP"),
+            "hostIP": pod.get("hostIP"),
+            "phase": pod.get("phase"),
+            "phase_reason": pod.get("reason"),
+            "ready": pod.get("ready", False),
+            "startTime": pod.get("startTime"),
+            "labels": pod["labels"],
+            "containers": _container_docs(pod),
+            "argocd_app": app,
+        })
+
+    for key, w in workloads.items():
+        app = workload_apps[key]
+        if not scope.covers(w["namespace"], key, app):
+            continue
+        replicas = w["replicas"]
+        generation, observed = w.get("generation"), w.get("observedGeneration")
+        revision = w["annotations"].get(REVISION_ANNOTATION) if w["kind"] == "Deployment" else w.get("updateRevision")
+        rollout_done = (
+            observed is not None and generation is not None and observed >= generation
+            and replicas["updated"] == replicas["desired"] == replicas["available"]
+            and replicas["current"] == replicas["desired"]
+        )
+        snap.workloads.append({
+            **common,
+            "doc_type": "workload",
+            "namespace": w["namespace"],
+            "workload_kind": w["kind"],
+            "workload_name": w["name"],
+            "workload": key,
+            "workload_uid": w["uid"],
+            "replicas": {k: replicas[k] for k in ("desired", "current", "ready", "available", "updated")},
+            "strategy": {k: _str_or_none(v) for k, v in w["strategy"].items()},
+            "paused": w.get("paused", False),
+            "labels": w["labels"],
+            "annotations": w["annotations"],
+            "revision": revision,
+            "generation": generation,
+            "observedGeneration": observed,
+            "rollout_complete": rollout_done,
+            "conditions": [
+                {"type": c["type"], "status": c["status"], "reason": c["reason"], "message": c["message"]}
+                for c in w["conditions"]
+            ],
+            "replicasets": sorted(
+                (rs for rs in rs_of.get(key, []) if rs["replicas"]), key=lambda rs: rs["name"]
+            ),
+            "containers": _template_container_docs(w),
+            "pod_count": pod_counts.get(key, 0),
+            "argocd_app": app,
+        })
+    return snap
