@@ -156,6 +156,17 @@ def _template_containers(pod_spec: dict[str, Any]) -> list[Slim]:
     return containers
 
 
+def _replica_counts(spec: dict[str, Any], status: dict[str, Any]) -> dict[str, int]:
+    """Deployments and StatefulSets share these status field names (DaemonSets do not)."""
+    return {
+        "desired": spec.get("replicas", 1),
+        "current": status.get("replicas", 0),
+        "ready": status.get("readyReplicas", 0),
+        "available": status.get("availableReplicas", 0),
+        "updated": status.get("updatedReplicas", 0),
+    }
+
+
 def slim_deployment(item: dict[str, Any]) -> Slim:
     spec, status = item.get("spec") or {}, item.get("status") or {}
     strategy = spec.get("strategy") or {}
@@ -163,13 +174,7 @@ def slim_deployment(item: dict[str, Any]) -> Slim:
     return {
         **_meta(item),
         "kind": "Deployment",
-        "replicas": {
-            "desired": spec.get("replicas", 1),
-            "current": status.get("replicas", 0),
-            "ready": status.get("readyReplicas", 0),
-            "available": status.get("availableReplicas", 0),
-            "updated": status.get("updatedReplicas", 0),
-        },
+        "replicas": _replica_counts(spec, status),
         "strategy": {"type": strategy.get("type"), "maxSurge": rolling.get("maxSurge"),
                      "maxUnavailable": rolling.get("maxUnavailable")},
         "paused": bool(spec.get("paused")),
@@ -186,13 +191,7 @@ def slim_statefulset(item: dict[str, Any]) -> Slim:
     return {
         **_meta(item),
         "kind": "StatefulSet",
-        "replicas": {
-            "desired": spec.get("replicas", 1),
-            "current": status.get("replicas", 0),
-            "ready": status.get("readyReplicas", 0),
-            "available": status.get("availableReplicas", 0),
-            "updated": status.get("updatedReplicas", 0),
-        },
+        "replicas": _replica_counts(spec, status),
         # StatefulSets never surge: one pod per ordinal.
         "strategy": {"type": strategy.get("type"), "maxSurge": None,
                      "maxUnavailable": rolling.get("maxUnavailable"),

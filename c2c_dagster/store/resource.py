@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import fields
 
 import dagster as dg
 
@@ -29,16 +30,7 @@ class MetadataStoreResource(dg.ConfigurableResource):
 
     def get_store(self) -> MetadataStore:
         """A ready store with its indices created (idempotent)."""
-        return StoreSettings(
-            opensearch_url=self.opensearch_url,
-            opensearch_user=self.opensearch_user,
-            opensearch_password=self.opensearch_password,
-            opensearch_verify_certs=self.opensearch_verify_certs,
-            opensearch_ca_certs=self.opensearch_ca_certs,
-            opensearch_replicas=self.opensearch_replicas,
-            index_prefix=self.index_prefix,
-            embedded_path=self.embedded_path,
-        ).open()
+        return StoreSettings(**{f.name: getattr(self, f.name) for f in fields(StoreSettings)}).open()
 
 
 def store_resource_from_env() -> MetadataStoreResource:
