@@ -7,7 +7,9 @@ nothing is faked silently: if a service cannot start, its fixture fails with the
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,6 +62,24 @@ def dagster_webserver(tmp_path_factory: pytest.TempPathFactory, dagster_home) ->
 
     workdir = tmp_path_factory.mktemp("webserver")
     yield from _running(start_webserver(workdir, dagster_home, env={"C2C_STORE_PATH": str(workdir / "store.sqlite")}))
+
+
+@pytest.fixture(params=["embedded", "opensearch"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A fresh store, once per backend: the embedded SQLite store and the real OpenSearch node
+    (a new index prefix per test keeps tests apart on the one session-wide node)."""
+    from c2c_dagster.store import EmbeddedStore, MetadataStore, OpenSearchStore
+
+    if request.param == "embedded":
+        backend: MetadataStore = EmbeddedStore(tmp_path / "store.sqlite")
+    else:
+        service = request.getfixturevalue("opensearch_service")
+        backend = OpenSearchStore(service.url, index_prefix=f"t{uuid.uuid4().hex[:8]}-", number_of_replicas=0)
+    backend.ensure_indices()
+    try:
+        yield backend
+    finally:
+        backend.close()
 
 
 @pytest.fixture

@@ -3,32 +3,13 @@ repo and time, for single- and multi-source apps alike."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-
-import pytest
 
 from c2c_dagster.argocd.events import sync_events
-from c2c_dagster.store import ARGOCD_SYNC_EVENTS, EmbeddedStore, MetadataStore, OpenSearchStore
+from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStore
 from c2c_dagster_tests.argocd.data import REPO, application, history_entry, operation_state, status, synced
 
 SINGLE, CHART, VALUES = "1" * 40, "1.4.0", "2" * 40
-
-
-@pytest.fixture(params=["embedded", "opensearch"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    if request.param == "embedded":
-        backend: MetadataStore = EmbeddedStore(tmp_path / "store.sqlite")
-    else:
-        service = request.getfixturevalue("opensearch_service")
-        backend = OpenSearchStore(service.url, index_prefix=f"t{uuid.uuid4().hex[:8]}-", number_of_replicas=0)
-    backend.ensure_indices()
-    try:
-        yield backend
-    finally:
-        backend.close()
 
 
 def documents() -> list[dict]:
