@@ -102,10 +102,7 @@ def deployment_snapshots(
     metadata_store = store.get_store()
     previous = [
         doc
-        for doc in read_open_versions(
-            metadata_store, cluster, scope.list_namespaces,
-            known_namespaces={d["namespace"] for d in snapshot.documents},
-        )
+        for doc in read_open_versions(metadata_store, cluster, scope.list_namespaces)
         if scope.covers(doc.get("namespace"), doc.get("workload", ""), doc.get("argocd_app"))
     ]
 

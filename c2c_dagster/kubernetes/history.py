@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from c2c_dagster.store import DEPLOYMENT_METADATA, MetadataStore
+from c2c_dagster.store import DEPLOYMENT_METADATA, FIND_ALL, MetadataStore
 
 # Fields that are never state: when it was seen, by which run, and the history bookkeeping.
 VOLATILE_FIELDS = frozenset(
@@ -42,8 +42,6 @@ VOLATILE_FIELDS = frozenset(
 )
 # Per container: times move on every restart, and restartCount already says it restarted.
 VOLATILE_CONTAINER_FIELDS = frozenset({"startedAt", "finishedAt"})
-# OpenSearch's default max_result_window: the most one search returns.
-CURRENT_QUERY_LIMIT = 10000
 
 
 def object_key(doc: dict[str, Any]) -> str:
@@ -142,35 +140,14 @@ def plan_history(
     return plan
 
 
-def read_open_versions(
-    store: MetadataStore, cluster: str, namespaces: Iterable[str] = (), *, known_namespaces: Iterable[str] = ()
-) -> list[dict[str, Any]]:
-    """The open versions of a cluster (or of some of its namespaces): normally one query.
-
-    Beyond ``CURRENT_QUERY_LIMIT`` open versions (a cluster of more than ~10,000 pods) one query
-    cannot return them all, and the read falls back to one query per namespace (those the
-    snapshot saw, ``known_namespaces``, plus those in the truncated answer).
-    """
+def read_open_versions(store: MetadataStore, cluster: str, namespaces: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """The open versions of a cluster (or of some of its namespaces): one query, however many
+    (the stores page past OpenSearch's 10,000-hit window)."""
     index = DEPLOYMENT_METADATA.name
     wanted = sorted(set(namespaces))
     if wanted:
-        docs = store.find(index, "current_ns", [f"{cluster}/{ns}" for ns in wanted], limit=CURRENT_QUERY_LIMIT)
-    else:
-        docs = store.find(index, "current", cluster, limit=CURRENT_QUERY_LIMIT)
-    if len(docs) < CURRENT_QUERY_LIMIT:
-        return docs
-    if not wanted:
-        wanted = sorted({d["namespace"] for d in docs} | set(known_namespaces))
-    result: list[dict[str, Any]] = []
-    for ns in wanted:
-        part = store.find(index, "current_ns", f"{cluster}/{ns}", limit=CURRENT_QUERY_LIMIT)
-        if len(part) >= CURRENT_QUERY_LIMIT:
-            raise RuntimeError(
-                f"namespace {ns} of cluster {cluster} has {CURRENT_QUERY_LIMIT}+ open versions; "
-                "raise the store's result window before snapshotting it"
-            )
-        result.extend(part)
-    return result
+        return store.find(index, "current_ns", [f"{cluster}/{ns}" for ns in wanted], limit=FIND_ALL)
+    return store.find(index, "current", cluster, limit=FIND_ALL)
 
 
 def write_history(store: MetadataStore, plan: HistoryPlan) -> None:

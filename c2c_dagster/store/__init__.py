@@ -8,6 +8,7 @@ loading opensearch-py or Dagster.
 from typing import Any
 
 from c2c_dagster.store.base import (
+    FIND_ALL,
     BulkItemError,
     BulkWriteError,
     DocumentError,
@@ -44,6 +45,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ALL_INDICES",
+    "FIND_ALL",
     "ARGOCD_SYNC_EVENTS",
     "CI_BUILD_METADATA",
     "DEPLOYMENT_METADATA",

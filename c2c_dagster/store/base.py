@@ -17,6 +17,9 @@ from c2c_dagster.store.indices import IndexSpec, index_spec
 from c2c_dagster.store.timeutil import parse_time
 
 Document = dict[str, Any]
+#: A ``find``/``list_range`` limit meaning "every match": both stores page through any number
+#: of hits (OpenSearch with search_after past its 10,000-hit window).
+FIND_ALL = 10_000_000
 WriteMode = Literal["replace", "merge"]
 
 

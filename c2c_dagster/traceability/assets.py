@@ -16,6 +16,7 @@ from c2c_dagster.registry.resources import RegistryResource
 from c2c_dagster.store import (
     ARGOCD_SYNC_EVENTS,
     DEPLOYMENT_METADATA,
+    FIND_ALL,
     RELEASE_EVENTS,
     TRACEABILITY_METADATA,
     MetadataStore,
@@ -27,8 +28,6 @@ from c2c_dagster.traceability.correlate import BuildIndex, Flag, SyncInfo, corre
 from c2c_dagster.traceability.releases import ObservedState, release_events
 from c2c_dagster.traceability.view import running_containers
 
-# Enough for any cluster's current documents and records (the stores page past 10,000).
-EVERYTHING = 10_000_000
 CONTAINER_KEY = ("cluster", "namespace", "workload_kind", "workload_name", "container_name")
 
 # eager(), minus "no dependency missing": ci_builds has a partition per day since 2020 and most
@@ -55,7 +54,7 @@ def _latest_syncs(store: MetadataStore, apps: set[str]) -> dict[str, SyncInfo]:
     (``namespace/name`` when known, else the name)."""
     names = {app.rpartition("/")[2] for app in apps}
     latest: dict[str, SyncInfo] = {}
-    for event in store.find(ARGOCD_SYNC_EVENTS.name, "app", sorted(names), limit=EVERYTHING) if names else []:
+    for event in store.find(ARGOCD_SYNC_EVENTS.name, "app", sorted(names), limit=FIND_ALL) if names else []:
         info = SyncInfo(
             app=f"{event.get('app_namespace')}/{event['app']}",
             revision=event.get("revision"),
@@ -100,8 +99,8 @@ def traceability_records(
     db = store.get_store()
     now = iso_utc(utc_now())
 
-    containers = running_containers(db.find(DEPLOYMENT_METADATA.name, "current", cluster, limit=EVERYTHING))
-    previous = {r["record_id"]: r for r in db.find(TRACEABILITY_METADATA.name, "cluster", cluster, limit=EVERYTHING)}
+    containers = running_containers(db.find(DEPLOYMENT_METADATA.name, "current", cluster, limit=FIND_ALL))
+    previous = {r["record_id"]: r for r in db.find(TRACEABILITY_METADATA.name, "cluster", cluster, limit=FIND_ALL)}
     # Digests that ran before too: a release event names the build it replaced.
     earlier_digests = [r["image_digest"] for r in previous.values() if r.get("image_digest")]
     index = relevant_builds(db, containers, extra_digests=earlier_digests)
