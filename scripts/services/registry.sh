@@ -6,7 +6,7 @@ set -euo pipefail
 missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v buildah >/dev/null 2>&1 || missing+=(buildah)
-[ -f /etc/containers/policy.json ] || missing+=(containers-common)
+[ -f /etc/containers/policy.json ] || missing+=(golang-github-containers-common)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
