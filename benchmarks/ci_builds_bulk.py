@@ -23,7 +23,7 @@ import requests
 
 from c2c_dagster.jenkins.transform import build_document
 from c2c_dagster.store import OpenSearchStore
-from c2c_dagster_tests.services import opensearch
+from c2c_devstack.services import opensearch
 
 
 def sample(n: int) -> tuple[dict, dict]:

@@ -40,7 +40,7 @@ from c2c_dagster.kubernetes.collect import RESOURCE_TYPES, api_page_lister, coll
 from c2c_dagster.kubernetes.history import plan_history, read_open_versions, write_history
 from c2c_dagster.kubernetes.snapshot import build_snapshot
 from c2c_dagster.store import EmbeddedStore
-from c2c_dagster_tests.services import kubernetes, wait_until
+from c2c_devstack.services import kubernetes, wait_until
 
 ROUNDS = 3
 PAGE_SIZE = 500

@@ -27,7 +27,7 @@ from c2c_dagster.kubernetes.collect import collect
 from c2c_dagster.kubernetes.history import plan_history, read_open_versions, write_history
 from c2c_dagster.kubernetes.snapshot import build_snapshot
 from c2c_dagster.store import DEPLOYMENT_METADATA, EmbeddedStore
-from c2c_dagster_tests.kubernetes.data import FakeApi, deployment, deployment_pods, node, replicaset
+from c2c_devstack.kube_objects import FakeApi, deployment, deployment_pods, node, replicaset
 
 SCANS_PER_DAY = 24 * 60 // 10
 START = datetime(2026, 3, 1, tzinfo=UTC)

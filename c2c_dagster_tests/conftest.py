@@ -26,7 +26,7 @@ def _running(service: Any) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def opensearch_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real OpenSearch 2.19 single node built from Maven Central jars."""
-    from c2c_dagster_tests.services import opensearch
+    from c2c_devstack.services import opensearch
 
     yield from _running(opensearch.start(tmp_path_factory.mktemp("opensearch")))
 
@@ -34,7 +34,7 @@ def opensearch_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any
 @pytest.fixture(scope="session")
 def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real Kubernetes control plane (etcd, apiserver, controller manager, scheduler) with kwok nodes."""
-    from c2c_dagster_tests.services import kubernetes
+    from c2c_devstack.services import kubernetes
 
     yield from _running(kubernetes.start(tmp_path_factory.mktemp("k8s")))
 
@@ -42,7 +42,7 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Debian's docker-registry (the CNCF distribution registry) on loopback, plus Buildah to feed it."""
-    from c2c_dagster_tests.services import registry
+    from c2c_devstack.services import registry
 
     yield from _running(registry.start(tmp_path_factory.mktemp("registry")))
 
@@ -50,7 +50,7 @@ def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def dagster_home(tmp_path_factory: pytest.TempPathFactory):
     """A real, persistent Dagster instance directory for the session (SQLite storage)."""
-    from c2c_dagster_tests.services.dagster import make_dagster_home
+    from c2c_devstack.services.dagster import make_dagster_home
 
     return make_dagster_home(tmp_path_factory.mktemp("dagster_home"))
 
@@ -58,7 +58,7 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def dagster_webserver(tmp_path_factory: pytest.TempPathFactory, dagster_home) -> Iterator[Any]:
     """dagster-webserver serving workspace.yaml on the session's instance, embedded store."""
-    from c2c_dagster_tests.services.dagster import start_webserver
+    from c2c_devstack.services.dagster import start_webserver
 
     workdir = tmp_path_factory.mktemp("webserver")
     yield from _running(start_webserver(workdir, dagster_home, env={"C2C_STORE_PATH": str(workdir / "store.sqlite")}))
@@ -85,6 +85,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def jenkins_emulator() -> Iterator[Any]:
     """The Jenkins *emulator* (Jenkins cannot be installed here), empty, per test."""
-    from c2c_dagster_tests.emulators.jenkins import JenkinsEmulator
+    from c2c_devstack.emulators.jenkins import JenkinsEmulator
 
     yield from _running(JenkinsEmulator().start())

@@ -8,8 +8,8 @@ import dagster as dg
 
 from c2c_dagster.definitions import defs
 from c2c_dagster.store import EmbeddedStore, OpenSearchStore
-from c2c_dagster_tests.services import REPO_ROOT
-from c2c_dagster_tests.services.dagster import WORKSPACE, environ_without_store, venv_bin
+from c2c_devstack.services import REPO_ROOT
+from c2c_devstack.services.dagster import WORKSPACE, environ_without_store, venv_bin
 
 
 def test_dagster_definitions_validate_passes(dagster_home) -> None:

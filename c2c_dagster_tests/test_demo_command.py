@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import subprocess
 
-from c2c_dagster_tests.services import REPO_ROOT, free_port
-from c2c_dagster_tests.services.dagster import environ_without_store
+from c2c_devstack.services import REPO_ROOT, free_port
+from c2c_devstack.services.dagster import environ_without_store
 
 
 def test_scripts_demo_traces_the_demo_platform_end_to_end(tmp_path) -> None:

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from c2c_dagster_tests.services import wait_until
+from c2c_devstack.services import wait_until
 
 pytestmark = pytest.mark.kubernetes
 

@@ -30,10 +30,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from c2c_dagster.store import EmbeddedStore  # noqa: E402
-from c2c_dagster_tests.emulators.jenkins import EmulatedBuild, JenkinsEmulator, git_changes  # noqa: E402
-from c2c_dagster_tests.services import ManagedProcess, free_port, wait_until  # noqa: E402
-from c2c_dagster_tests.services import kubernetes as k8s_service  # noqa: E402
-from c2c_dagster_tests.services import registry as registry_service  # noqa: E402
+from c2c_devstack.emulators.jenkins import EmulatedBuild, JenkinsEmulator, git_changes  # noqa: E402
+from c2c_devstack.services import ManagedProcess, free_port, wait_until  # noqa: E402
+from c2c_devstack.services import kubernetes as k8s_service  # noqa: E402
+from c2c_devstack.services import registry as registry_service  # noqa: E402
 
 CLUSTER = "demo"
 JOB = "shop/web/main"

@@ -19,8 +19,8 @@ from c2c_dagster.store.timeutil import iso_utc, utc_now
 from c2c_dagster_tests.argocd.conftest import CLUSTER, ArgoEnv
 from c2c_dagster_tests.argocd.data import application, history_entry, operation_state, status, synced
 from c2c_dagster_tests.argocd.test_sensor import tick, write_status
-from c2c_dagster_tests.services import REPO_ROOT, ManagedProcess, free_port, wait_until
-from c2c_dagster_tests.services.dagster import DagsterWebserver, make_dagster_home, venv_bin
+from c2c_devstack.services import REPO_ROOT, ManagedProcess, free_port, wait_until
+from c2c_devstack.services.dagster import DagsterWebserver, make_dagster_home, venv_bin
 
 HOOK = REPO_ROOT / "k8s" / "argocd" / "postsync-hook.yaml"
 

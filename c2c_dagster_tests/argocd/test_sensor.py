@@ -16,7 +16,7 @@ from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResour
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS
 from c2c_dagster_tests.argocd.conftest import CLUSTER, ArgoEnv
 from c2c_dagster_tests.argocd.data import application, history_entry, operation_state, status, synced
-from c2c_dagster_tests.services import free_port
+from c2c_devstack.services import free_port
 
 pytestmark = pytest.mark.kubernetes
 

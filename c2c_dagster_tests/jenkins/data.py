@@ -6,7 +6,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-from c2c_dagster_tests.emulators.jenkins import EmulatedBuild, JenkinsEmulator
+from c2c_devstack.emulators.jenkins import EmulatedBuild, JenkinsEmulator
 
 
 def ms(text: str) -> int:

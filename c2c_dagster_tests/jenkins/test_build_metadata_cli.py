@@ -16,7 +16,7 @@ import pytest
 
 from c2c_dagster.jenkins.build_metadata import FIELD_ORDER
 from c2c_dagster.jenkins.schema import schema_errors
-from c2c_dagster_tests.services import free_port
+from c2c_devstack.services import free_port
 
 SCRIPT = Path(sys.executable).parent / "c2c-build-metadata"
 DIGEST = "sha256:a0243d98dd20494f723081c48fa5417bde51458f579718cdccdde03a740725f7"

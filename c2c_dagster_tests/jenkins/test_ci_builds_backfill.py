@@ -7,8 +7,8 @@ import uuid
 
 from c2c_dagster.store import OpenSearchStore
 from c2c_dagster_tests.jenkins.data import add_build, digest_of, metadata_artifact
-from c2c_dagster_tests.services import REPO_ROOT
-from c2c_dagster_tests.services.dagster import environ_without_store, venv_bin
+from c2c_devstack.services import REPO_ROOT
+from c2c_devstack.services.dagster import environ_without_store, venv_bin
 
 
 def test_cli_partition_range_backfill_is_idempotent(jenkins_emulator, opensearch_service, dagster_home) -> None:

@@ -20,8 +20,8 @@ from c2c_dagster.jenkins.assets import ci_builds
 from c2c_dagster.jenkins.resources import JenkinsResource
 from c2c_dagster.jenkins.sensors import jenkins_build_sensor
 from c2c_dagster.store import MetadataStoreResource, OpenSearchStore
-from c2c_dagster_tests.emulators.jenkins import EmulatedBuild, git_changes
-from c2c_dagster_tests.services.dagster import venv_bin
+from c2c_devstack.emulators.jenkins import EmulatedBuild, git_changes
+from c2c_devstack.services.dagster import venv_bin
 
 JOB = "Node-JS/master"
 AUTHORS = {"ada": ("Ada Lovelace", "ada@example.com"), "bob": ("Bob Kahn", "bob@example.com")}

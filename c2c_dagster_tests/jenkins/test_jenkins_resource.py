@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from c2c_dagster.jenkins.resources import JenkinsError, JenkinsResource
-from c2c_dagster_tests.emulators.jenkins import FREESTYLE, MULTIBRANCH
+from c2c_devstack.emulators.jenkins import FREESTYLE, MULTIBRANCH
 from c2c_dagster_tests.jenkins.data import add_build
 
 
@@ -77,7 +77,7 @@ def test_malformed_json_names_the_url(jenkins_emulator) -> None:
 
 
 def test_unreachable_jenkins_names_the_url() -> None:
-    from c2c_dagster_tests.services import free_port
+    from c2c_devstack.services import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(JenkinsError, match=f"Jenkins at {url} unreachable"):

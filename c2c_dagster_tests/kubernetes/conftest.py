@@ -17,7 +17,7 @@ from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions
 from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.store import MetadataStoreResource
-from c2c_dagster_tests.services import wait_until
+from c2c_devstack.services import wait_until
 
 # The code location's partitions come from the environment; tests use whatever it names.
 CLUSTER = cluster_partitions.get_partition_keys()[0]

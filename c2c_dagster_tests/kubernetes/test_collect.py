@@ -11,7 +11,7 @@ import urllib3
 
 from c2c_dagster.kubernetes.collect import ClusterUnreachableError, collect
 from c2c_dagster.kubernetes.snapshot import build_snapshot
-from c2c_dagster_tests.kubernetes.data import (
+from c2c_devstack.kube_objects import (
     FakeApi,
     collect_from,
     deployment,

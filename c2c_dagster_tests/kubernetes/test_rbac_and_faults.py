@@ -24,7 +24,7 @@ from c2c_dagster_tests.kubernetes.conftest import (
     snapshot,
     wait_pods,
 )
-from c2c_dagster_tests.services import REPO_ROOT
+from c2c_devstack.services import REPO_ROOT
 
 pytestmark = pytest.mark.kubernetes
 MANIFEST = REPO_ROOT / "k8s" / "rbac" / "collector.yaml"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from c2c_dagster.kubernetes.snapshot import Scope, build_snapshot
-from c2c_dagster_tests.kubernetes.data import (
+from c2c_devstack.kube_objects import (
     application,
     collect_from,
     daemonset,

@@ -10,8 +10,8 @@ import pytest
 
 from c2c_dagster.store import DEPLOYMENT_METADATA, EmbeddedStore, MetadataStoreResource
 from c2c_dagster_tests.kubernetes.conftest import CLUSTER, deployment, metadata, snapshot, wait_pods
-from c2c_dagster_tests.kubernetes.data import digest_of
-from c2c_dagster_tests.services import wait_until
+from c2c_devstack.kube_objects import digest_of
+from c2c_devstack.services import wait_until
 
 pytestmark = pytest.mark.kubernetes
 INDEX = DEPLOYMENT_METADATA.name

@@ -12,8 +12,8 @@ import pytest
 from c2c_dagster.kubernetes.history import read_open_versions
 from c2c_dagster.store import DEPLOYMENT_METADATA, MetadataStoreResource, OpenSearchStore
 from c2c_dagster_tests.kubernetes.conftest import CLUSTER, deployment, metadata, snapshot, wait_pods
-from c2c_dagster_tests.kubernetes.data import digest_of
-from c2c_dagster_tests.services import wait_until
+from c2c_devstack.kube_objects import digest_of
+from c2c_devstack.services import wait_until
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.opensearch]
 INDEX = DEPLOYMENT_METADATA.name

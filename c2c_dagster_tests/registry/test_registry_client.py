@@ -45,7 +45,7 @@ from c2c_dagster.registry.client import (
     MANIFEST_ACCEPT,
     OCI_MANIFEST,
 )
-from c2c_dagster_tests.services import ManagedProcess, free_port, wait_until
+from c2c_devstack.services import ManagedProcess, free_port, wait_until
 
 pytestmark = pytest.mark.registry
 

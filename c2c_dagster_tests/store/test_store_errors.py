@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from c2c_dagster.store import EmbeddedStore, OpenSearchStore, StoreUnavailableError
-from c2c_dagster_tests.services import free_port
+from c2c_devstack.services import free_port
 
 
 def test_opensearch_down_names_the_url_and_the_fix() -> None:

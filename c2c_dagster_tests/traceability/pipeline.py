@@ -27,8 +27,8 @@ from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResour
 from c2c_dagster.registry.resources import RegistryResource
 from c2c_dagster.store import EmbeddedStore, MetadataStoreResource
 from c2c_dagster.traceability.assets import traceability_records
-from c2c_dagster_tests.emulators.jenkins import EmulatedBuild
-from c2c_dagster_tests.services import wait_until
+from c2c_devstack.emulators.jenkins import EmulatedBuild
+from c2c_devstack.services import wait_until
 
 CLUSTER = cluster_partitions.get_partition_keys()[0]
 DIGEST_ANNOTATION = "c2c.test/image-digest"

@@ -10,8 +10,8 @@ import pytest
 
 from c2c_dagster.store import EmbeddedStore
 from c2c_dagster.traceability.correlate import BuildIndex, RunningContainer, RunningPod, SyncInfo, correlate
-from c2c_dagster_tests.services import free_port
-from c2c_dagster_tests.services.dagster import environ_without_store, venv_bin
+from c2c_devstack.services import free_port
+from c2c_devstack.services.dagster import environ_without_store, venv_bin
 
 REPO = "registry.local/shop/web"
 OLD, NEW = "sha256:" + "0" * 64, "sha256:" + "1" * 64

@@ -11,7 +11,7 @@
 # stats a few files. Cold, the control plane takes tens of minutes on two cores; it prints
 # one line per component built, with the time it took, on stderr.
 #
-# stdout (the interface c2c_dagster_tests/services/kubernetes.py reads): one line per
+# stdout (the interface devstack/c2c_devstack/services/kubernetes.py reads): one line per
 # component, "<component>=<bin dir>", whether it was built now or earlier.
 set -euo pipefail
 

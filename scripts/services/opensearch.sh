@@ -9,7 +9,7 @@
 #     jvm.args       java @argfile: classpath + JVM flags, the one place they are defined
 #     node.jsa       class-data-sharing archive (halves JVM start-up; optional, best effort)
 #     .stamp         written last; holds a hash of the inputs below
-# c2c_dagster_tests/services/opensearch.py runs `java @jvm.args ...` from there.
+# devstack/c2c_devstack/services/opensearch.py runs `java @jvm.args ...` from there.
 #
 # Idempotent: when .stamp matches the current inputs (pom, sources, this script) it returns at
 # once without calling Maven; anything else (no stamp, a half-done install, changed sources) is

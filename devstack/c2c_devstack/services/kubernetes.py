@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import requests
 import yaml
 
-from c2c_dagster_tests.services import (
+from c2c_devstack.services import (
     REPO_ROOT,
     ManagedProcess,
     ProcessGroup,

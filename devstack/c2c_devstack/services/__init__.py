@@ -3,7 +3,7 @@
 Each service has an install script under ``scripts/services/`` (idempotent, caches its
 artifacts under ``$C2C_CACHE``, default ``~/.cache/c2c``, keyed by version) and a module here
 whose ``start(workdir)`` launches it on loopback and returns a handle with ``stop()``.
-The session fixtures in ``c2c_dagster_tests/conftest.py`` are the only callers.
+Callers: the session fixtures in ``c2c_dagster_tests/conftest.py``, ``scripts/demo.py`` and the benchmarks.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def cache_dir() -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from c2c_dagster_tests.services import REPO_ROOT, ManagedProcess, cache_dir, free_port, wait_until
+from c2c_devstack.services import REPO_ROOT, ManagedProcess, cache_dir, free_port, wait_until
 
 VERSION = "2.19.6"
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "services" / "opensearch.sh"

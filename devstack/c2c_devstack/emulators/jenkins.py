@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from c2c_dagster_tests.services import free_port
+from c2c_devstack.services import free_port
 
 FOLDER = "com.cloudbees.hudson.plugins.folder.Folder"
 MULTIBRANCH = "org.jenkinsci.plugins.workflow.multibranch.WorkflowMultiBranchProject"

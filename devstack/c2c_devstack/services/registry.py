@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from c2c_dagster_tests.services import REPO_ROOT, ManagedProcess, free_port, wait_until
+from c2c_devstack.services import REPO_ROOT, ManagedProcess, free_port, wait_until
 
 MANIFEST_ACCEPT = ", ".join(
     [

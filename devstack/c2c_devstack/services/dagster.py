@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from c2c_dagster_tests.services import REPO_ROOT, ManagedProcess, free_port, wait_until
+from c2c_devstack.services import REPO_ROOT, ManagedProcess, free_port, wait_until
 
 WORKSPACE = REPO_ROOT / "workspace.yaml"
 
