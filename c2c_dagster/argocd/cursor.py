@@ -1,8 +1,10 @@
 """The Argo CD sensor's cursor: per cluster and Application, which syncs were already handled.
 
 Pure functions, tested directly. Per app it keeps the history ids still in ``status.history``
-(ids only grow, so one that fell off Argo CD's 10-entry cap never returns and is dropped) and
-the ``finishedAt`` of the last finished operation (a failed sync adds no history entry).
+(ids only grow, so one that fell off Argo CD's 10-entry cap never returns and is dropped), the
+``finishedAt`` of the last finished operation (a failed sync adds no history entry), and the
+app's uid: an app deleted and created again under the same name restarts its ids at 0 and is a
+new app, with nothing of the old one's cursor.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from c2c_dagster.argocd.events import SyncEvent
 class AppCursor:
     history_ids: set[int] = field(default_factory=set)
     finished_at: str | None = None
+    uid: str | None = None
 
 
 @dataclass
@@ -36,7 +39,10 @@ class ArgoCursor:
         raw = json.loads(text)
         return cls(
             clusters={
-                cluster: {key: AppCursor(set(entry.get("h", [])), entry.get("f")) for key, entry in apps.items()}
+                cluster: {
+                    key: AppCursor(set(entry.get("h", [])), entry.get("f"), entry.get("u"))
+                    for key, entry in apps.items()
+                }
                 for cluster, apps in raw.get("clusters", {}).items()
             }
         )
@@ -47,7 +53,11 @@ class ArgoCursor:
             {
                 "clusters": {
                     cluster: {
-                        key: {"h": sorted(app.history_ids), **({"f": app.finished_at} if app.finished_at else {})}
+                        key: {
+                            "h": sorted(app.history_ids),
+                            **({"f": app.finished_at} if app.finished_at else {}),
+                            **({"u": app.uid} if app.uid else {}),
+                        }
                         for key, app in sorted(apps.items())
                     }
                     for cluster, apps in sorted(self.clusters.items())
@@ -57,14 +67,21 @@ class ArgoCursor:
         )
 
 
-def advance_app(seen: AppCursor | None, events: Sequence[SyncEvent]) -> tuple[list[SyncEvent], AppCursor]:
+def advance_app(
+    seen: AppCursor | None, events: Sequence[SyncEvent], uid: str | None = None
+) -> tuple[list[SyncEvent], AppCursor]:
     """The events of one Application not handled yet, and the app's cursor once they are.
 
     An event is new when its history id is unseen, or when it is the current operation with a
     ``finishedAt`` not seen before. The second rule also catches the moment between Argo CD
     writing the history entry and marking the operation Succeeded: the entry is recorded first
     without resources, then again (same id, upsert) with them once the operation has finished.
+    ``uid`` is the app's ``metadata.uid``: another uid than the cursor's is a re-created app, all
+    of whose events are new. A cursor entry without a uid (written before uids were kept) is
+    taken to be the same app, so an upgrade records nothing twice.
     """
+    if seen is not None and seen.uid and uid and seen.uid != uid:
+        seen = None
     seen = seen or AppCursor()
     new = [
         event
@@ -76,6 +93,7 @@ def advance_app(seen: AppCursor | None, events: Sequence[SyncEvent]) -> tuple[li
     return new, AppCursor(
         history_ids={event.history_id for event in events if event.history_id is not None},
         finished_at=current or seen.finished_at,
+        uid=uid or seen.uid,
     )
 
 

@@ -12,6 +12,10 @@ Argo CD facts this module relies on (argo-cd ``controller/appcontroller.go``):
   successful operation always finds its entry; a ``Failed``/``Error`` operation has none.
 * ``operationState`` holds only the latest operation; older history entries carry no resources,
   phase, health or images of their own (those fields describe the app *now*).
+* history ids start again at 0 in an Application that is deleted and created again under the same
+  namespace/name; only ``metadata.uid`` tells the two apps apart, so it is part of every event id.
+* a multi-source app's ``revisions`` has one entry per source, in ``sources`` order, ref-only
+  sources (a ``ref`` and no ``path``/``chart``) included.
 """
 
 from __future__ import annotations
@@ -69,13 +73,22 @@ def app_key(app: Application) -> str:
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
+def app_uid(app: Application) -> str | None:
+    """The Application object's ``metadata.uid``: a re-created app of the same name gets a new one."""
+    return (app.get("metadata") or {}).get("uid") or None
+
+
 def event_id_for(argocd_cluster: str, app: Application, history_id: int | None, finished_at: str | None) -> str:
-    """``<cluster>/<app-namespace>/<app-name>/<history id>``, or ``.../<finishedAt>`` without one.
+    """``<cluster>/<app-namespace>/<app-name>/<app uid>/<history id>``, or ``.../<finishedAt>`` without one.
 
     ``argocd_cluster`` is where the Application object lives (its identity), not where it
-    deploys to: two Argo CD instances may both have an ``argocd/guestbook``.
+    deploys to: two Argo CD instances may both have an ``argocd/guestbook``. The uid keeps a
+    re-created app (history ids from 0 again) from overwriting the events of the one before; an
+    object without a uid (never one read from an API server) leaves that part out.
     """
-    return f"{argocd_cluster}/{app_key(app)}/{history_id if history_id is not None else finished_at}"
+    uid = app_uid(app)
+    sync = history_id if history_id is not None else finished_at
+    return f"{argocd_cluster}/{app_key(app)}/{uid}/{sync}" if uid else f"{argocd_cluster}/{app_key(app)}/{sync}"
 
 
 def _initiated_by(value: Mapping[str, Any] | None) -> tuple[str | None, bool | None]:
@@ -169,7 +182,7 @@ def sync_events(
         "cluster": cluster,
         "app": meta.get("name"),
         "app_namespace": meta.get("namespace"),
-        "app_uid": meta.get("uid"),
+        "app_uid": app_uid(app),
         "project": spec.get("project"),
         # History does not record where each sync went; the destination is the app's current one.
         "destination_server": destination.get("server"),
@@ -223,7 +236,8 @@ def _event(
     doc["repo_url"] = _one_or_many([s["repoURL"] for s in sources if s.get("repoURL")], multi_source)
     doc["revision"] = _one_or_many(revisions, multi_source)
     doc["revisions"] = revisions
-    doc["source_paths"] = [s.get("path") or s.get("chart") for s in sources if s.get("path") or s.get("chart")]
+    # One entry per source, aligned with ``revisions``: a ref-only source has no path ("").
+    doc["source_paths"] = [s.get("path") or s.get("chart") or "" for s in sources]
 
     history_id = int(entry["id"]) if entry else None
     finished_at = operation.get("finishedAt") or entry.get("deployedAt")

@@ -13,7 +13,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from c2c_dagster.argocd.cursor import AppCursor, ArgoCursor, advance_app, snapshot_event
-from c2c_dagster.argocd.events import SyncEvent, app_key, snapshot_scope, sync_events, wants_snapshot
+from c2c_dagster.argocd.events import SyncEvent, app_key, app_uid, snapshot_scope, sync_events, wants_snapshot
 from c2c_dagster.kubernetes.resources import KubernetesResource, cluster_configured_by_env
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStoreResource, StoreError
 from c2c_dagster.store.timeutil import iso_utc, parse_time, utc_now
@@ -203,7 +203,7 @@ def _read_cluster(
         destination = (app.get("spec") or {}).get("destination") or {}
         target = kubernetes.cluster_for_destination(cluster, destination.get("server"), destination.get("name"))
         events = sync_events(app, argocd_cluster=cluster, cluster=target, recorded_at=recorded_at)
-        new, apps_cursor[key] = advance_app(known.get(key), events)
+        new, apps_cursor[key] = advance_app(known.get(key), events, app_uid(app))
         if not new:
             continue
         phase = ((app.get("status") or {}).get("operationState") or {}).get("phase")

@@ -72,9 +72,31 @@ def test_a_recreated_app_restarts_its_ids_and_is_picked_up() -> None:
     assert new == ["0"] and cursor.history_ids == {0}
 
 
+def test_an_app_recreated_under_the_same_name_is_new_even_where_its_ids_overlap() -> None:
+    def recreated(ids: range, uid: str) -> dict:
+        app = app_with(ids)
+        app["metadata"]["uid"] = uid
+        return app
+
+    def advance_uid(cursor: AppCursor | None, app: dict):
+        events = sync_events(app, argocd_cluster="prod", cluster="prod", recorded_at=at(0))
+        return advance_app(cursor, events, app["metadata"]["uid"])
+
+    _, cursor = advance_uid(None, recreated(range(0, 4), "uid-old"))
+    assert cursor.uid == "uid-old" and cursor.history_ids == {0, 1, 2, 3}
+    # Deleted and created again: ids 0-1 again, same finishedAt pattern; all of it is new.
+    new, cursor = advance_uid(cursor, recreated(range(0, 2), "uid-new"))
+    assert [e.history_id for e in new] == [0, 1]
+    assert all("/uid-new/" in e.event_id for e in new)
+    assert cursor == AppCursor({0, 1}, at(1, 31), "uid-new")
+    assert advance_uid(cursor, recreated(range(0, 2), "uid-new"))[0] == []
+    # A cursor written before uids were kept is the same app: nothing recorded twice on upgrade.
+    assert advance_uid(AppCursor({0, 1}, at(1, 31)), recreated(range(0, 2), "uid-new"))[0] == []
+
+
 def test_cursor_round_trips_through_compact_json() -> None:
     cursor = ArgoCursor(clusters={
-        "prod": {"argocd/guestbook": AppCursor({3, 4}, at(4, 31)), "team-a/api": AppCursor()},
+        "prod": {"argocd/guestbook": AppCursor({3, 4}, at(4, 31), "0d7c3f6e-1111"), "team-a/api": AppCursor()},
         "empty": {},
     })
     text = cursor.dumps()

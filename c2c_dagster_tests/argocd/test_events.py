@@ -15,6 +15,7 @@ from c2c_dagster_tests.argocd.data import (
 )
 
 SHA1, SHA2, SHA3 = "1" * 40, "2" * 40, "3" * 40
+UID = "0d7c3f6e-1111-2222-3333-444455556666"
 
 
 def events_of(app, cluster: str | None = "prod"):
@@ -23,7 +24,7 @@ def events_of(app, cluster: str | None = "prod"):
 
 def guestbook(**status_kwargs):
     app = application("guestbook")
-    app["metadata"]["uid"] = "0d7c3f6e-1111-2222-3333-444455556666"
+    app["metadata"]["uid"] = UID
     app["status"] = status(**status_kwargs)
     return app
 
@@ -45,7 +46,7 @@ def test_a_succeeded_operation_and_its_history_entry_are_one_event_with_resource
         images=["registry.example.com/guestbook-ui@sha256:" + "a" * 64, "redis:7.2"],
     )
     old, current = events_of(app)
-    assert [old.event_id, current.event_id] == ["prod/argocd/guestbook/0", "prod/argocd/guestbook/1"]
+    assert [old.event_id, current.event_id] == [f"prod/argocd/guestbook/{UID}/0", f"prod/argocd/guestbook/{UID}/1"]
     assert current.is_current_operation and not old.is_current_operation
     doc = current.document
     assert {k: doc[k] for k in (
@@ -75,25 +76,46 @@ def test_a_succeeded_operation_and_its_history_entry_are_one_event_with_resource
     assert wants_snapshot(current)
 
 
-def test_multi_source_apps_keep_every_repo_and_revision() -> None:
+def test_multi_source_apps_keep_every_repo_and_revision_with_paths_aligned() -> None:
+    # Argo CD's documented values-file pattern: a chart, a path, and a ref-only source whose
+    # files the chart's valueFiles reference ($values/...). revisions has one entry per source.
     sources = [
-        {"repoURL": "https://charts.example.com", "chart": "guestbook", "targetRevision": "1.4.0"},
-        {"repoURL": REPO, "path": "values/prod", "targetRevision": "main", "ref": "values"},
+        {"repoURL": "https://charts.example.com", "chart": "guestbook", "targetRevision": "1.4.0",
+         "helm": {"valueFiles": ["$values/values/prod.yaml"]}},
+        {"repoURL": REPO, "targetRevision": "main", "ref": "values"},
+        {"repoURL": REPO, "path": "overlays/prod", "targetRevision": "main"},
     ]
     app = application("guestbook", sources=sources)
-    entry = {"id": 3, "revisions": ["1.4.0", SHA3], "sources": sources, "deployedAt": "2026-01-31T10:00:41Z",
+    entry = {"id": 3, "revisions": ["1.4.0", SHA3, SHA3], "sources": sources, "deployedAt": "2026-01-31T10:00:41Z",
              "deployStartedAt": "2026-01-31T10:00:00Z", "initiatedBy": {"automated": True}}
     operation = operation_state("Succeeded", "", started="2026-01-31T10:00:00Z", finished="2026-01-31T10:00:42Z",
                                 resources=[synced("Deployment", "guestbook-ui", "guestbook")])
-    operation["syncResult"].update(revision="", revisions=["1.4.0", SHA3], sources=sources)
+    operation["syncResult"].update(revision="", revisions=["1.4.0", SHA3, SHA3], sources=sources)
     del operation["syncResult"]["source"]
     app["status"] = status(history=[entry], operation=operation)
     (event,) = events_of(app)
-    assert event.event_id == "prod/argocd/guestbook/3"
-    assert event.document["repo_url"] == ["https://charts.example.com", REPO]
-    assert event.document["revision"] == ["1.4.0", SHA3] == event.document["revisions"]
-    assert event.document["source_paths"] == ["guestbook", "values/prod"]
+    assert event.event_id == "prod/argocd/guestbook/3"  # a dict never read from an API server: no uid
+    assert event.document["repo_url"] == ["https://charts.example.com", REPO, REPO]
+    assert event.document["revision"] == ["1.4.0", SHA3, SHA3] == event.document["revisions"]
+    # One path per source, "" for the ref-only one: source_paths[i] is where revisions[i] was read.
+    assert event.document["source_paths"] == ["guestbook", "", "overlays/prod"]
+    assert len(event.document["source_paths"]) == len(event.document["revisions"])
     assert field_type_error(ARGOCD_SYNC_EVENTS, event.document) is None
+
+
+def test_a_recreated_app_of_the_same_name_gets_event_ids_of_its_own() -> None:
+    def synced_once(uid: str, revision: str, at: str) -> dict:
+        app = guestbook(history=[history_entry(0, revision, started=at, deployed=at)],
+                        operation=operation_state("Succeeded", revision, started=at, finished=at, resources=[]))
+        app["metadata"]["uid"] = uid
+        return app
+
+    (old,) = events_of(synced_once(UID, SHA1, "2026-01-30T09:00:00Z"))
+    (new,) = events_of(synced_once("9f9f9f9f-0000-4000-8000-000000000001", SHA2, "2026-01-31T09:00:00Z"))
+    # Argo CD restarts history ids at 0 in the new object: the uid keeps both events.
+    assert old.history_id == new.history_id == 0
+    assert old.event_id != new.event_id
+    assert (old.document["app_uid"], new.document["app_uid"]) == (UID, "9f9f9f9f-0000-4000-8000-000000000001")
 
 
 def test_a_failed_operation_is_an_event_of_its_own_keyed_by_finished_at() -> None:
@@ -107,8 +129,8 @@ def test_a_failed_operation_is_an_event_of_its_own_keyed_by_finished_at() -> Non
         sync_status="OutOfSync", health="Degraded",
     )
     last_success, failed = events_of(app)
-    assert last_success.event_id == "prod/argocd/guestbook/4" and not last_success.is_current_operation
-    assert failed.event_id == "prod/argocd/guestbook/2026-01-31T10:01:00Z"
+    assert last_success.event_id == f"prod/argocd/guestbook/{UID}/4" and not last_success.is_current_operation
+    assert failed.event_id == f"prod/argocd/guestbook/{UID}/2026-01-31T10:01:00Z"
     assert failed.history_id is None and failed.is_current_operation
     doc = failed.document
     assert (doc["phase"], doc["revision"], doc["initiated_by"], doc["health"], doc["sync_status"]) == (
@@ -130,9 +152,9 @@ def test_a_running_operation_is_no_event_and_history_only_apps_still_yield_event
         history=[history_entry(0, SHA1, started="2026-01-30T09:00:00Z", deployed="2026-01-30T09:00:20Z")],
         operation=operation_state("Running", SHA2, started="2026-01-31T10:00:00Z", finished=None),
     )
-    assert [e.event_id for e in events_of(app)] == ["prod/argocd/guestbook/0"]
+    assert [e.event_id for e in events_of(app)] == [f"prod/argocd/guestbook/{UID}/0"]
     app["status"].pop("operationState")
-    assert [e.event_id for e in events_of(app)] == ["prod/argocd/guestbook/0"]
+    assert [e.event_id for e in events_of(app)] == [f"prod/argocd/guestbook/{UID}/0"]
 
 
 def test_history_without_deploy_started_at_matches_the_operation_by_time() -> None:

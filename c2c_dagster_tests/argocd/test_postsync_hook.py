@@ -137,9 +137,9 @@ def test_the_hook_launches_the_post_sync_run_and_the_sensor_does_not_duplicate_i
         # Then the sync finishes; the sensor records it and finds the hook's run.
         from kubernetes import client
 
-        client.CustomObjectsApi(argo.api).create_namespaced_custom_object(
+        uid = client.CustomObjectsApi(argo.api).create_namespaced_custom_object(
             "argoproj.io", "v1alpha1", argo.app_namespace, "applications",
-            application("guestbook", argo.app_namespace, dest_namespace=argo.dest_namespace))
+            application("guestbook", argo.app_namespace, dest_namespace=argo.dest_namespace))["metadata"]["uid"]
         finished = iso_utc(utc_now())
         write_status(argo, "guestbook", status(
             history=[history_entry(0, "d" * 40, started=started, deployed=finished)],
@@ -148,6 +148,6 @@ def test_the_hook_launches_the_post_sync_run_and_the_sensor_does_not_duplicate_i
         result, _ = tick(argo, baseline.cursor, instance=instance)
         assert [r for r in result.run_requests if r.tags["c2c/argocd-app"] == app] == []
         store = argo.store.get_store()
-        event = store.get(ARGOCD_SYNC_EVENTS.name, f"{CLUSTER}/{app}/0")
+        event = store.get(ARGOCD_SYNC_EVENTS.name, f"{CLUSTER}/{app}/{uid}/0")
         store.close()
         assert event["snapshot_run_id"] == run.run_id and "snapshot_run_key" not in event

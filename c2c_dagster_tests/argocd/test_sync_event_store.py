@@ -20,7 +20,7 @@ def documents() -> list[dict]:
                                   resources=[synced("Deployment", "guestbook-ui", "guestbook")]),
         images=["registry.example.com/guestbook-ui:1.0"])
     sources = [{"repoURL": "https://charts.example.com", "chart": "api", "targetRevision": CHART},
-               {"repoURL": REPO, "path": "values/api", "targetRevision": "main"}]
+               {"repoURL": REPO, "targetRevision": "main", "ref": "values"}]
     multi = application("api", sources=sources)
     multi["status"] = status(history=[{"id": 5, "revisions": [CHART, VALUES], "sources": sources,
                                        "deployedAt": "2026-01-31T12:00:30Z", "deployStartedAt": "2026-01-31T12:00:00Z"}],
@@ -42,3 +42,6 @@ def test_sync_events_are_stored_and_found_by_commit_repo_and_time(store: Metadat
     assert [d["app"] for d in window] == ["api"]
     stored = store.get(ARGOCD_SYNC_EVENTS.name, "prod/argocd/guestbook/0")
     assert stored["resources"][0]["name"] == "guestbook-ui" and stored["images"] == ["registry.example.com/guestbook-ui:1.0"]
+    # A ref-only source keeps its place in source_paths, as "", beside its revision.
+    multi = store.get(ARGOCD_SYNC_EVENTS.name, "prod/argocd/api/5")
+    assert list(zip(multi["source_paths"], multi["revisions"])) == [("api", CHART), ("", VALUES)]
