@@ -48,6 +48,15 @@ def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def prometheus_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real Prometheus (Debian's package) with an empty configuration: a test ``configure``s
+    its scrape jobs and rule files (a reload), so the session shares one."""
+    from c2c_devstack.services import prometheus
+
+    yield from _running(prometheus.start(tmp_path_factory.mktemp("prometheus")))
+
+
+@pytest.fixture(scope="session")
 def dagster_home(tmp_path_factory: pytest.TempPathFactory):
     """A real, persistent Dagster instance directory for the session (SQLite storage)."""
     from c2c_devstack.services.dagster import make_dagster_home
