@@ -1,7 +1,9 @@
 """``c2c``: ask the traceability store from a shell. ``c2c trace --workload shop/web`` and friends.
 
 The store is chosen by the same settings Dagster uses (``C2C_OPENSEARCH_URL`` or the embedded
-``C2C_STORE_PATH``). Exit status: 0 answered, 1 nothing matches, 2 bad query, 3 store unreachable.
+``C2C_STORE_PATH``). ``c2c trace`` only reads, so read-only credentials will do. Exit status: 0
+answered, 1 nothing matches, 2 bad query, 3 store unreachable. ``c2c store init`` sets up the
+index templates and indices ahead of the first write (the writers would otherwise do it).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from c2c_dagster.store import StoreError, StoreSettings
+from c2c_dagster.store import ALL_INDICES, StoreError, StoreSettings
+from c2c_dagster.store.settings import shared_store
 from c2c_dagster.traceability.render import render
 from c2c_dagster.traceability.trace import (
     TraceQueryError,
@@ -39,15 +42,37 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, metavar, help_text) in QUERIES.items():
         group.add_argument(f"--{name}", metavar=metavar, help=help_text)
     trace.add_argument("--json", action="store_true", help="print JSON for machines")
+    store = commands.add_parser("store", help="manage the store")
+    store_commands = store.add_subparsers(dest="store_command", required=True)
+    store_commands.add_parser(
+        "init", help="create the index templates and indices (needs write and template permissions)"
+    )
     return parser
+
+
+def store_init() -> int:
+    settings = StoreSettings.from_env()
+    try:
+        store = shared_store(settings)
+        store.ensure_indices()
+    except StoreError as exc:
+        print(f"c2c store init: {exc}", file=sys.stderr)
+        return 3
+    where = settings.opensearch_url or getattr(store, "path", "")
+    prefix = settings.index_prefix if settings.opensearch_url else ""
+    print(f"c2c store init: {len(ALL_INDICES)} indices ready in the {store.kind} store at {where}: "
+          + ", ".join(f"{prefix}{spec.name}" for spec in ALL_INDICES))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "store":
+        return store_init()
     kind = next(name for name in QUERIES if getattr(args, name) is not None)
     value = getattr(args, kind)
     try:
-        store = StoreSettings.from_env().open()
+        store = shared_store(StoreSettings.from_env())
         answer = QUERIES[kind][0](store, value)
     except TraceQueryError as exc:
         print(f"c2c trace: {exc}", file=sys.stderr)

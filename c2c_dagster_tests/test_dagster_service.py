@@ -64,7 +64,7 @@ def test_store_resource_picks_the_backend_from_settings(tmp_path, monkeypatch) -
     assert isinstance(embedded, EmbeddedStore)
     assert embedded.path == tmp_path / "s.sqlite"
 
-    # With a URL, OpenSearch (not contacted here: get_store would create indices).
+    # With a URL, OpenSearch (not contacted here).
     monkeypatch.setenv("C2C_OPENSEARCH_URL", "https://opensearch.example:9200")
     monkeypatch.setenv("C2C_OPENSEARCH_PASSWORD", "s3cret")
     monkeypatch.setenv("C2C_OPENSEARCH_USER", "c2c")

@@ -267,11 +267,7 @@ def argocd_sync_sensor(
 
     if tick.documents:
         try:
-            with_store = store.get_store()
-            try:
-                with_store.upsert(ARGOCD_SYNC_EVENTS.name, tick.documents)
-            finally:
-                with_store.close()
+            store.get_store().upsert(ARGOCD_SYNC_EVENTS.name, tick.documents)
         except StoreError as exc:
             # No run is requested for a sync whose event is not stored; the next tick retries both.
             return dg.SkipReason(f"sync events could not be stored; cursor unchanged: {exc}")

@@ -136,10 +136,16 @@ class MetadataStore(abc.ABC):
 
     #: Short name for logs and metadata ("opensearch" or "embedded").
     kind: str
+    #: Set by ``close``: ``shared_store`` then opens a new client instead of handing this one out.
+    closed: bool = False
 
     @abc.abstractmethod
     def ensure_indices(self) -> None:
-        """Create index templates/tables if missing (idempotent)."""
+        """Create every index template/table if missing (idempotent): ``c2c store init``.
+
+        Writers need not call it: the first write to an index in a process sets that index up.
+        Readers never do: reading a missing index finds nothing.
+        """
 
     @abc.abstractmethod
     def upsert(
@@ -192,8 +198,9 @@ class MetadataStore(abc.ABC):
     def count(self, index: str) -> int:
         """How many documents the index holds (after making recent writes visible)."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release connections."""
+        self.closed = True
 
     @staticmethod
     def spec(index: str) -> IndexSpec:

@@ -3,6 +3,8 @@
 Used when no OpenSearch URL is configured, so ``dagster dev`` works on a laptop with nothing
 else running. Documents are JSON rows keyed by (index, id); lookup fields are copied into a
 key table so finds by digest, tag, build id or commit are index scans, not JSON scans.
+As with OpenSearch, only writes create anything: reading a store file that does not exist yet
+finds nothing and leaves no file behind.
 """
 
 from __future__ import annotations
@@ -57,22 +59,25 @@ class EmbeddedStore(MetadataStore):
 
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreUnavailableError(
-                f"embedded store: cannot create {self.path.parent}: {exc}; "
-                "set C2C_STORE_PATH (or the resource's embedded_path) to a writable file"
-            ) from exc
         self._local = threading.local()
+        # Every thread's connection, so close() releases them all (not only the caller's).
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
 
-    @property
-    def _conn(self) -> sqlite3.Connection:
-        # One connection per thread: sqlite3 connections must not cross threads.
+    def _connect(self) -> sqlite3.Connection:
+        # One connection per thread: a SQLite connection serves one transaction at a time.
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailableError(
+                    f"embedded store: cannot create {self.path.parent}: {exc}; "
+                    "set C2C_STORE_PATH (or the resource's embedded_path) to a writable file"
+                ) from exc
+            try:
+                # check_same_thread=False only so close() may run on another thread.
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
                 # WAL lets the webserver, daemon and run workers read while one writes.
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -83,7 +88,21 @@ class EmbeddedStore(MetadataStore):
                     "check the path is writable (C2C_STORE_PATH)"
                 ) from exc
             self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
         return conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """The connection for writing: creates the file and its schema when missing."""
+        return self._connect()
+
+    @property
+    def _reader(self) -> sqlite3.Connection | None:
+        """The connection for reading, or None while no write has created the file."""
+        if getattr(self._local, "conn", None) is None and not self.path.exists():
+            return None
+        return self._connect()
 
     def ensure_indices(self) -> None:
         self._conn  # noqa: B018 - opening creates the schema
@@ -141,7 +160,10 @@ class EmbeddedStore(MetadataStore):
 
     def get(self, index: str, doc_id: str) -> Document | None:
         self.spec(index)
-        row = self._conn.execute(
+        conn = self._reader
+        if conn is None:
+            return None
+        row = conn.execute(
             "SELECT body FROM documents WHERE idx = ? AND id = ?", (index, doc_id)
         ).fetchone()
         return None if row is None else json.loads(row[0])
@@ -167,7 +189,10 @@ class EmbeddedStore(MetadataStore):
         else:
             condition = f"k.value IN ({','.join('?' for _ in values)})"
             params = values
-        rows = self._conn.execute(
+        conn = self._reader
+        if conn is None:
+            return []
+        rows = conn.execute(
             f"SELECT DISTINCT d.id, d.ts_ms, d.body FROM lookup_keys k "
             f"JOIN documents d ON d.idx = k.idx AND d.id = k.id "
             f"WHERE k.idx = ? AND k.field = ? AND ({condition}) {_NEWEST_FIRST} LIMIT ?",
@@ -191,7 +216,10 @@ class EmbeddedStore(MetadataStore):
         if end is not None:
             clauses.append("ts_ms < ?")
             params.append(to_epoch_ms(end))
-        rows = self._conn.execute(
+        conn = self._reader
+        if conn is None:
+            return []
+        rows = conn.execute(
             f"SELECT body FROM documents WHERE {' AND '.join(clauses)} "
             f"AND ts_ms IS NOT NULL ORDER BY ts_ms ASC, id ASC LIMIT ?",
             [*params, limit],
@@ -200,9 +228,12 @@ class EmbeddedStore(MetadataStore):
 
     def iter_all(self, index: str, *, batch_size: int = 1000) -> Iterator[Document]:
         self.spec(index)
+        conn = self._reader
+        if conn is None:
+            return
         last_id = ""
         while True:
-            rows = self._conn.execute(
+            rows = conn.execute(
                 "SELECT id, body FROM documents WHERE idx = ? AND id > ? ORDER BY id LIMIT ?",
                 (index, last_id, batch_size),
             ).fetchall()
@@ -214,13 +245,20 @@ class EmbeddedStore(MetadataStore):
 
     def count(self, index: str) -> int:
         self.spec(index)
-        return self._conn.execute("SELECT COUNT(*) FROM documents WHERE idx = ?", (index,)).fetchone()[0]
+        conn = self._reader
+        if conn is None:
+            return 0
+        return conn.execute("SELECT COUNT(*) FROM documents WHERE idx = ?", (index,)).fetchone()[0]
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
             conn.close()
-            self._local.conn = None
+        # Other threads' locals still name their closed connection: a new thread-local
+        # namespace makes every thread open a fresh one if the store is used again.
+        self._local = threading.local()
+        super().close()
 
 
 __all__ = ["EmbeddedStore", "ALL_INDICES"]

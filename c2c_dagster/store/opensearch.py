@@ -2,11 +2,14 @@
 
 Documents get deterministic ``_id``s (the index's id field), so a re-run or a backfill
 overwrites instead of duplicating; every per-item bulk failure is reported with the document
-id and OpenSearch's reason, never swallowed.
+id and OpenSearch's reason, never swallowed. Only writes set up templates and indices (the first
+write to an index in a process, or ``c2c store init``); reads send nothing but searches and
+gets, so read-only credentials are enough to query, and a missing index reads as empty.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -57,6 +60,9 @@ class OpenSearchStore(MetadataStore):
         self.index_prefix = index_prefix
         self.number_of_shards = number_of_shards
         self.number_of_replicas = number_of_replicas
+        # Indices this client has set up (template sent, index present): once per process each.
+        self._ready: set[str] = set()
+        self._ready_lock = threading.Lock()
         self.client = OpenSearch(
             hosts=[url],
             http_auth=(username, password) if username else None,
@@ -93,8 +99,9 @@ class OpenSearchStore(MetadataStore):
             ) from exc
         except os_exc.AuthorizationException as exc:
             raise StoreError(
-                f"OpenSearch at {self.url} forbade {what} (403): {exc.info}. Grant the c2c user "
-                "index and template permissions on the c2c indices."
+                f"OpenSearch at {self.url} forbade {what} (403): {exc.info}. Readers (c2c trace) need "
+                "read on the c2c indices; writers (Dagster) also index, create-index and "
+                "index-template permissions."
             ) from exc
 
     # -- MetadataStore ------------------------------------------------------------------------
@@ -115,6 +122,15 @@ class OpenSearchStore(MetadataStore):
 
     def ensure_indices(self) -> None:
         for spec in ALL_INDICES:
+            self._ensure_index(spec)
+
+    def _ensure_index(self, spec: IndexSpec) -> None:
+        """Send the template and create the index, once per client: the writers' set-up."""
+        if spec.name in self._ready:
+            return
+        with self._ready_lock:
+            if spec.name in self._ready:
+                return
             name = self.physical(spec.name)
             self._call(
                 f"PUT _index_template/{name}",
@@ -128,6 +144,7 @@ class OpenSearchStore(MetadataStore):
                     # Another worker created it between our check and create: that is fine.
                     if "resource_already_exists_exception" not in str(exc):
                         raise
+            self._ready.add(spec.name)
 
     def _actions(self, spec: IndexSpec, docs: list[tuple[str, Document]], mode: WriteMode) -> Iterator[dict]:
         name = self.physical(spec.name)
@@ -144,6 +161,11 @@ class OpenSearchStore(MetadataStore):
         result = WriteResult(index=index)
         errors: list[BulkItemError] = []
         prepared = prepare(spec, docs)
+        if not prepared:
+            return result
+        # Before the first write, never before a read: a bulk update into a missing index would
+        # create it with dynamic mappings instead of c2c's.
+        self._ensure_index(spec)
 
         def run() -> None:
             for ok, item in helpers.streaming_bulk(
@@ -173,7 +195,10 @@ class OpenSearchStore(MetadataStore):
 
     def refresh(self, index: str) -> None:
         name = self.physical(index)
-        self._call(f"refresh {name}", lambda: self.client.indices.refresh(index=name))
+        try:
+            self._call(f"refresh {name}", lambda: self.client.indices.refresh(index=name))
+        except os_exc.NotFoundError:
+            pass  # nothing written yet: nothing to make visible
 
     def get(self, index: str, doc_id: str) -> Document | None:
         name = self.physical(index)
@@ -275,7 +300,11 @@ class OpenSearchStore(MetadataStore):
     def count(self, index: str) -> int:
         name = self.physical(index)
         self.refresh(index)
-        return int(self._call(f"count {name}", lambda: self.client.count(index=name))["count"])
+        try:
+            return int(self._call(f"count {name}", lambda: self.client.count(index=name))["count"])
+        except os_exc.NotFoundError:
+            return 0
 
     def close(self) -> None:
         self.client.close()
+        super().close()

@@ -8,7 +8,7 @@ from dataclasses import fields
 import dagster as dg
 
 from c2c_dagster.store.base import MetadataStore
-from c2c_dagster.store.settings import StoreSettings
+from c2c_dagster.store.settings import StoreSettings, shared_store
 
 
 class MetadataStoreResource(dg.ConfigurableResource):
@@ -28,9 +28,17 @@ class MetadataStoreResource(dg.ConfigurableResource):
     index_prefix: str = ""
     embedded_path: str | None = None
 
+    def settings(self) -> StoreSettings:
+        return StoreSettings(**{f.name: getattr(self, f.name) for f in fields(StoreSettings)})
+
     def get_store(self) -> MetadataStore:
-        """A ready store with its indices created (idempotent)."""
-        return StoreSettings(**{f.name: getattr(self, f.name) for f in fields(StoreSettings)}).open()
+        """The process's one client for these settings (``shared_store``).
+
+        Not opened per run in ``setup_for_execution`` nor closed in ``teardown_after_execution``:
+        Dagster calls those once per run *and* per sensor tick, while the code server that
+        evaluates sensors lives for days; one client, closed when the process exits, serves them all.
+        """
+        return shared_store(self.settings())
 
 
 def store_resource_from_env() -> MetadataStoreResource:

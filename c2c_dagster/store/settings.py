@@ -1,12 +1,15 @@
-"""Which store to use, read from the environment: the one rule Dagster and the CLIs share.
+"""Which store to use, read from the environment: the one rule Dagster and the CLIs share;
+and the one opened store per process that every asset, sensor and command reuses.
 
 No Dagster import here, so a command-line tool opens the store in a fraction of a second.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from c2c_dagster.store.base import MetadataStore
@@ -27,7 +30,7 @@ class StoreSettings:
 
     opensearch_url: str | None = None
     opensearch_user: str | None = None
-    opensearch_password: str | None = None
+    opensearch_password: str | None = field(default=None, repr=False)
     opensearch_verify_certs: bool = True
     opensearch_ca_certs: str | None = None
     # Replicas default to 1 as a production cluster wants; a single test node uses 0.
@@ -50,7 +53,12 @@ class StoreSettings:
         )
 
     def open(self) -> MetadataStore:
-        """A ready store with its indices created (idempotent)."""
+        """A new store client; nothing is sent to the store yet.
+
+        Indices are not created here: a reader needs none (a missing index reads as empty), and
+        the first write of a process sets up the index it writes to. Most callers want
+        ``shared_store``, which reuses one client per process.
+        """
         store: MetadataStore
         if self.opensearch_url:
             # Imported here: opensearch-py is only needed when OpenSearch is configured.
@@ -69,5 +77,36 @@ class StoreSettings:
             from c2c_dagster.store.embedded import EmbeddedStore
 
             store = EmbeddedStore(self.embedded_path or default_embedded_path())
-        store.ensure_indices()
         return store
+
+
+# One client per settings and process: a client holds a connection pool, so building one per
+# asset, sensor tick or call would reconnect every time. The pid is part of the key because a
+# forked child must not share its parent's sockets.
+_shared: dict[tuple[int, StoreSettings], MetadataStore] = {}
+_shared_lock = threading.Lock()
+_closing_at_exit = False
+
+
+def shared_store(settings: StoreSettings) -> MetadataStore:
+    """The process's store for ``settings``, opened on first use and closed when the process exits."""
+    global _closing_at_exit
+    key = (os.getpid(), settings)
+    with _shared_lock:
+        store = _shared.get(key)
+        if store is None or store.closed:
+            store = _shared[key] = settings.open()
+            if not _closing_at_exit:
+                atexit.register(close_shared_stores)
+                _closing_at_exit = True
+        return store
+
+
+def close_shared_stores() -> None:
+    """Close this process's shared stores (at exit; tests call it to start afresh)."""
+    pid = os.getpid()
+    with _shared_lock:
+        mine = [key for key in _shared if key[0] == pid]
+        stores = [_shared.pop(key) for key in mine]
+    for store in stores:
+        store.close()

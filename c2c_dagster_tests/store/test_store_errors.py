@@ -24,8 +24,9 @@ def test_opensearch_down_names_the_url_and_the_fix() -> None:
 def test_embedded_store_on_unwritable_path_names_the_path(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
+    store = EmbeddedStore(blocker / "sub" / "store.sqlite")
     with pytest.raises(StoreUnavailableError, match="C2C_STORE_PATH"):
-        EmbeddedStore(blocker / "sub" / "store.sqlite")
+        store.upsert("ci-build-metadata", [{"build_id": "x-1"}])
 
 
 def test_unknown_index_is_a_clear_error(tmp_path: Path) -> None:

@@ -9,45 +9,15 @@ from pathlib import Path
 import pytest
 
 from c2c_dagster.store import EmbeddedStore
-from c2c_dagster.traceability.correlate import BuildIndex, RunningContainer, RunningPod, SyncInfo, correlate
+from c2c_dagster_tests.traceability.trace_data import COMMIT_NEW, COMMIT_OLD, NEW, OLD, seed_trace_store
 from c2c_devstack.services import free_port
 from c2c_devstack.services.dagster import environ_without_store, venv_bin
-
-REPO = "registry.local/shop/web"
-OLD, NEW = "sha256:" + "0" * 64, "sha256:" + "1" * 64
-COMMIT_OLD, COMMIT_NEW = "a" * 40, "b" * 40
-
-
-def build(number: int, digest: str, commit: str) -> dict:
-    return {
-        "build_id": f"shop/web/main-{number}", "job_name": "shop/web/main", "build_number": number,
-        "build_status": "SUCCESS", "image_name": REPO, "image_tag": f"web-{number}", "image_digest": digest,
-        "build_url": f"https://jenkins.example/job/shop/job/web/job/main/{number}/",
-        "commits": [{"commit_id": commit, "author": "Ada Lovelace", "email": "ada@example.com",
-                     "message": f"Change {number}\n\nbody"}],
-        "authors": ["Ada Lovelace <ada@example.com>"], "timestamp": f"2026-01-0{number}T00:00:00Z",
-    }
 
 
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     path = tmp_path / "store.sqlite"
-    store = EmbeddedStore(path)
-    builds = [build(1, OLD, COMMIT_OLD), build(2, NEW, COMMIT_NEW)]
-    store.upsert("ci-build-metadata", builds)
-    web = RunningContainer(
-        "prod", "shop", "Deployment", "web", "web", f"{REPO}:web-2",
-        [RunningPod("web-7d9-abc", "kwok-node-0", NEW, "2026-01-03T00:00:00Z"),
-         RunningPod("web-7d9-def", "kwok-node-1", NEW, "2026-01-03T00:00:05Z")],
-        argocd_app="argocd/web", replicas={"desired": 2, "ready": 2, "available": 2, "updated": 2},
-        strategy={"type": "RollingUpdate", "maxSurge": "25%", "maxUnavailable": "25%"},
-    )
-    records = correlate([web], BuildIndex(builds), syncs={"argocd/web": SyncInfo("argocd/web", "c" * 40)},
-                        updated_at="2026-01-04T00:00:00Z")
-    old = correlate([RunningContainer("prod", "shop", "Deployment", "web", "web", f"{REPO}:web-1",
-                                      [RunningPod("web-5f4-xyz", "kwok-node-0", OLD, "2026-01-02T00:00:00Z")])],
-                    BuildIndex(builds), updated_at="2026-01-03T00:00:00Z")
-    store.upsert("traceability-metadata", records + [{**r, "running": False} for r in old])
+    seed_trace_store(EmbeddedStore(path))
     return path
 
 
@@ -104,3 +74,12 @@ def test_unreachable_opensearch_exits_3_naming_it(tmp_path: Path) -> None:
     done = subprocess.run([venv_bin("c2c"), "trace", "--build", "x-1"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 3
     assert url in done.stderr and "unreachable" in done.stderr
+    # A reader sets nothing up, so its error names the read it tried, not a template write.
+    assert "_index_template" not in done.stderr and "GET ci-build-metadata/_doc/x-1" in done.stderr
+
+
+def test_a_store_file_that_does_not_exist_yet_matches_nothing_and_is_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "not-yet" / "store.sqlite"
+    done = c2c(path, "--commit", COMMIT_OLD[:7])
+    assert done.returncode == 1 and "nothing matches" in done.stderr, done.stderr
+    assert not path.parent.exists()
