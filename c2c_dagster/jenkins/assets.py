@@ -7,6 +7,7 @@ from the function signature at definition time.
 
 import dagster as dg
 
+from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.jenkins.ingest import BuildRef, builds_in_window, fetch_builds
 from c2c_dagster.jenkins.partitions import ci_build_partitions
 from c2c_dagster.jenkins.resources import JenkinsResource
@@ -26,6 +27,7 @@ class CiBuildsConfig(dg.Config):
     # A backfill of a range is one run that pages each job's history once, not once per day.
     backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    freshness_policy=freshness_policy("ci_builds"),
     kinds={"jenkins", "opensearch"},
     group_name="ci",
     owners=["team:platform"],

@@ -5,10 +5,10 @@ from the function signature at definition time.
 """
 
 import re
-from datetime import timedelta
 
 import dagster as dg
 
+from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.kubernetes.collect import DAEMONSETS, DEPLOYMENTS, PODS, STATEFULSETS, collect_cluster
 from c2c_dagster.kubernetes.history import plan_history, read_open_versions, write_history
 from c2c_dagster.kubernetes.partitions import cluster_partitions
@@ -51,8 +51,7 @@ def _check(config: SnapshotConfig) -> None:
     # Unreachable API servers and store hiccups are transient; nothing is written until the
     # whole cluster has been read, so a retry starts clean.
     retry_policy=dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL),
-    # Scans run every 10 minutes: a snapshot older than two missed scans warns in the UI, three fails.
-    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=40), warn_window=timedelta(minutes=25)),
+    freshness_policy=freshness_policy("deployment_snapshots"),
     kinds={"kubernetes", "opensearch"},
     group_name="deployments",
     owners=["team:platform"],

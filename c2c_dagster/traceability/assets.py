@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions
 from c2c_dagster.jenkins.assets import ci_builds
@@ -81,6 +82,7 @@ def _check(name: str, records: list[dict[str, Any]], flag: Flag, severity: dg.As
     partitions_def=cluster_partitions,
     deps=[dg.AssetDep(ci_builds, partition_mapping=dg.AllPartitionMapping()), deployment_snapshots],
     automation_condition=REFRESH_WHEN_UPSTREAM_LANDS,
+    freshness_policy=freshness_policy("traceability_records"),
     check_specs=CHECKS,
     kinds={"opensearch"},
     group_name="traceability",
