@@ -97,3 +97,12 @@ def jenkins_emulator() -> Iterator[Any]:
     from c2c_devstack.emulators.jenkins import JenkinsEmulator
 
     yield from _running(JenkinsEmulator().start())
+
+
+@pytest.fixture(scope="session")
+def code_location_image(oci_registry, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """c2c's image from the repository's Containerfile (Buildah, on a debootstrapped Debian 12 base:
+    no Docker Hub here), pushed to the session's registry."""
+    from c2c_devstack.services.image import build_code_location_image
+
+    return build_code_location_image(oci_registry, tmp_path_factory.mktemp("image"))

@@ -38,16 +38,19 @@ class RegistryService:
     def url(self) -> str:
         return f"http://{self.host}"
 
-    def buildah(self, *args: str) -> str:
-        """Run buildah on this service's private storage (vfs: works without overlay mounts)."""
-        cmd = [
+    def buildah_argv(self) -> list[str]:
+        """buildah on this service's private storage (vfs: works without overlay mounts)."""
+        return [
             "buildah",
             "--storage-driver", "vfs",
             "--root", str(self.workdir / "buildah-root"),
             "--runroot", str(self.workdir / "buildah-run"),
-            *args,
         ]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+    def buildah(self, *args: str, timeout: float = 300) -> str:
+        """Run buildah on this service's private storage; its stdout, or an error with its output."""
+        cmd = [*self.buildah_argv(), *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done.stdout
