@@ -1,0 +1,1 @@
+"""One module per dashboard, each with a ``spec()`` returning its ``build.Spec``."""
