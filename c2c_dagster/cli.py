@@ -1,4 +1,5 @@
-"""``c2c``: ask the traceability store from a shell. ``c2c trace --workload shop/web`` and friends.
+"""``c2c``: ask the traceability store from a shell. ``c2c trace --workload shop/web`` and friends;
+``c2c metrics serve`` serves Prometheus metrics from the same store.
 
 The store is chosen by the same settings Dagster uses (``C2C_OPENSEARCH_URL`` or the embedded
 ``C2C_STORE_PATH``). ``c2c trace`` only reads, so read-only credentials will do. Exit status: 0
@@ -13,6 +14,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from c2c_dagster.observability import cli as metrics_cli
 from c2c_dagster.store import ALL_INDICES, StoreError, StoreSettings
 from c2c_dagster.store.settings import shared_store
 from c2c_dagster.traceability.render import render
@@ -47,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     store_commands.add_parser(
         "init", help="create the index templates and indices (needs write and template permissions)"
     )
+    metrics_cli.add_parser(commands)
     return parser
 
 
@@ -69,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "store":
         return store_init()
+    if args.command == "metrics":
+        return metrics_cli.run(args)
     kind = next(name for name in QUERIES if getattr(args, name) is not None)
     value = getattr(args, kind)
     try:

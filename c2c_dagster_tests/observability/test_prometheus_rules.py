@@ -12,7 +12,7 @@ from c2c_devstack.services.prometheus import promtool
 
 pytestmark = pytest.mark.prometheus
 
-PROMETHEUS_DIR = REPO_ROOT / "k8s" / "metrics" / "prometheus"
+PROMETHEUS_DIR = REPO_ROOT / "k8s" / "base" / "metrics" / "prometheus"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.rules.yml"))
 TEST_FILES = sorted((PROMETHEUS_DIR / "tests").glob("*.test.yml"))
 

@@ -1,0 +1,49 @@
+"""``c2c metrics serve``: the exporter's command line (wired into ``c2c`` by ``c2c_dagster.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from c2c_dagster.store import StoreSettings
+from c2c_dagster.store.settings import shared_store
+
+DEFAULT_PORT = 9464
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``metrics serve`` to the ``c2c`` command's subcommands."""
+    metrics = commands.add_parser("metrics", help="Prometheus metrics from the c2c store")
+    actions = metrics.add_subparsers(dest="metrics_command", required=True)
+    serve = actions.add_parser("serve", help="serve /metrics for Prometheus to scrape")
+    serve.add_argument("--address", default=os.environ.get("C2C_METRICS_ADDRESS", "0.0.0.0"),
+                       help="listen address (C2C_METRICS_ADDRESS; default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("C2C_METRICS_PORT", DEFAULT_PORT)),
+                       help=f"listen port (C2C_METRICS_PORT; default {DEFAULT_PORT})")
+    serve.add_argument("--refresh-seconds", type=float, default=float(os.environ.get("C2C_METRICS_REFRESH_SECONDS", 30)),
+                       help="read the store at most this often; scrapes in between get the last reading (default 30)")
+    serve.add_argument("--dagster-home", default=os.environ.get("DAGSTER_HOME"),
+                       help="a Dagster instance to read snapshot run durations from (default $DAGSTER_HOME; "
+                            "without one, c2c_snapshot_duration_seconds is not exported)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from c2c_dagster.observability.exporter import StoreCollector, serve
+
+    instance = None
+    if args.dagster_home:
+        import dagster as dg
+
+        os.environ["DAGSTER_HOME"] = args.dagster_home
+        instance = dg.DagsterInstance.get()
+    settings = StoreSettings.from_env()
+    collector = StoreCollector(lambda: shared_store(settings), refresh_seconds=args.refresh_seconds,
+                               dagster_instance=instance)
+    try:
+        serve(collector, args.address, args.port)
+    except OSError as exc:
+        print(f"c2c metrics serve: cannot listen on {args.address}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    return 0

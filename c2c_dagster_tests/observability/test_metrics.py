@@ -1,0 +1,177 @@
+"""The exporter's reads give the same groups on the embedded store and the real OpenSearch node; its
+families say exactly what a known state holds (zeros included, bounded labels, kube-state-metrics'
+image_id verbatim); a store outage exports c2c_store_up 0 and nothing else; readings are reused
+within the refresh interval. (The whole path on real data, scraped by a real Prometheus, is in
+test_dashboard_queries.py.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from c2c_dagster.observability.exporter import StoreCollector, read_state, wsgi_app
+from c2c_dagster.observability.families import StoreState, families
+from c2c_dagster.observability.reads import Group, documents, group_stats
+from c2c_dagster.store import StoreUnavailableError
+
+pytestmark = pytest.mark.opensearch
+
+IMAGE_ID = "registry.example.com/shop/web@sha256:" + "1" * 64
+
+
+def release(event_id: str, workload: str, at: str, *, rollback: bool, cluster: str | None = "prod") -> dict:
+    return {"event_id": event_id, "cluster": cluster, "namespace": "shop", "workload_kind": "Deployment",
+            "workload_name": workload, "container_name": "app", "at": at, "rollback": rollback}
+
+
+def test_grouped_counts_are_the_same_on_both_stores(store) -> None:
+    store.upsert("release-events", [
+        release("1", "web", "2026-03-01T10:00:00Z", rollback=False),
+        release("2", "web", "2026-03-02T10:00:00Z", rollback=False),
+        release("3", "web", "2026-03-03T10:00:00Z", rollback=True),
+        release("4", "api", "2026-03-01T12:00:00Z", rollback=False),
+        release("5", "api", "2026-03-04T12:00:00Z", rollback=False, cluster=None),
+    ])
+    groups = group_stats(store, "release-events", ["cluster", "workload_name", "rollback"], newest=["at"])
+    def ordered(rows: list) -> list:
+        return sorted(rows, key=lambda row: tuple(v or "" for v in row[0]))
+
+    as_tuples = ordered([(g.key, g.count, g.latest["at"]) for g in groups])
+    assert as_tuples == ordered([
+        (("prod", "web", "false"), 2, 1772445600.0),  # 2026-03-02T10:00:00Z
+        (("prod", "web", "true"), 1, 1772532000.0),
+        (("prod", "api", "false"), 1, 1772366400.0),
+        ((None, "api", "false"), 1, 1772625600.0),  # no cluster: a bucket of its own, not dropped
+    ])
+    assert [g.count for g in group_stats(store, "release-events", ["workload_name"], where={"rollback": True})] == [1]
+    assert sorted(d["event_id"] for d in documents(store, "release-events", {"workload_name": "api"})) == ["4", "5"]
+    assert group_stats(store, "argocd-sync-events", ["app"]) == []
+
+
+def test_a_store_with_no_documents_reads_as_empty(store) -> None:
+    state = read_state(store)
+    assert (state.pods, state.records, state.releases, state.builds, state.builds_without_digest) == ([], [], [], [], 0)
+
+
+def _exported(state: StoreState) -> dict[str, list[tuple[dict[str, str], float]]]:
+    class Fixed:
+        def collect(self) -> Any:
+            return families(state)
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Fixed())
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+def _pod(name: str, containers: list[dict], **extra: Any) -> dict:
+    return {"doc_type": "pod", "cluster": "prod", "namespace": "shop", "workload_kind": "Deployment",
+            "workload_name": "web", "pod_name": name, "nodeName": "node-1", "phase": "Running", "ready": True,
+            "last_seen": "2026-03-05T10:00:00Z", "containers": containers, **extra}
+
+
+def test_the_families_of_a_known_state() -> None:
+    record = {"cluster": "prod", "namespace": "shop", "workload_kind": "Deployment", "workload_name": "web",
+              "container_name": "app", "image_digest": "sha256:" + "1" * 64, "image_tag": "v2", "build_id": "web-42",
+              "build_status": "SUCCESS", "commit_ids": ["c0ffee", "bead"], "match_key": "image_digest",
+              "argocd_app": "argocd/web", "flags": ["mutable_tag"], "first_seen": "2026-03-05T09:00:00Z",
+              "pods": [{"name": "web-1"}, {"name": "web-2"}]}
+    hand = {**record, "workload_name": "tool", "image_digest": "sha256:" + "2" * 64, "build_id": None,
+            "commit_ids": [], "flags": ["untraceable", "mutable_tag"], "pods": [{"name": "tool-1"}]}
+    running = {"type": "regular", "name": "app", "state": "running", "restartCount": 3, "imageID": IMAGE_ID,
+               "image_digest": "sha256:" + "1" * 64, "image": "registry.example.com/shop/web:v2"}
+    init_done = {"type": "init", "name": "migrate", "state": "terminated", "reason": "Completed", "restartCount": 0}
+    waiting = {"type": "regular", "name": "app", "state": "waiting", "reason": "CrashLoopBackOff", "restartCount": 7}
+    state = StoreState(
+        records=[record, hand],
+        pods=[_pod("web-1", [init_done, running]), _pod("web-2", [waiting], ready=False, partial=True)],
+        workloads=[{"doc_type": "workload", "cluster": "prod", "namespace": "shop", "workload_kind": "Deployment",
+                    "workload_name": "web", "replicas": {"desired": 2, "ready": 1, "available": 1, "updated": 2,
+                                                         "current": 2},
+                    "rollout_complete": False, "last_seen": "2026-03-05T10:05:00Z"}],
+        releases=[Group(("prod", "shop", "Deployment", "web", "true"), 1, {"at": 1772700000.0})],
+        syncs=[Group(("prod", "argocd", "web", "Succeeded"), 3, {"finished_at": 1.0}),
+               Group((None, "argocd", "far", "Failed"), 1, {"finished_at": 2.0})],
+        sync_durations=[("prod", "argocd/web", 20.0), ("prod", "argocd/web", 100.0), ("prod", "argocd/web", 4000.0)],
+        builds=[Group(("shop/web", "SUCCESS"), 5, {"timestamp": 3.0})],
+        builds_without_digest=2,
+        snapshot_durations={"prod": 4.5},
+    )
+    out = _exported(state)
+    flagged = {s[0]["flag"]: s[1] for s in out["c2c_flagged_images"]}
+    assert flagged["untraceable"] == 1 and flagged["mutable_tag"] == 2 and flagged["digest_mismatch"] == 0
+    assert out["c2c_running_images"] == [({"cluster": "prod"}, 2.0)]
+    pods_of = {s[0]["workload"]: s for s in out["c2c_workload_image_pods"]}
+    assert pods_of["web"][1] == 2 and pods_of["web"][0]["commit"] == "c0ffee" and pods_of["web"][0]["traceable"] == "true"
+    assert pods_of["tool"][0]["traceable"] == "false" and pods_of["tool"][0]["build_id"] == ""
+    # One info series per running container, with the runtime's imageID as kube-state-metrics has it.
+    [(info, _)] = out["c2c_container_info"]
+    assert (info["pod"], info["image_id"], info["build_id"], info["commit"]) == ("web-1", IMAGE_ID, "web-42", "c0ffee")
+    assert sorted((s[0]["pod"], s[0]["container"], s[1]) for s in out["c2c_container_restarts_total"]) == [
+        ("web-1", "app", 3), ("web-1", "migrate", 0), ("web-2", "app", 7)]
+    assert sorted((s[0]["container"], s[0]["state"], s[0]["reason"]) for s in out["c2c_container_state"]) == [
+        ("app", "running", ""), ("app", "waiting", "CrashLoopBackOff")]
+    assert {s[0]["state"]: s[1] for s in out["c2c_workload_replicas"]}["available"] == 1
+    assert out["c2c_workload_rollout_complete"] == [(
+        {"cluster": "prod", "namespace": "shop", "workload_kind": "Deployment", "workload": "web"}, 0.0)]
+    assert out["c2c_snapshot_timestamp_seconds"] == [({"cluster": "prod"}, 1772705100.0)]  # the newest last_seen
+    assert out["c2c_snapshot_duration_seconds"] == [({"cluster": "prod"}, 4.5)]
+    assert out["c2c_releases_total"][0][1] == 1 and out["c2c_releases_total"][0][0]["rollback"] == "true"
+    syncs = {(s[0]["cluster"], s[0]["app"], s[0]["phase"]): s[1] for s in out["c2c_argocd_syncs_total"]}
+    assert syncs == {("prod", "argocd/web", "Succeeded"): 3, ("", "argocd/far", "Failed"): 1}
+    buckets = {s[0]["le"]: s[1] for s in out["c2c_argocd_sync_duration_seconds_bucket"]}
+    assert (buckets["15.0"], buckets["30.0"], buckets["120.0"], buckets["3600.0"], buckets["+Inf"]) == (0, 1, 2, 2, 3)
+    assert out["c2c_argocd_sync_duration_seconds_sum"][0][1] == 4120
+    problems = {s[0]["problem"]: s[1] for s in out["c2c_ingest_problem_documents"]}
+    assert problems == {"digest_missing": 2, "unknown_destination": 1, "partial_snapshot": 1}
+    # Bounded labels: nothing per event, per build or per sync.
+    assert all("event_id" not in labels and "build_number" not in labels for series in out.values()
+               for labels, _ in series)
+
+
+def test_an_unreachable_store_exports_only_that_it_is_down() -> None:
+    def unreachable() -> Any:
+        raise StoreUnavailableError("OpenSearch at http://127.0.0.1:1 unreachable")
+
+    collector = StoreCollector(unreachable, refresh_seconds=0)
+    names = {m.name: m for m in collector.collect()}
+    assert set(names) == {"c2c_store_up", "c2c_exporter_read_duration_seconds"}
+    assert names["c2c_store_up"].samples[0].value == 0
+
+
+def test_readings_are_reused_within_the_refresh_interval(tmp_path) -> None:
+    from c2c_dagster.store import EmbeddedStore
+
+    opened: list[int] = []
+
+    def open_store() -> Any:
+        opened.append(1)
+        return EmbeddedStore(tmp_path / "store.sqlite")
+
+    collector = StoreCollector(open_store, refresh_seconds=3600)
+    first = [m.name for m in collector.collect()]
+    second = [m.name for m in collector.collect()]
+    assert first == second and len(opened) == 1
+
+
+def test_the_endpoint_serves_metrics_and_a_cheap_health_answer(tmp_path) -> None:
+    from wsgiref.simple_server import make_server
+    import threading
+
+    from c2c_dagster.store import EmbeddedStore
+
+    collector = StoreCollector(lambda: EmbeddedStore(tmp_path / "store.sqlite"))
+    with make_server("127.0.0.1", 0, wsgi_app(collector)) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+        assert requests.get(f"{base}/healthz", timeout=5).text == "ok\n"
+        body = requests.get(f"{base}/metrics", timeout=5).text
+        server.shutdown()
+    assert "c2c_store_up 1.0" in body
