@@ -106,3 +106,11 @@ def code_location_image(oci_registry, tmp_path_factory: pytest.TempPathFactory) 
     from c2c_devstack.services.image import build_code_location_image
 
     return build_code_location_image(oci_registry, tmp_path_factory.mktemp("image"))
+
+
+@pytest.fixture(scope="session")
+def postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's PostgreSQL 15, a cluster of its own (initdb) on a free loopback port."""
+    from c2c_devstack.services import postgresql
+
+    yield from _running(postgresql.start(tmp_path_factory.mktemp("postgresql")))
