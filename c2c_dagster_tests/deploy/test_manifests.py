@@ -47,7 +47,8 @@ def referenced_secrets(objects: list[dict]) -> set[str]:
 def test_the_overlay_runs_all_of_c2c_with_limits_probes_and_secrets_by_reference(overlay: str) -> None:
     objects = build_overlay(overlay, image=IMAGE)
     deployments = by_kind(objects, "Deployment")
-    assert {"c2c-dagster-webserver", "c2c-dagster-daemon", "c2c-code-location"} <= set(deployments)
+    # and the metrics exporter (k8s/base/metrics, tested with the observability tests)
+    assert {"c2c-dagster-webserver", "c2c-dagster-daemon", "c2c-code-location", "c2c-metrics"} <= set(deployments)
     assert by_kind(objects, "Secret") == {}  # referenced, never part of the manifests
     cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
     assert {o["metadata"].get("namespace") for o in objects if o["kind"] not in cluster_scoped} == {"c2c"}
@@ -104,7 +105,8 @@ def test_every_object_is_server_side_applied_and_the_identities_keep_least_privi
                            for n in ("c2c-dagster-webserver", "c2c-dagster-daemon", "c2c-code-location"))
 
             wait_until(pods_created, what="pods of c2c's Deployments", timeout=60)
-            core_pods = client.CoreV1Api(api).list_namespaced_pod("c2c", label_selector="app.kubernetes.io/name=c2c")
+            core_pods = client.CoreV1Api(api).list_namespaced_pod(
+                "c2c", label_selector="app.kubernetes.io/component in (webserver,daemon,code-location)")
             assert {p.spec.service_account_name for p in core_pods.items} == {"c2c-collector", "c2c-dagster"}
 
             # The collector reads what a snapshot and the Argo CD sensor list, cluster-wide, and
