@@ -40,6 +40,17 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def argocd(k8s_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real Argo CD on the session's cluster: application controller, repo server, Redis.
+
+    One per session (about 450 MiB); tests keep apart by namespace (``argocd.create_namespace()``).
+    """
+    from c2c_devstack.services import argocd
+
+    yield from _running(argocd.start(tmp_path_factory.mktemp("argocd"), k8s_cluster))
+
+
+@pytest.fixture(scope="session")
 def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Debian's docker-registry (the CNCF distribution registry) on loopback, plus Buildah to feed it."""
     from c2c_devstack.services import registry
