@@ -3,13 +3,18 @@
 Pure functions over the Application as ``CustomObjectsApi`` returns it (a dict), tested
 directly. Field names follow Argo CD's CRD (``status.history[]``, ``status.operationState``).
 
-Argo CD facts this module relies on (argo-cd ``controller/appcontroller.go``):
+Argo CD facts this module relies on (argo-cd ``controller/sync.go``, ``controller/state.go``;
+checked against the real v3.6 controller in ``c2c_dagster_tests/argocd/test_syncs.py``):
 
-* ``status.history`` gains an entry only when a sync *succeeds*; its ``id`` grows by one per
-  entry and its ``deployStartedAt`` is the operation's ``startedAt``. Argo CD keeps the newest
-  10 (``revisionHistoryLimit``), so the store, not the Application, is the long history.
+* ``status.history`` gains an entry only when a whole-app sync *succeeds* (not a dry run, not a
+  sync of selected resources); its ``id`` grows by one per entry from 0, and its
+  ``deployStartedAt`` is the operation's ``startedAt``, both at one-second resolution, so syncs
+  started within the same second (a burst of commits, a rollback right after a sync) share it.
+  Argo CD keeps the newest 10 (``revisionHistoryLimit``), so the store, not the Application, is
+  the long history.
 * the history entry is written before ``operationState`` turns ``Succeeded``, so a finished
-  successful operation always finds its entry; a ``Failed``/``Error`` operation has none.
+  successful whole-app operation finds its entry; a ``Failed``/``Error`` operation has none, nor
+  has a selective or dry-run sync (recorded by its ``finishedAt`` instead).
 * ``operationState`` holds only the latest operation; older history entries carry no resources,
   phase, health or images of their own (those fields describe the app *now*).
 * history ids start again at 0 in an Application that is deleted and created again under the same
@@ -135,19 +140,30 @@ def _resource(entry: Mapping[str, Any]) -> dict[str, Any]:
     return resource
 
 
+def _revisions(record: Mapping[str, Any]) -> list[str]:
+    """The revision(s) a history entry or syncResult names: ``revisions`` (multi-source) or ``revision``."""
+    if record.get("revisions"):
+        return list(record["revisions"])
+    return [record["revision"]] if record.get("revision") else []
+
+
 def operation_history_id(operation: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> int | None:
     """The history entry a finished *successful* operation wrote, or None.
 
-    Matched by ``deployStartedAt == startedAt`` (Argo CD copies one into the other); history
-    written by versions without ``deployStartedAt`` falls back to the newest entry deployed
-    at or after the operation started.
+    Matched by ``deployStartedAt == startedAt`` (Argo CD copies one into the other). Both have
+    one-second resolution, so several entries may match: the newest is the latest operation's
+    (Argo CD appends), provided it deployed the revisions the operation synced; if not, the
+    operation wrote no entry (a selective sync) and the match is an earlier sync's. History
+    written by versions without ``deployStartedAt`` falls back to the newest entry deployed at
+    or after the operation started.
     """
     if operation.get("phase") != SUCCEEDED or not history:
         return None
     started = parse_time(operation.get("startedAt"))
-    for entry in history:
+    synced = _revisions(operation.get("syncResult") or {})
+    for entry in sorted(history, key=lambda entry: int(entry["id"]), reverse=True):
         if entry.get("deployStartedAt") and parse_time(entry["deployStartedAt"]) == started:
-            return int(entry["id"])
+            return int(entry["id"]) if not synced or _revisions(entry) == synced else None
     newest = max(history, key=lambda entry: int(entry["id"]))
     deployed = parse_time(newest.get("deployedAt"))
     if not newest.get("deployStartedAt") and started and deployed and deployed >= started:

@@ -176,3 +176,31 @@ def test_unknown_destination_is_recorded_with_the_reason_and_no_cluster() -> Non
     (event,) = events_of(app, cluster=None)
     assert "cluster" not in event.document and event.document["argocd_cluster"] == "prod"
     assert "https://10.0.0.9:6443" in event.document["ingest_problems"][0]
+
+
+def test_syncs_started_in_the_same_second_are_told_apart_newest_first() -> None:
+    # As the real controller wrote it (test_syncs.py): a rollback right after a sync; history
+    # timestamps have one-second resolution, so entries 1 and 2 share deployStartedAt.
+    second = "2026-01-31T10:00:06Z"
+    app = guestbook(
+        history=[history_entry(0, SHA1, started="2026-01-31T10:00:05Z", deployed="2026-01-31T10:00:05Z"),
+                 history_entry(1, SHA2, started=second, deployed=second),
+                 history_entry(2, SHA1, started=second, deployed=second, initiated_by={"username": "alice"})],
+        operation=operation_state("Succeeded", SHA1, started=second, finished=second,
+                                  resources=[synced("Deployment", "guestbook-ui", "guestbook")],
+                                  initiated_by={"username": "alice"}),
+    )
+    events = {e.history_id: e for e in events_of(app)}
+    assert sorted(events) == [0, 1, 2]
+    assert events[2].is_current_operation and not events[1].is_current_operation
+    assert (events[2].document["revision"], events[2].document["initiated_by"]) == (SHA1, "alice")
+    assert events[1].document["resources"] == [] and events[2].document["resources"]
+
+    # A selective sync (some resources only) writes no entry: the same-second entry is an earlier
+    # sync's, of another revision, and the operation is an event of its own.
+    app["status"]["history"] = app["status"]["history"][:2]
+    app["status"]["operationState"] = operation_state("Succeeded", SHA3, started=second, finished=second,
+                                                      resources=[synced("Deployment", "guestbook-ui", "guestbook")])
+    by_id = {e.event_id: e for e in events_of(app)}
+    assert set(by_id) == {f"prod/argocd/guestbook/{UID}/{i}" for i in (0, 1)} | {f"prod/argocd/guestbook/{UID}/{second}"}
+    assert by_id[f"prod/argocd/guestbook/{UID}/{second}"].document["revision"] == SHA3
