@@ -140,6 +140,20 @@ def _resource(entry: Mapping[str, Any]) -> dict[str, Any]:
     return resource
 
 
+def _synced_images(sync_result: Mapping[str, Any]) -> list[str]:
+    """The images of the manifests a sync applied (``syncResult.resources[].images``), hooks aside.
+
+    Preferred to ``status.summary.images``: the controller refreshes that summary with the
+    reconciliation *after* the operation, so read right after a sync it can still list the images
+    from before it. Empty for an Argo CD that does not record images per resource.
+    """
+    images: dict[str, None] = {}
+    for resource in sync_result.get("resources") or []:
+        if not resource.get("hookType"):
+            images.update(dict.fromkeys(resource.get("images") or []))
+    return sorted(images)
+
+
 def _revisions(record: Mapping[str, Any]) -> list[str]:
     """The revision(s) a history entry or syncResult names: ``revisions`` (multi-source) or ``revision``."""
     if record.get("revisions"):
@@ -275,7 +289,7 @@ def _event(
         # history entry gets none rather than values that belong to a later sync.
         doc["sync_status"] = (status.get("sync") or {}).get("status")
         doc["health"] = (status.get("health") or {}).get("status")
-        doc["images"] = list((status.get("summary") or {}).get("images") or [])
+        doc["images"] = _synced_images(sync_result) or list((status.get("summary") or {}).get("images") or [])
     else:
         # Argo CD writes a history entry only for a successful sync.
         doc["phase"] = SUCCEEDED

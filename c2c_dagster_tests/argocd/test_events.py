@@ -204,3 +204,24 @@ def test_syncs_started_in_the_same_second_are_told_apart_newest_first() -> None:
     by_id = {e.event_id: e for e in events_of(app)}
     assert set(by_id) == {f"prod/argocd/guestbook/{UID}/{i}" for i in (0, 1)} | {f"prod/argocd/guestbook/{UID}/{second}"}
     assert by_id[f"prod/argocd/guestbook/{UID}/{second}"].document["revision"] == SHA3
+
+
+def test_a_syncs_images_are_those_it_applied_not_the_summary_from_before_it() -> None:
+    # The real controller lists each applied resource's images in syncResult; status.summary is
+    # refreshed by the reconciliation after the sync, so right after it the summary is the old one.
+    app = guestbook(
+        history=[history_entry(0, SHA2, started="2026-01-31T10:00:00Z", deployed="2026-01-31T10:00:01Z")],
+        operation=operation_state("Succeeded", SHA2, started="2026-01-31T10:00:00Z", finished="2026-01-31T10:00:01Z",
+                                  resources=[synced("Deployment", "web", "guestbook", images=["shop/web:2"]),
+                                             synced("Deployment", "worker", "guestbook", images=["shop/worker:2"]),
+                                             synced("Job", "c2c-postsync-x", "guestbook", group="batch",
+                                                    hookType="PostSync", images=["curlimages/curl:8.11.1"])]),
+        images=["shop/web:1", "shop/worker:1"],
+    )
+    (event,) = events_of(app)
+    assert event.document["images"] == ["shop/web:2", "shop/worker:2"]
+    # An Argo CD that records no images per resource: the summary is all there is.
+    for resource in app["status"]["operationState"]["syncResult"]["resources"]:
+        resource.pop("images")
+    (event,) = events_of(app)
+    assert event.document["images"] == ["shop/web:1", "shop/worker:1"]
