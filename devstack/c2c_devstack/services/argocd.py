@@ -104,20 +104,27 @@ class ArgoCD:
         return name
 
     def create_application(self, namespace: str, name: str, *, sources: list[Mapping[str, Any]],
-                           dest_namespace: str, automated: bool = True,
+                           dest_namespace: str, dest_server: str = IN_CLUSTER, automated: bool = True,
+                           self_heal: bool = False,
+                           retry: Mapping[str, Any] | None = None,
                            sync_options: list[str] | None = None) -> dict[str, Any]:
         """Create an Application syncing ``sources`` (one or several) into ``dest_namespace``.
 
-        ``automated``: Argo CD syncs every new commit by itself (with prune and self-heal), as
-        c2c's demo platform does; without it only an ``operation`` written to the app syncs.
+        ``automated``: Argo CD syncs every new commit by itself (with prune), as c2c's demo
+        platform does; without it only an ``operation`` written to the app syncs. ``self_heal``
+        (off by default, as in Argo CD): the controller also re-applies what drifted from git,
+        with selective syncs that write no history entry. ``retry``: the app's ``syncPolicy.retry``
+        (without one an automated sync retries a failure 5 times, over about 2.5 minutes).
         """
         spec: dict[str, Any] = {
             "project": "default",
-            "destination": {"server": IN_CLUSTER, "namespace": dest_namespace},
+            "destination": {"server": dest_server, "namespace": dest_namespace},
             "syncPolicy": {"syncOptions": list(sync_options or [])},
         }
         if automated:
-            spec["syncPolicy"]["automated"] = {"prune": True, "selfHeal": True}
+            spec["syncPolicy"]["automated"] = {"prune": True, "selfHeal": self_heal}
+        if retry is not None:
+            spec["syncPolicy"]["retry"] = dict(retry)
         if len(sources) == 1:
             spec["source"] = dict(sources[0])
         else:
@@ -126,6 +133,28 @@ class ArgoCD:
                 "metadata": {"name": name, "namespace": namespace}, "spec": spec}
         with self.cluster.api_client() as api:
             return self._custom(api).create_namespaced_custom_object(GROUP, VERSION, namespace, "applications", body)
+
+    def register_cluster(self, name: str, *, server: str) -> str:
+        """Register the test cluster, reached at ``server``, as an Argo CD cluster (the Secret
+        ``argocd cluster add`` writes), so Applications may deploy to that address; returns it."""
+        import base64
+
+        config = yaml.safe_load(self.cluster.kubeconfig.read_text())
+        user = config["users"][0]["user"]
+
+        def data(path: str) -> str:
+            return base64.b64encode(Path(path).read_bytes()).decode()
+
+        tls = {"caData": data(str(self.cluster.ca_cert)), "certData": data(user["client-certificate"]),
+               "keyData": data(user["client-key"])}
+        with self.cluster.api_client() as api:
+            _apply(api, {
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": f"cluster-{name}", "namespace": NAMESPACE,
+                             "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
+                "stringData": {"name": name, "server": server, "config": json.dumps({"tlsClientConfig": tls})},
+            })
+        return server
 
     def get_application(self, namespace: str, name: str) -> dict[str, Any]:
         with self.cluster.api_client() as api:
@@ -339,8 +368,6 @@ def start(workdir: Path, cluster: KubernetesCluster, *, status_processors: int =
             "--application-namespaces", APPLICATION_NAMESPACES,
             # A handful of apps per session: a few workers each are plenty.
             "--status-processors", str(status_processors), "--operation-processors", str(operation_processors),
-            # Self-heal at once instead of after Argo CD's backoff (2s, then x3).
-            "--self-heal-backoff-timeout-seconds", "0",
             "--logformat", "text", "--loglevel", "info",
         ], log_path=logs / "argocd-application-controller.log", cwd=workdir, env={
             **common_env,
