@@ -35,6 +35,9 @@ Application = Mapping[str, Any]
 
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 SUCCEEDED = "Succeeded"
+# syncResult.resources[].status of a resource the sync changed in the cluster ("SyncFailed" and
+# "OutOfSync" did not; "PruneSkipped" left it).
+APPLIED = frozenset({"Synced", "Pruned"})
 
 # (API group, kind) of the workload types a deployment snapshot reads; everything else an app
 # syncs (Services, ConfigMaps, CRs ...) narrows nothing and is left out of the scope.
@@ -309,12 +312,15 @@ def _event(
 def wants_snapshot(event: SyncEvent) -> bool:
     """Whether a finished operation is worth a post-sync snapshot.
 
-    A success always is. A failed or errored sync is when its syncResult lists resources: it
-    may have applied some before failing, and what actually runs then is exactly what an
-    operator needs. One that failed before applying anything (e.g. manifest generation)
-    changed nothing, and the scheduled scan covers it.
+    A success always is. A failed or errored sync is when it applied (or pruned) some resources
+    before failing (Argo CD applies a wave's resources together, so a valid ConfigMap lands
+    beside a Deployment the API server refuses), and what actually runs then is exactly what an
+    operator needs. One that applied nothing (every resource ``SyncFailed``, or no syncResult
+    at all, e.g. manifest generation failed) changed nothing, and the scheduled scan covers it.
     """
-    return event.document.get("phase") == SUCCEEDED or bool(event.document.get("resources"))
+    if event.document.get("phase") == SUCCEEDED:
+        return True
+    return any(r.get("status") in APPLIED for r in event.document.get("resources") or [] if not r.get("hook_type"))
 
 
 def snapshot_scope(event: SyncEvent) -> SnapshotScope:

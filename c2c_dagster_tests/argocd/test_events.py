@@ -124,7 +124,10 @@ def test_a_failed_operation_is_an_event_of_its_own_keyed_by_finished_at() -> Non
         history=[history_entry(4, SHA1, started="2026-01-30T09:00:00Z", deployed="2026-01-30T09:00:20Z")],
         operation=operation_state(
             "Failed", SHA2, started="2026-01-31T10:00:00Z", finished="2026-01-31T10:01:00Z",
-            resources=[synced("Deployment", "guestbook-ui", "guestbook", status="SyncFailed")],
+            # As the real controller reports one (test_syncs.py): the ConfigMap beside the refused
+            # Deployment was applied.
+            resources=[synced("ConfigMap", "guestbook-settings", "guestbook", group=""),
+                       synced("Deployment", "guestbook-ui", "guestbook", status="SyncFailed")],
             initiated_by={"username": "bob"}, message="one or more objects failed to apply"),
         sync_status="OutOfSync", health="Degraded",
     )
@@ -137,6 +140,9 @@ def test_a_failed_operation_is_an_event_of_its_own_keyed_by_finished_at() -> Non
         "Failed", SHA2, "bob", "Degraded", "OutOfSync")
     assert doc["message"] == "one or more objects failed to apply"
     assert wants_snapshot(failed)  # it applied something before failing
+    # Had every resource been refused, it changed nothing: no snapshot.
+    app["status"]["operationState"]["syncResult"]["resources"].pop(0)
+    assert not wants_snapshot(events_of(app)[-1])
 
     # An Error before anything was applied (no syncResult): recorded, revision from the request, no snapshot.
     app["status"]["operationState"] = operation_state(
