@@ -164,22 +164,26 @@ def test_a_failed_sync_is_recorded_by_its_end_and_the_next_good_sync_continues_t
     # An invalid manifest: the API server refuses the Deployment (replicas < 0).
     invalid = deployment_manifest("web", "registry.local/shop/web:2")
     invalid["spec"]["replicas"] = -1
-    bad = gitops.repo.commit({"web/deployment.yaml": manifests_yaml(invalid)}, "web: replicas -1")
+    settings = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-settings"}, "data": {"mode": "fast"}}
+    bad = gitops.repo.commit({"web/deployment.yaml": manifests_yaml(invalid, settings)}, "web: replicas -1")
     app = gitops.synced("web", bad)
     operation = app["status"]["operationState"]
     assert operation["phase"] == "Failed" and operation["retryCount"] == 1
-    (resource,) = operation["syncResult"]["resources"]
-    assert (resource["kind"], resource["status"]) == ("Deployment", "SyncFailed")
-    assert "spec.replicas" in resource["message"]
+    # The API server refused the Deployment; the ConfigMap beside it was applied all the same.
+    settings_result, deployment_result = sorted(operation["syncResult"]["resources"], key=lambda r: r["kind"])
+    assert (settings_result["kind"], settings_result["status"]) == ("ConfigMap", "Synced")
+    assert (deployment_result["kind"], deployment_result["status"]) == ("Deployment", "SyncFailed")
+    assert "spec.replicas" in deployment_result["message"]
     assert [e["revision"] for e in app["status"]["history"]] == [good]  # no entry for a failure
 
     result, _ = tick(gitops, cursor)
     failed_id = gitops.event_id(app, operation["finishedAt"])
     doc = gitops.events("web")[failed_id]
     assert (doc["phase"], doc["revision"], doc["retry_count"]) == ("Failed", bad, 1)
-    assert doc["resources"][0]["status"] == "SyncFailed" and "spec.replicas" in doc["resources"][0]["message"]
+    assert {(r["kind"], r["status"]) for r in doc["resources"]} == {("ConfigMap", "Synced"), ("Deployment", "SyncFailed")}
     assert "history_id" not in doc
-    # The old pods still run the good image: that is what a snapshot after the failure shows.
+    # It changed the cluster (the ConfigMap), so it is snapshotted; the old pods still run the
+    # good image, which is what that snapshot shows.
     assert [r.run_key for r in mine(result, gitops)] == [f"post-sync:{failed_id}"]
     assert [i for i, _ in pod_images(gitops, "web")] == ["registry.local/shop/web:1"]
 
