@@ -103,6 +103,16 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
+def store_resource(store: Any) -> Any:
+    """The Dagster resource over the ``store`` fixture's backend, for assets and sensors under test."""
+    from c2c_dagster.store import MetadataStoreResource, OpenSearchStore
+
+    if isinstance(store, OpenSearchStore):
+        return MetadataStoreResource(opensearch_url=store.url, index_prefix=store.index_prefix, opensearch_replicas=0)
+    return MetadataStoreResource(embedded_path=str(store.path))
+
+
+@pytest.fixture
 def jenkins_emulator() -> Iterator[Any]:
     """The Jenkins *emulator* (Jenkins cannot be installed here), empty, per test."""
     from c2c_devstack.emulators.jenkins import JenkinsEmulator

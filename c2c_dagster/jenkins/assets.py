@@ -14,6 +14,9 @@ from c2c_dagster.jenkins.resources import JenkinsResource
 from c2c_dagster.store import CI_BUILD_METADATA, MetadataStoreResource
 from c2c_dagster.store.timeutil import utc_now
 
+# Lists in run metadata are cut to this many names; the counts beside them are whole.
+SHOWN = 50
+
 
 class CiBuildsConfig(dg.Config):
     """Which builds to ingest. Empty (a backfill or a manual run): every finished build of the
@@ -44,27 +47,51 @@ def ci_builds(
     The digest comes from the pipeline's archived build-metadata.json (written by
     ``c2c-build-metadata``); a build without a valid one is still recorded, flagged
     ``digest_missing``, never given a guessed digest. Documents are upserted by ``build_id``,
-    so re-runs and backfills never duplicate.
+    so re-runs and backfills never duplicate. One build Jenkins cannot describe is recorded with
+    the reason and the others still land; the first partition holds every older build too.
     """
+    scan = None
     if config.builds:
         refs = [BuildRef.parse(text) for text in config.builds]
         scope = f"{len(refs)} build(s) handed by the sensor"
     else:
         window = context.partition_time_window
-        refs = list(builds_in_window(jenkins, window.start, window.end))
-        scope = f"{len(refs)} finished build(s) started in [{window.start.isoformat()}, {window.end.isoformat()})"
+        # The first partition also holds every older build and those without a start time.
+        first = context.partition_key_range.start == ci_build_partitions.get_first_partition_key()
+        scan = builds_in_window(jenkins, None if first else window.start, window.end)
+        refs = scan.refs
+        since = "the beginning" if first else window.start.isoformat()
+        scope = f"{len(refs)} finished build(s) started in [{since}, {window.end.isoformat()})"
+        for folder, reason in scan.listing.unreadable_folders.items():
+            context.log.warning(f"Jenkins folder {folder} could not be read, its jobs are not in this run: {reason}")
+        for folder in scan.listing.beyond_depth:
+            context.log.warning(f"Jenkins folder {folder} lies deeper than {jenkins.max_folder_depth} folder levels "
+                                "(C2C_JENKINS_MAX_FOLDER_DEPTH); its jobs are not in this run")
+        for job, reason in scan.unreadable_jobs.items():
+            context.log.warning(f"Jenkins job {job}: history could not be read, its builds are not in this run: {reason}")
     context.log.info(f"ingesting {scope} from {jenkins.base_url}")
 
     report = fetch_builds(jenkins, refs, utc_now())
     for build in report.gone:
         context.log.warning(f"{build} was deleted from Jenkins between listing and fetching; skipped")
-    for doc in report.documents:
+    db = store.get_store()
+    # A build Jenkins would not describe now is recorded as such, unless an earlier run recorded it
+    # fully: a passing 5xx must not wipe a good document.
+    recorded = {d["build_id"] for d in db.find(CI_BUILD_METADATA.name, "build_id", sorted(report.unreadable))} if report.unreadable else set()
+    documents = [d for d in report.documents if not (d["build_id"] in recorded and d["metadata_source"] == "unreadable")]
+    for doc in documents:
         for problem in doc["ingest_problems"]:
             context.log.warning(f"{doc['build_id']}: {problem}")
 
-    written = store.get_store().upsert(CI_BUILD_METADATA.name, report.documents).written
+    written = db.upsert(CI_BUILD_METADATA.name, documents).written
     statuses = report.status_counts()
     missing = report.missing_digests()
+    not_read = {
+        **({"unreadable_folders": dg.MetadataValue.json(dict(list(scan.listing.unreadable_folders.items())[:SHOWN])),
+            "folders_beyond_depth": dg.MetadataValue.json(scan.listing.beyond_depth[:SHOWN]),
+            "unreadable_jobs": dg.MetadataValue.json(dict(list(scan.unreadable_jobs.items())[:SHOWN]))}
+           if scan else {}),
+    }
     return dg.MaterializeResult(
         metadata={
             "builds_written": written,
@@ -74,9 +101,12 @@ def ci_builds(
             "aborted": statuses.get("ABORTED", 0),
             "not_built": statuses.get("NOT_BUILT", 0),
             "missing_digests": len(missing),
-            "missing_digest_builds": dg.MetadataValue.json(missing[:50]),
+            "missing_digest_builds": dg.MetadataValue.json(missing[:SHOWN]),
             "invalid_artifacts": len(report.invalid_artifacts()),
             "builds_gone": len(report.gone),
+            "builds_unreadable": len(report.unreadable),
+            "builds_unreadable_reasons": dg.MetadataValue.json(dict(list(report.unreadable.items())[:SHOWN])),
+            **not_read,
             "jenkins_url": jenkins.base_url,
         }
     )

@@ -24,6 +24,9 @@ class JobCursor:
 @dataclass
 class JenkinsCursor:
     jobs: dict[str, JobCursor] = field(default_factory=dict)
+    # ids of the ingest-problems documents left open by the last tick: the store is read only
+    # when there are some (to close them) or new ones, not on every quiet tick.
+    open_problems: set[str] = field(default_factory=set)
 
     @classmethod
     def loads(cls, text: str | None) -> "JenkinsCursor":
@@ -34,7 +37,8 @@ class JenkinsCursor:
             jobs={
                 name: JobCursor(entry["done_through"], set(entry.get("requested_above", [])))
                 for name, entry in raw.get("jobs", {}).items()
-            }
+            },
+            open_problems=set(raw.get("open_problems", [])),
         )
 
     def dumps(self) -> str:
@@ -43,7 +47,8 @@ class JenkinsCursor:
                 "jobs": {
                     name: {"done_through": c.done_through, "requested_above": sorted(c.requested_above)}
                     for name, c in sorted(self.jobs.items())
-                }
+                },
+                **({"open_problems": sorted(self.open_problems)} if self.open_problems else {}),
             },
             separators=(",", ":"),
         )

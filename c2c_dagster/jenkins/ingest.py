@@ -6,14 +6,22 @@ Kept apart from the asset so the fetch logic is tested on its own against the em
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from c2c_dagster.jenkins.resources import HISTORY_PAGE, JenkinsResource, build_id
-from c2c_dagster.jenkins.transform import build_document, find_metadata_artifact, is_finished
+from c2c_dagster.jenkins.resources import (
+    HISTORY_PAGE,
+    JenkinsAuthError,
+    JenkinsError,
+    JenkinsResource,
+    JenkinsUnreachableError,
+    JobListing,
+    build_id,
+)
+from c2c_dagster.jenkins.transform import build_document, find_metadata_artifact, is_finished, unreadable_build_document
 from c2c_dagster.store.timeutil import to_epoch_ms
 
 # Builds are fetched a few at a time: Jenkins answers each quickly, the wait is the round trip.
@@ -43,6 +51,9 @@ class IngestReport:
     documents: list[dict[str, Any]] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)  # deleted between listing and fetching
     still_running: list[str] = field(default_factory=list)
+    # Builds Jenkins would not describe (an error answer after retries): build id -> why. Each
+    # also has a document (``unreadable_build_document``) unless an earlier one is kept.
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     def status_counts(self) -> Counter[str]:
         return Counter(str(doc.get("build_status")) for doc in self.documents)
@@ -58,9 +69,22 @@ class IngestReport:
         ]
 
 
+class UnreadableBuild(Exception):
+    """Jenkins answered the build's own JSON with an error (after retries), or with JSON no build has."""
+
+
+# Errors that are about Jenkins as a whole, not one build: they fail the run (and it is retried).
+WHOLE_JENKINS_ERRORS = (JenkinsAuthError, JenkinsUnreachableError)
+
+
 def fetch_one(jenkins: JenkinsResource, ref: BuildRef, now: datetime) -> dict[str, Any] | str:
     """The document for one build, or a short reason it has none (gone, still running)."""
-    build = jenkins.build(ref.job, ref.number)
+    try:
+        build = jenkins.build(ref.job, ref.number)
+    except WHOLE_JENKINS_ERRORS:
+        raise
+    except JenkinsError as exc:
+        raise UnreadableBuild(str(exc)) from exc
     if build is None:
         return "gone"
     if not is_finished(build):
@@ -73,17 +97,35 @@ def fetch_one(jenkins: JenkinsResource, ref: BuildRef, now: datetime) -> dict[st
             artifact = jenkins.artifact_json(ref.job, ref.number, path)
         except ValueError as exc:  # malformed JSON: recorded, digest left unknown
             problem = str(exc)
+        except WHOLE_JENKINS_ERRORS:
+            raise
+        except JenkinsError as exc:  # the artifact answered 5xx: the build is still recorded
+            problem = f"{path} could not be fetched: {exc}"
         if artifact is None and problem is None:
             problem = f"{path} listed but not retrievable: image digest unknown"
-    return build_document(ref.job, build, artifact, artifact_problem=problem, ingested_at=now)
+    try:
+        return build_document(ref.job, build, artifact, artifact_problem=problem, ingested_at=now, number=ref.number)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UnreadableBuild(f"Jenkins described the build in a shape c2c cannot read: {exc!r}") from exc
 
 
 def fetch_builds(jenkins: JenkinsResource, refs: Iterable[BuildRef], now: datetime) -> IngestReport:
+    """Documents for ``refs``; one build Jenkins cannot describe is reported, the rest still come."""
+
+    def attempt(ref: BuildRef) -> dict[str, Any] | str | UnreadableBuild:
+        try:
+            return fetch_one(jenkins, ref, now)
+        except UnreadableBuild as exc:
+            return exc
+
     report = IngestReport()
     ordered = sorted(set(refs))
     with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
-        for ref, outcome in zip(ordered, pool.map(lambda r: fetch_one(jenkins, r, now), ordered)):
-            if outcome == "gone":
+        for ref, outcome in zip(ordered, pool.map(attempt, ordered)):
+            if isinstance(outcome, UnreadableBuild):
+                report.unreadable[build_id(ref.job, ref.number)] = str(outcome)
+                report.documents.append(unreadable_build_document(ref.job, ref.number, str(outcome), ingested_at=now))
+            elif outcome == "gone":
                 report.gone.append(build_id(ref.job, ref.number))
             elif outcome == "running":
                 report.still_running.append(build_id(ref.job, ref.number))
@@ -92,19 +134,52 @@ def fetch_builds(jenkins: JenkinsResource, refs: Iterable[BuildRef], now: dateti
     return report
 
 
-def builds_in_window(jenkins: JenkinsResource, start: datetime, end: datetime) -> Iterator[BuildRef]:
+@dataclass
+class WindowScan:
+    """Finished builds of a time window, and what of Jenkins could not be read for it."""
+
+    refs: list[BuildRef] = field(default_factory=list)
+    listing: JobListing = field(default_factory=JobListing)
+    unreadable_jobs: dict[str, str] = field(default_factory=dict)
+
+
+def _timestamp(build: Any) -> int | None:
+    value = build.get("timestamp") if isinstance(build, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def builds_in_window(jenkins: JenkinsResource, start: datetime | None, end: datetime) -> WindowScan:
     """Finished builds of every job that started in [start, end), read through ``allBuilds`` pages.
 
-    Pages go newest first and stop once a page reaches builds older than the window.
+    ``start`` None (the first partition) also takes every older build and every build without a
+    start time. Pages go newest first and stop once a page reaches builds older than the window.
+    A job whose history cannot be read is named in ``unreadable_jobs``; the others still count.
     """
-    start_ms, end_ms = to_epoch_ms(start), to_epoch_ms(end)
-    for job in jenkins.list_jobs():
+    start_ms, end_ms = (to_epoch_ms(start) if start else None), to_epoch_ms(end)
+    scan = WindowScan(listing=jenkins.list_jobs())
+    for job in scan.listing.jobs:
         offset = 0
-        while True:
-            page = jenkins.build_history(job.full_name, offset, offset + HISTORY_PAGE)
-            for build in page:
-                if start_ms <= build["timestamp"] < end_ms and is_finished(build):
-                    yield BuildRef(job.full_name, int(build["number"]))
-            if len(page) < HISTORY_PAGE or min(b["timestamp"] for b in page) < start_ms:
-                break
-            offset += HISTORY_PAGE
+        try:
+            while True:
+                page = jenkins.build_history(job.full_name, offset, offset + HISTORY_PAGE)
+                stamps = []
+                for build in page:
+                    stamp, number = _timestamp(build), build.get("number") if isinstance(build, dict) else None
+                    if stamp is not None:
+                        stamps.append(stamp)
+                    if not isinstance(number, int) or isinstance(number, bool) or not is_finished(build):
+                        continue
+                    if stamp is None:
+                        in_window = start_ms is None  # no start time: the first partition's
+                    else:
+                        in_window = stamp < end_ms and (start_ms is None or stamp >= start_ms)
+                    if in_window:
+                        scan.refs.append(BuildRef(job.full_name, number))
+                if len(page) < HISTORY_PAGE or (start_ms is not None and stamps and min(stamps) < start_ms):
+                    break
+                offset += HISTORY_PAGE
+        except WHOLE_JENKINS_ERRORS:
+            raise
+        except JenkinsError as exc:
+            scan.unreadable_jobs[job.full_name] = str(exc)
+    return scan

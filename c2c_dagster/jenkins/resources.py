@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -19,9 +19,13 @@ from pydantic import PrivateAttr
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-# Deep enough for organization folder -> multibranch project -> branch job, and one more.
 _JOB_FIELDS = "name,url,_class"
-JOBS_TREE = f"jobs[{_JOB_FIELDS},jobs[{_JOB_FIELDS},jobs[{_JOB_FIELDS},jobs[{_JOB_FIELDS}]]]]"
+# Folders (plain folders, organization folders, multibranch projects: anything with ``jobs``) are
+# read a few levels per request. At the last level of a request only whether an item has
+# children is asked (``jobs[_class]{0,1}``: at most one child); those folders get a request of
+# their own, so a tree of any depth is read, usually in one request.
+LEVELS_PER_REQUEST = 3
+DEFAULT_MAX_FOLDER_DEPTH = 10
 BUILD_SUMMARY_FIELDS = "number,result,building,timestamp,duration,url"
 _CHANGE_FIELDS = "commitId,authorEmail,msg,comment,timestamp,author[fullName]"
 BUILD_DETAIL_TREE = ",".join(
@@ -45,6 +49,14 @@ class JenkinsError(RuntimeError):
     """Jenkins answered in a way c2c cannot use; the message says which URL and what to do."""
 
 
+class JenkinsUnreachableError(JenkinsError):
+    """No answer at all (refused, timed out): nothing of Jenkins can be read right now."""
+
+
+class JenkinsAuthError(JenkinsError):
+    """401/403: the credentials (or the user's permissions) are wrong, not one job or build."""
+
+
 @dataclass(frozen=True)
 class JenkinsJob:
     full_name: str  # e.g. "Node-JS/master": the JOB_NAME Jenkins gives the build
@@ -62,16 +74,54 @@ def build_id(job_full_name: str, number: int) -> str:
     return f"{job_full_name}-{number}"
 
 
-def flatten_jobs(items: list[dict[str, Any]], parent: str = "") -> list[JenkinsJob]:
-    """Buildable jobs from a nested ``jobs`` tree; anything with ``jobs`` of its own is a folder."""
-    found: list[JenkinsJob] = []
+def jobs_tree(levels: int) -> str:
+    """The ``tree=`` of one folder request: ``levels`` levels of items, then a children marker."""
+    tree = f"{_JOB_FIELDS},jobs[_class]{{0,1}}"
+    for _ in range(levels - 1):
+        tree = f"{_JOB_FIELDS},jobs[{tree}]"
+    return f"jobs[{tree}]"
+
+
+@dataclass
+class JobListing:
+    """Every buildable job found, and what of the tree could not be read (never dropped silently)."""
+
+    jobs: list[JenkinsJob] = field(default_factory=list)
+    # folder full name -> why it was not read (an error answer, or deeper than the bound)
+    unreadable_folders: dict[str, str] = field(default_factory=dict)
+    beyond_depth: list[str] = field(default_factory=list)
+    requests: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return not (self.unreadable_folders or self.beyond_depth)
+
+
+def flatten_jobs(
+    items: list[dict[str, Any]], parent: str = "", depth: int = 1, levels: int | None = None
+) -> tuple[list[JenkinsJob], list[tuple[str, int]]]:
+    """Buildable jobs of a nested ``jobs`` answer, and the folders whose children it did not carry.
+
+    Anything with ``jobs`` of its own is a folder. ``depth`` is the level of ``items`` in the
+    whole tree (1: top level); ``levels`` how many levels the answer carries below ``parent``
+    (the last one only marks which items have children). Returns (jobs, [(folder, its depth)]).
+    """
+    jobs: list[JenkinsJob] = []
+    pending: list[tuple[str, int]] = []
     for item in items or []:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
         name = f"{parent}/{item['name']}" if parent else item["name"]
-        if "jobs" in item:
-            found.extend(flatten_jobs(item["jobs"], name))
+        if "jobs" not in item:
+            jobs.append(JenkinsJob(full_name=name, url=item.get("url", ""), job_class=item.get("_class", "")))
+        elif levels == 1:
+            if item["jobs"]:  # the marker: it has children, not read here
+                pending.append((name, depth))
         else:
-            found.append(JenkinsJob(full_name=name, url=item.get("url", ""), job_class=item.get("_class", "")))
-    return found
+            found, deeper = flatten_jobs(item["jobs"], name, depth + 1, None if levels is None else levels - 1)
+            jobs.extend(found)
+            pending.extend(deeper)
+    return jobs, pending
 
 
 class JenkinsResource(dg.ConfigurableResource):
@@ -88,6 +138,9 @@ class JenkinsResource(dg.ConfigurableResource):
     read_timeout_seconds: float = 30
     retries: int = 3
     verify_tls: bool = True
+    # How many levels of folders are followed (a job inside that many nested folders is still
+    # read); a folder deeper than that is reported (log, run metadata, ingest-problems), not read.
+    max_folder_depth: int = DEFAULT_MAX_FOLDER_DEPTH
 
     _session: requests.Session | None = PrivateAttr(default=None)
 
@@ -123,14 +176,14 @@ class JenkinsResource(dg.ConfigurableResource):
                 url, params=params, timeout=(self.connect_timeout_seconds, self.read_timeout_seconds)
             )
         except requests.RequestException as exc:
-            raise JenkinsError(
+            raise JenkinsUnreachableError(
                 f"Jenkins at {self.base_url} unreachable ({url}): {exc}. Check C2C_JENKINS_URL and "
                 "that Jenkins is up; nothing was written, the run can be retried."
             ) from exc
         if response.status_code == 404 and allow_404:
             return None
         if response.status_code in (401, 403):
-            raise JenkinsError(
+            raise JenkinsAuthError(
                 f"Jenkins refused {url} with {response.status_code}: check C2C_JENKINS_USER and "
                 "C2C_JENKINS_API_TOKEN, and that the user has Overall/Read and Job/Read."
             )
@@ -158,10 +211,37 @@ class JenkinsResource(dg.ConfigurableResource):
 
     # -- the API c2c uses ---------------------------------------------------------------------
 
-    def list_jobs(self) -> list[JenkinsJob]:
-        """Every buildable job, including those in folders and multibranch projects."""
-        body = self._get_json("", JOBS_TREE)
-        return flatten_jobs(body.get("jobs", []))
+    def list_jobs(self) -> JobListing:
+        """Every buildable job, in folders and multibranch projects of any depth up to
+        ``max_folder_depth``. The root must answer (else ``JenkinsError``); a folder below it that
+        does not is listed in ``unreadable_folders`` and the rest of the tree is still read."""
+        listing = JobListing()
+        # An item at depth d (top level: 1) sits inside d - 1 folders.
+        levels = max(1, min(LEVELS_PER_REQUEST, self.max_folder_depth + 1))
+        body = self._get_json("", jobs_tree(levels))
+        listing.requests += 1
+        found, pending = flatten_jobs(body.get("jobs", []), levels=levels)
+        listing.jobs.extend(found)
+        while pending:
+            folder, depth = pending.pop(0)
+            if depth > self.max_folder_depth:
+                listing.beyond_depth.append(folder)
+                continue
+            levels = max(1, min(LEVELS_PER_REQUEST, self.max_folder_depth - depth + 1))
+            try:
+                answer = self._get_json(job_path(folder), jobs_tree(levels), allow_404=True)
+            except JenkinsError as exc:
+                listing.unreadable_folders[folder] = str(exc)
+                continue
+            finally:
+                listing.requests += 1
+            if answer is None:  # deleted since its parent was read
+                continue
+            found, deeper = flatten_jobs(answer.get("jobs", []), folder, depth + 1, levels)
+            listing.jobs.extend(found)
+            pending.extend(deeper)
+        listing.jobs.sort(key=lambda job: job.full_name)
+        return listing
 
     def recent_builds(self, job_full_name: str) -> list[dict[str, Any]] | None:
         """The newest (up to 100) builds of a job, newest first; None if the job is gone."""
@@ -200,8 +280,12 @@ class JenkinsResource(dg.ConfigurableResource):
 def jenkins_resource_from_env() -> JenkinsResource:
     """The Jenkins settings Dagster uses: ``C2C_JENKINS_URL``, and user and API token as
     ``EnvVar``s when set (a controller that allows anonymous read needs neither)."""
+    depth = os.environ.get("C2C_JENKINS_MAX_FOLDER_DEPTH")
+    if depth is not None and (not depth.strip().isdigit() or int(depth) < 1):
+        raise ValueError(f"C2C_JENKINS_MAX_FOLDER_DEPTH={depth!r}: want a whole number of folder levels, 1 or more")
     return JenkinsResource(
         url=dg.EnvVar("C2C_JENKINS_URL"),
         user=dg.EnvVar("C2C_JENKINS_USER") if os.environ.get("C2C_JENKINS_USER") else None,
         api_token=dg.EnvVar("C2C_JENKINS_API_TOKEN") if os.environ.get("C2C_JENKINS_API_TOKEN") else None,
+        max_folder_depth=int(depth) if depth else DEFAULT_MAX_FOLDER_DEPTH,
     )

@@ -4,6 +4,27 @@ The archived artifact is the source of the image digest: Jenkins itself never kn
 valid artifact the document still records the build and its commits (from Jenkins' change sets
 and git BuildData) with ``digest_missing`` set and the reason in ``ingest_problems``: a digest is
 never guessed.
+
+The built commit (``source_commit``), and which rule chose it (``source_commit_rule``):
+
+* ``artifact``: the valid build-metadata.json names it (the pipeline knew what it built);
+* otherwise one of the build's git checkout records (``hudson.plugins.git.util.BuildData``
+  actions, one per distinct repository checked out: the Jenkinsfile's, shared libraries', the
+  application's) is chosen, first rule that decides wins:
+
+  1. ``change_set``: the checkout whose ``lastBuiltRevision.SHA1`` is a commit of the build's
+     change sets (the commits this build took);
+  2. ``repository``: the checkout whose remote is the repository the metadata names
+     (``repo_url``), or whose repository name is the image repository's last path component
+     (``acme/node-js.git`` builds ``registry/team/node-js``); the artifact is used for these
+     hints even when it fails the schema;
+  3. ``only_checkout``: the build checked out one repository;
+  4. ``last_checkout``: several, nothing above decided: the last one. A Pipeline's first
+     checkout is its Jenkinsfile's (and libraries load next); the pipeline's own ``checkout``
+     comes after them.
+
+  When rule 1 or 2 leaves several checkouts, the next rule decides among those. ``branch`` and
+  ``repo_url`` (when the artifact does not give them) come from the same checkout.
 """
 
 from __future__ import annotations
@@ -78,18 +99,64 @@ def authors_of(commits: Iterable[Mapping[str, str]]) -> list[str]:
     return authors
 
 
-def git_build_data(build: Mapping[str, Any], repo_url: str | None = None) -> Mapping[str, Any] | None:
-    """The git BuildData action for the application repo.
+def git_checkouts(build: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The build's git BuildData actions that name a built revision, in Jenkins' order."""
+    return [
+        action
+        for action in build.get("actions") or []
+        if isinstance(action, Mapping)
+        and action.get("_class") == GIT_BUILD_DATA
+        and isinstance((action.get("lastBuiltRevision") or {}).get("SHA1"), str)
+    ]
 
-    A pipeline that loads a shared library or checks out a second repo has several; prefer the
-    one whose remote is the artifact's repo, else the first.
-    """
-    candidates = [a for a in build.get("actions") or [] if a and a.get("_class") == GIT_BUILD_DATA]
-    if repo_url:
-        for action in candidates:
-            if repo_url in (action.get("remoteUrls") or []):
-                return action
-    return candidates[0] if candidates else None
+
+def repository_path(url: str | None) -> str | None:
+    """``host/owner/name`` of a git remote, lower case, however it is written (https, ssh, scp-like)."""
+    if not url:
+        return None
+    text = url.strip().lower()
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    elif ":" in text.split("/", 1)[0]:  # scp-like git@github.com:owner/name.git
+        text = text.replace(":", "/", 1)
+    text = text.split("@", 1)[-1].rstrip("/")
+    host, _, path = text.partition("/")
+    host = host.split(":", 1)[0]  # an ssh or https port says nothing of the repository
+    path = path.removesuffix(".git")
+    return f"{host}/{path}" if path else None
+
+
+def _repository_match(checkout: Mapping[str, Any], repo_url: str | None, image_name: str | None) -> bool:
+    remotes = [repository_path(u) for u in checkout.get("remoteUrls") or [] if isinstance(u, str)]
+    wanted = repository_path(repo_url)
+    if wanted and wanted in remotes:
+        return True
+    image_repo = (image_name or "").rsplit("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    return bool(image_repo) and any(r and r.rsplit("/", 1)[-1] == image_repo for r in remotes)
+
+
+def choose_checkout(
+    build: Mapping[str, Any], *, repo_url: str | None = None, image_name: str | None = None
+) -> tuple[Mapping[str, Any] | None, str | None]:
+    """The checkout record of the commit that was built, and the rule that chose it (module docstring)."""
+    checkouts = git_checkouts(build)
+    if not checkouts:
+        return None, None
+    taken = {c["commit_id"] for c in commits_from_change_sets(build)}
+    candidates, rule = checkouts, None
+    in_change_sets = [c for c in checkouts if c["lastBuiltRevision"]["SHA1"] in taken]
+    if in_change_sets:
+        candidates, rule = in_change_sets, "change_set"
+        if len(candidates) == 1:
+            return candidates[0], rule
+    by_repository = [c for c in candidates if _repository_match(c, repo_url, image_name)]
+    if by_repository:
+        candidates, rule = by_repository, rule or "repository"
+        if len(candidates) == 1:
+            return candidates[0], rule
+    if rule:
+        return candidates[-1], rule
+    return checkouts[-1], "only_checkout" if len(checkouts) == 1 else "last_checkout"
 
 
 def branch_name(ref: str | None) -> str | None:
@@ -102,6 +169,20 @@ def branch_name(ref: str | None) -> str | None:
     return ref
 
 
+def _start_time(build: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(ISO start time, problem) from Jenkins' ``timestamp`` (epoch ms)."""
+    value = build.get("timestamp")
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return jenkins_time(value), None
+        except (OverflowError, OSError, ValueError):
+            pass
+    return None, (
+        f"Jenkins reported no usable start time (timestamp {value!r}); the build is kept in the first "
+        f"ci_builds partition"
+    )
+
+
 def build_document(
     job_full_name: str,
     build: Mapping[str, Any],
@@ -109,18 +190,23 @@ def build_document(
     *,
     artifact_problem: str | None = None,
     ingested_at: datetime,
+    number: int | None = None,
 ) -> dict[str, Any]:
     """The ci-build-metadata document for one finished Jenkins build.
 
     ``artifact`` is the parsed build-metadata.json (None if absent); ``artifact_problem`` says why
     it could not be read (bad JSON, fetch failed). Jenkins' own result is authoritative for the
-    status: the artifact is written before the build ends.
+    status: the artifact is written before the build ends. ``number`` is the build number asked
+    for (else the build's own).
     """
-    number = int(build["number"])
+    number = int(build["number"]) if number is None else number
     doc_id = build_id(job_full_name, number)
     problems: list[str] = []
     if artifact_problem:
         problems.append(artifact_problem)
+    started, time_problem = _start_time(build)
+    if time_problem:
+        problems.append(time_problem)
 
     usable: Mapping[str, Any] | None = None
     if artifact is not None:
@@ -155,18 +241,31 @@ def build_document(
         metadata_source = "artifact"
     else:
         commits = commits_from_change_sets(build)
-        data = git_build_data(build)
-        revision = (data or {}).get("lastBuiltRevision") or {}
-        branches = revision.get("branch") or []
-        doc = {
-            "commits": commits,
-            "authors": authors_of(commits),
-            "source_commit": revision.get("SHA1"),
-            "branch": branch_name(branches[0].get("name")) if branches else None,
-            "repo_url": ((data or {}).get("remoteUrls") or [None])[0],
-        }
-        doc = {k: v for k, v in doc.items() if v is not None}
+        doc = {"commits": commits, "authors": authors_of(commits)}
         metadata_source = "jenkins"
+
+    if doc.get("source_commit"):
+        doc["source_commit_rule"] = "artifact"
+    else:
+        # An artifact that failed the schema still says which repository and image were built.
+        hints = artifact if isinstance(artifact, Mapping) else {}
+        repo_hint = doc.get("repo_url") or hints.get("repo_url")
+        image_hint = doc.get("image_name") or hints.get("image_name")
+        checkout, rule = choose_checkout(
+            build,
+            repo_url=repo_hint if isinstance(repo_hint, str) else None,
+            image_name=image_hint if isinstance(image_hint, str) else None,
+        )
+        if checkout is not None:
+            revision = checkout["lastBuiltRevision"]
+            branches = [b for b in revision.get("branch") or [] if isinstance(b, Mapping)]
+            doc["source_commit"] = revision["SHA1"]
+            doc["source_commit_rule"] = rule
+            if not doc.get("branch") and branches and branch_name(branches[0].get("name")):
+                doc["branch"] = branch_name(branches[0].get("name"))
+            remotes = [u for u in checkout.get("remoteUrls") or [] if isinstance(u, str)]
+            if not doc.get("repo_url") and remotes:
+                doc["repo_url"] = remotes[0]
 
     doc.update(
         {
@@ -174,7 +273,7 @@ def build_document(
             "job_name": job_full_name,
             "build_number": number,
             "build_status": build.get("result"),
-            "timestamp": jenkins_time(build.get("timestamp")),
+            "timestamp": started,
             "duration_ms": build.get("duration"),
             "build_url": build.get("url"),
             "digest_missing": "image_digest" not in doc,
@@ -184,3 +283,18 @@ def build_document(
         }
     )
     return doc
+
+
+def unreadable_build_document(job_full_name: str, number: int, reason: str, *, ingested_at: datetime) -> dict[str, Any]:
+    """The record of a build Jenkins would not describe: it is known to exist, nothing more."""
+    return {
+        "build_id": build_id(job_full_name, number),
+        "job_name": job_full_name,
+        "build_number": number,
+        "commits": [],
+        "authors": [],
+        "digest_missing": True,
+        "metadata_source": "unreadable",
+        "ingest_problems": [f"build details could not be read from Jenkins: {reason}"],
+        "ingested_at": iso_utc(ingested_at),
+    }

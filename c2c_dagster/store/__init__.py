@@ -23,6 +23,7 @@ from c2c_dagster.store.indices import (
     ARGOCD_SYNC_EVENTS,
     CI_BUILD_METADATA,
     DEPLOYMENT_METADATA,
+    INGEST_PROBLEMS,
     RELEASE_EVENTS,
     TRACEABILITY_METADATA,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "ARGOCD_SYNC_EVENTS",
     "CI_BUILD_METADATA",
     "DEPLOYMENT_METADATA",
+    "INGEST_PROBLEMS",
     "RELEASE_EVENTS",
     "TRACEABILITY_METADATA",
     "BulkItemError",

@@ -73,6 +73,8 @@ CI_BUILD_METADATA = IndexSpec(
         "commit_range.from": KEYWORD,
         "commit_range.to": KEYWORD,
         "source_commit": KEYWORD,
+        # Which rule chose source_commit among the build's git checkouts (see jenkins/transform.py).
+        "source_commit_rule": KEYWORD,
         "digest_missing": BOOLEAN,
         "metadata_source": KEYWORD,
         "ingest_problems": TEXT,
@@ -340,12 +342,36 @@ RELEASE_EVENTS = IndexSpec(
     lookup_fields=("event_id", "cluster", "workload_name", "to_digest", "to_build_id", "to_commit_ids", "argocd_app"),
 )
 
+# What an ingestion could not read and had nothing else to record it on: a Jenkins job whose
+# builds could not be listed, a folder that did not answer or lies beyond the depth bound. (A
+# problem with one build is on that build's ci-build-metadata document, in ingest_problems.)
+# One document per problem, upserted each time it is seen; ``open`` turns false once it is gone.
+INGEST_PROBLEMS = IndexSpec(
+    name="ingest-problems",
+    id_field="problem_id",
+    time_field="last_seen",
+    fields={
+        "problem_id": KEYWORD,  # "<source>/<kind>/<subject>"
+        "source": KEYWORD,  # "jenkins"
+        "kind": KEYWORD,  # job_unreadable, folder_unreadable, folder_beyond_depth, build_entry_invalid
+        "subject": KEYWORD,  # the job or folder full name
+        "reason": TEXT,
+        "url": KEYWORD,
+        "open": BOOLEAN,
+        "first_seen": DATE,
+        "last_seen": DATE,
+        "resolved_at": DATE,
+    },
+    lookup_fields=("problem_id", "source", "kind", "subject"),
+)
+
 ALL_INDICES: tuple[IndexSpec, ...] = (
     CI_BUILD_METADATA,
     DEPLOYMENT_METADATA,
     TRACEABILITY_METADATA,
     ARGOCD_SYNC_EVENTS,
     RELEASE_EVENTS,
+    INGEST_PROBLEMS,
 )
 INDICES_BY_NAME: dict[str, IndexSpec] = {spec.name: spec for spec in ALL_INDICES}
 

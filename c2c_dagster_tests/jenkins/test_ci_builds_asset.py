@@ -117,3 +117,28 @@ def test_jenkins_refusing_credentials_fails_the_run_with_the_fix_and_writes_noth
     failure = result.failure_data_for_node("ci_builds")
     assert "C2C_JENKINS_USER" in failure.error.cause.message if failure.error.cause else failure.error.message
     assert EmbeddedStore(tmp_path / "s.sqlite").count("ci-build-metadata") == 0
+
+
+def test_one_build_jenkins_cannot_describe_is_recorded_and_the_others_land(jenkins_emulator, tmp_path, instance) -> None:
+    at = "2026-01-31T10:00:00Z"
+    for n in (1, 2, 3):
+        add_build(jenkins_emulator, "app", n, at=at, artifact=metadata_artifact("app", n, digest_of(str(n)), at=at))
+    store_path = tmp_path / "s.sqlite"
+    run(jenkins_emulator, store_path, instance, builds=["app#1"])  # build 1 recorded fully earlier
+
+    # Now Jenkins fails on builds 1 and 2 (a broken build.xml answers 500), and on build 3's artifact.
+    jenkins_emulator.fail(r"^/job/app/(1|2)/api/json$", 500, b"<html>ConversionException</html>")
+    jenkins_emulator.fail(r"^/job/app/3/artifact/", 503, b"<html>busy</html>")
+    result = run(jenkins_emulator, store_path, instance, builds=["app#1", "app#2", "app#3"])
+    assert result.success
+    meta = metadata(result)
+    assert meta["builds_unreadable"] == 2 and "500" in meta["builds_unreadable_reasons"]["app-2"]
+    store = EmbeddedStore(store_path)
+    # Build 2 is on record with the reason; build 1's earlier, complete document is kept, not wiped.
+    two = store.get("ci-build-metadata", "app-2")
+    assert (two["metadata_source"], two["digest_missing"]) == ("unreadable", True)
+    assert "500" in two["ingest_problems"][0]
+    assert store.get("ci-build-metadata", "app-1")["image_digest"] == digest_of("1")
+    # Build 3 itself was readable: recorded, its digest unknown because the artifact was not.
+    three = store.get("ci-build-metadata", "app-3")
+    assert three["digest_missing"] is True and "could not be fetched" in three["ingest_problems"][0]

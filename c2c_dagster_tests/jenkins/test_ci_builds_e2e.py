@@ -88,19 +88,20 @@ def test_commit_to_digest_through_the_sensor_into_opensearch(
         artifacts={"build-metadata.json": artifact_2}))
 
     # Sensor tick, then the run it requests.
-    context = dg.build_sensor_context(resources={"jenkins": JenkinsResource(url=jenkins_emulator.url)})
+    prefix = f"e2e{uuid.uuid4().hex[:6]}-"
+    store_resource = MetadataStoreResource(opensearch_url=opensearch_service.url, index_prefix=prefix,
+                                           opensearch_replicas=0)
+    context = dg.build_sensor_context(resources={"jenkins": JenkinsResource(url=jenkins_emulator.url),
+                                                 "store": store_resource})
     tick = jenkins_build_sensor(context)
     assert [r.run_config["ops"]["ci_builds"]["config"]["builds"] for r in tick.run_requests] == [
         ["Node-JS/master#1", "Node-JS/master#2"]]
-    prefix = f"e2e{uuid.uuid4().hex[:6]}-"
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
         for request in tick.run_requests:
             result = dg.materialize(
                 [ci_builds], instance=instance, partition_key=request.partition_key, run_config=request.run_config,
-                resources={"jenkins": JenkinsResource(url=jenkins_emulator.url),
-                           "store": MetadataStoreResource(opensearch_url=opensearch_service.url,
-                                                          index_prefix=prefix, opensearch_replicas=0)},
+                resources={"jenkins": JenkinsResource(url=jenkins_emulator.url), "store": store_resource},
                 tags={"dagster/run_key": request.run_key},
             )
             assert result.success

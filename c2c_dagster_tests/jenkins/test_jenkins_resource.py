@@ -18,7 +18,7 @@ def test_jobs_in_folders_and_multibranch_projects(jenkins_emulator) -> None:
     add_build(jenkins_emulator, "team/Node-JS/feature%2Flogin", 3, at="2026-01-31T05:00:00Z")
     jenkins = JenkinsResource(url=jenkins_emulator.url)
 
-    jobs = {job.full_name: job.job_class for job in jenkins.list_jobs()}
+    jobs = {job.full_name: job.job_class for job in jenkins.list_jobs().jobs}
     assert jobs == {
         "legacy": FREESTYLE,
         "team/Node-JS/feature%2Flogin": "org.jenkinsci.plugins.workflow.job.WorkflowJob",
@@ -56,14 +56,14 @@ def test_401_names_the_credentials_to_check(jenkins_emulator) -> None:
     jenkins_emulator.user, jenkins_emulator.api_token = "c2c", "right-token"
     with pytest.raises(JenkinsError, match="401.*C2C_JENKINS_USER and C2C_JENKINS_API_TOKEN"):
         JenkinsResource(url=jenkins_emulator.url, user="c2c", api_token="wrong").list_jobs()
-    assert JenkinsResource(url=jenkins_emulator.url, user="c2c", api_token="right-token").list_jobs() == []
+    assert JenkinsResource(url=jenkins_emulator.url, user="c2c", api_token="right-token").list_jobs().jobs == []
 
 
 def test_a_transient_500_is_retried_and_a_persistent_one_is_named(jenkins_emulator) -> None:
     add_build(jenkins_emulator, "app", 1, at="2026-01-31T05:00:00Z")
     jenkins_emulator.fail(r"^/api/json$", 500, b"<html>boom</html>", times=2)
     jenkins = JenkinsResource(url=jenkins_emulator.url, retries=3)
-    assert [job.full_name for job in jenkins.list_jobs()] == ["app"]
+    assert [job.full_name for job in jenkins.list_jobs().jobs] == ["app"]
 
     jenkins_emulator.fail(r"^/api/json$", 500, b"<html>boom</html>")
     with pytest.raises(JenkinsError, match=r"answered 500 for http://127\.0\.0\.1:\d+/api/json"):
@@ -82,3 +82,36 @@ def test_unreachable_jenkins_names_the_url() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(JenkinsError, match=f"Jenkins at {url} unreachable"):
         JenkinsResource(url=url, retries=0, connect_timeout_seconds=1).list_jobs()
+
+
+def test_job_trees_of_any_depth_are_listed_and_a_depth_bound_is_reported(jenkins_emulator) -> None:
+    # An organization folder -> team folders -> multibranch project -> branch jobs, eight levels down.
+    deep = "acme/platform/payments/services/ledger/api/Node-JS"
+    jenkins_emulator.add_folder(deep, MULTIBRANCH)
+    for job in (f"{deep}/master", f"{deep}/feature%2Fledger-v2", "acme/platform/tools/lint", "top"):
+        jenkins_emulator.add_job(job)
+    jenkins_emulator.add_folder("acme/empty")
+    expected = ["acme/platform/payments/services/ledger/api/Node-JS/feature%2Fledger-v2",
+                "acme/platform/payments/services/ledger/api/Node-JS/master", "acme/platform/tools/lint", "top"]
+
+    listing = JenkinsResource(url=jenkins_emulator.url).list_jobs()
+    assert [job.full_name for job in listing.jobs] == expected
+    # Three levels per request; a folder at the third level with children gets its own (payments,
+    # tools, then api below payments): four requests for eight levels.
+    assert listing.complete and listing.requests == 4
+    assert all("%7B0%2C1%7D" in path for path in jenkins_emulator.requests if "tree=" in path)  # the children marker
+
+    # A bound: jobs inside at most three folders. What lies deeper is named, not dropped silently.
+    bounded = JenkinsResource(url=jenkins_emulator.url, max_folder_depth=3).list_jobs()
+    assert [job.full_name for job in bounded.jobs] == ["acme/platform/tools/lint", "top"]
+    assert bounded.beyond_depth == ["acme/platform/payments/services"] and not bounded.complete
+
+
+def test_a_folder_that_cannot_be_read_is_reported_and_the_rest_of_the_tree_listed(jenkins_emulator) -> None:
+    for job in ("a/b/c/d/one", "a/b/f/two", "x/y/z/w/three"):
+        jenkins_emulator.add_job(job)
+    # a/b/c is at the third level: read by a request of its own, which fails.
+    jenkins_emulator.fail(r"^/job/a/job/b/job/c/api/json$", 500, b"<html>boom</html>")
+    listing = JenkinsResource(url=jenkins_emulator.url, retries=0).list_jobs()
+    assert [job.full_name for job in listing.jobs] == ["a/b/f/two", "x/y/z/w/three"]
+    assert list(listing.unreadable_folders) == ["a/b/c"] and "500" in listing.unreadable_folders["a/b/c"]

@@ -9,9 +9,11 @@ from c2c_dagster.jenkins.transform import (
     authors_of,
     branch_name,
     build_document,
+    choose_checkout,
     commits_from_change_sets,
-    git_build_data,
     is_finished,
+    repository_path,
+    unreadable_build_document,
 )
 
 NOW = datetime(2026, 2, 1, tzinfo=UTC)
@@ -98,8 +100,9 @@ def test_no_artifact_records_commits_from_jenkins_and_flags_the_missing_digest()
     assert doc["metadata_source"] == "jenkins"
     assert doc["commits"][0]["commit_id"] == SHA
     assert doc["ingest_problems"] == ["no build-metadata.json archived: image digest unknown"]
-    # First BuildData action: without the artifact's repo URL nothing says which is the app repo.
-    assert doc["source_commit"] == SHA2
+    # The shared library's checkout comes first; the built commit is the one the change sets took.
+    assert (doc["source_commit"], doc["source_commit_rule"]) == (SHA, "change_set")
+    assert (doc["branch"], doc["repo_url"]) == ("master", "https://github.com/acme/node-js.git")
 
 
 def test_artifact_failing_the_schema_is_refused_with_the_reason_and_no_digest() -> None:
@@ -134,10 +137,69 @@ def test_freestyle_change_set_object_and_pipeline_change_set_list() -> None:
     assert authors_of(commits) == ["Ada <ada@x.io>", "Bob <bob@x.io>"]
 
 
-def test_git_build_data_prefers_the_app_repository() -> None:
-    build = jenkins_build()
-    assert git_build_data(build, "https://github.com/acme/node-js.git")["lastBuiltRevision"]["SHA1"] == SHA
-    assert git_build_data({"actions": [{}, {"_class": "x"}]}) is None
+def checkout(sha: str, remote: str, branch: str = "master") -> dict:
+    ref = f"refs/remotes/origin/{branch}"
+    return {"_class": "hudson.plugins.git.util.BuildData",
+            "lastBuiltRevision": {"SHA1": sha, "branch": [{"SHA1": sha, "name": ref}]}, "remoteUrls": [remote]}
+
+
+def rule_of(build: dict, **hints) -> tuple[str | None, str | None]:
+    chosen, rule = choose_checkout(build, **hints)
+    return (chosen["lastBuiltRevision"]["SHA1"] if chosen else None), rule
+
+
+JENKINSFILE = checkout("9" * 40, "https://github.com/acme/pipelines.git")
+APP = checkout(SHA, "git@github.com:acme/node-js.git", "release")
+
+
+def test_the_built_checkout_is_chosen_by_change_sets_then_repository_then_position() -> None:
+    # The Jenkinsfile's checkout first (Pipeline script from SCM), the application's second.
+    build = jenkins_build(actions=[JENKINSFILE, {}, APP])
+    assert rule_of(build) == (SHA, "change_set")
+    # No change sets (a first build, or a rebuild): the metadata's repository, however written...
+    quiet = jenkins_build(actions=[JENKINSFILE, APP], changeSets=[])
+    assert rule_of(quiet, repo_url="https://GitHub.com/acme/node-js") == (SHA, "repository")
+    # ... or the image repository's name; the Jenkinsfile repo is never taken for the built one.
+    assert rule_of(quiet, image_name="registry.example.com:5000/team/node-js:1.2") == (SHA, "repository")
+    # Nothing decides: the last checkout, the pipeline's own after the Jenkinsfile's.
+    assert rule_of(quiet) == (SHA, "last_checkout")
+    assert rule_of(jenkins_build(actions=[APP], changeSets=[])) == (SHA, "only_checkout")
+    assert rule_of({"actions": [{}, {"_class": "x"}]}) == (None, None)
+    # Both repositories changed: the change sets name both heads; the repository decides.
+    both = jenkins_build(actions=[JENKINSFILE, APP], changeSets=[
+        {"kind": "git", "items": [{"commitId": "9" * 40, "author": {"fullName": "Ops"}, "msg": "pipeline"}]},
+        {"kind": "git", "items": [{"commitId": SHA, "author": {"fullName": "Dev"}, "msg": "feature"}]},
+    ])
+    assert rule_of(both, image_name="narendra115c/node-js") == (SHA, "change_set")
+    assert rule_of(both) == (SHA, "change_set")  # still ambiguous: the last of the two
+
+
+def test_the_document_records_the_rule_and_the_chosen_checkout_s_branch_and_remote() -> None:
+    doc = build_document("Node-JS/release", jenkins_build(actions=[JENKINSFILE, APP], changeSets=[]),
+                         artifact(image_digest="not-a-digest"), ingested_at=NOW)
+    # The artifact fails the schema (no digest) but still names the image: the repository rule.
+    assert doc["digest_missing"] is True
+    assert (doc["source_commit"], doc["source_commit_rule"]) == (SHA, "repository")
+    assert (doc["branch"], doc["repo_url"]) == ("release", "git@github.com:acme/node-js.git")
+    # A valid artifact naming its source commit is taken as is.
+    pinned = build_document("Node-JS/master", jenkins_build(), artifact(source_commit=SHA), ingested_at=NOW)
+    assert (pinned["source_commit"], pinned["source_commit_rule"]) == (SHA, "artifact")
+
+
+def test_repository_paths_compare_however_the_remote_is_written() -> None:
+    assert repository_path("https://github.com/Acme/Node-JS.git/") == "github.com/acme/node-js"
+    assert repository_path("git@github.com:acme/node-js.git") == "github.com/acme/node-js"
+    assert repository_path("ssh://git@github.com:22/acme/node-js") == "github.com/acme/node-js"
+    assert repository_path("https://user:token@git.example:8443/acme/node-js") == "git.example/acme/node-js"
+    assert repository_path("") is None
+
+
+def test_a_build_without_a_start_time_is_recorded_with_the_problem() -> None:
+    doc = build_document("Node-JS/master", jenkins_build(timestamp=None), None, ingested_at=NOW)
+    assert doc["timestamp"] is None
+    assert any("no usable start time" in p and "first ci_builds partition" in p for p in doc["ingest_problems"])
+    stub = unreadable_build_document("Node-JS/master", 68, "Jenkins answered 500", ingested_at=NOW)
+    assert (stub["build_id"], stub["metadata_source"], stub["digest_missing"]) == ("Node-JS/master-68", "unreadable", True)
 
 
 def test_finished_and_branch_names() -> None:

@@ -126,13 +126,42 @@ def git_changes(repo: Path, previous: str | None, head: str) -> list[dict[str, A
     return items
 
 
+def git_checkout(remote: str, sha: str, *, branch: str = "master", build_number: int = 1,
+                 earlier: dict[str, tuple[str, int]] | None = None) -> dict[str, Any]:
+    """The ``hudson.plugins.git.util.BuildData`` action one git checkout adds to a build.
+
+    Jenkins' git plugin exports it with ``lastBuiltRevision`` (what this checkout built),
+    ``remoteUrls``, ``scmName`` and ``buildsByBranchName``: every branch this job ever built from
+    that remote with its last build (``earlier``: other branches -> (sha, build number)). A
+    Pipeline that checks out several repositories (its Jenkinsfile's, a library, the
+    application's) carries one such action per repository, in checkout order.
+    """
+    def revision(commit: str, ref: str) -> dict[str, Any]:
+        return {"SHA1": commit, "branch": [{"SHA1": commit, "name": ref}]}
+
+    ref = f"refs/remotes/origin/{branch}"
+    builds = {f"refs/remotes/origin/{name}": (commit, number) for name, (commit, number) in (earlier or {}).items()}
+    builds[ref] = (sha, build_number)
+    return {
+        "_class": "hudson.plugins.git.util.BuildData",
+        "buildsByBranchName": {
+            name: {"_class": "hudson.plugins.git.util.Build", "buildNumber": number, "buildResult": None,
+                   "marked": revision(commit, name), "revision": revision(commit, name)}
+            for name, (commit, number) in sorted(builds.items())
+        },
+        "lastBuiltRevision": revision(sha, ref),
+        "remoteUrls": [remote],
+        "scmName": "",
+    }
+
+
 # -- the model -------------------------------------------------------------------------------------
 
 @dataclass
 class EmulatedBuild:
     number: int
     result: str | None  # None while building
-    timestamp_ms: int
+    timestamp_ms: int | None  # None: a build whose start time Jenkins does not report
     duration_ms: int = 60_000
     changes: list[dict[str, Any]] = field(default_factory=list)
     git: list[dict[str, Any]] = field(default_factory=list)  # BuildData actions
