@@ -123,18 +123,15 @@ def record_problems(
 ) -> tuple[int, int]:
     """Upsert this tick's problems and close the open ones not seen again; (open, resolved) counts."""
     db = store.get_store()
-    try:
-        ids = sorted({p.problem_id for p in problems} | still_open)
-        known = {doc["problem_id"]: doc for doc in db.find(INGEST_PROBLEMS.name, "problem_id", ids, limit=FIND_ALL)}
-        docs = problem_documents(problems, known, now=now)
-        if docs:
-            db.upsert(INGEST_PROBLEMS.name, docs)
-        resolved = resolved_documents(known, problems, now=now)
-        if resolved:
-            db.upsert(INGEST_PROBLEMS.name, resolved, mode="merge")
-        return len(docs), len(resolved)
-    finally:
-        db.close()
+    ids = sorted({p.problem_id for p in problems} | still_open)
+    known = {doc["problem_id"]: doc for doc in db.find(INGEST_PROBLEMS.name, "problem_id", ids, limit=FIND_ALL)}
+    docs = problem_documents(problems, known, now=now)
+    if docs:
+        db.upsert(INGEST_PROBLEMS.name, docs)
+    resolved = resolved_documents(known, problems, now=now)
+    if resolved:
+        db.upsert(INGEST_PROBLEMS.name, resolved, mode="merge")
+    return len(docs), len(resolved)
 
 
 @dg.sensor(

@@ -103,11 +103,7 @@ def daemon_tick(url: str, cursor: str | None, store: MetadataStoreResource, inst
 
 
 def problems(store: MetadataStoreResource) -> dict[str, dict]:
-    db = store.get_store()
-    try:
-        return {d["problem_id"]: d for d in db.find("ingest-problems", "source", "jenkins")}
-    finally:
-        db.close()
+    return {d["problem_id"]: d for d in store.get_store().find("ingest-problems", "source", "jenkins")}
 
 
 def test_builds_of_any_age_are_handed_over_and_the_oldest_land_in_the_first_partition(
