@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 import requests
 
-from c2c_dagster.store import CI_BUILD_METADATA, EmbeddedStore, MetadataStoreResource, OpenSearchStore, StoreSettings
+from c2c_dagster.store import (
+    ALL_INDICES,
+    CI_BUILD_METADATA,
+    EmbeddedStore,
+    MetadataStoreResource,
+    OpenSearchStore,
+    StoreSettings,
+)
 from c2c_dagster.store.settings import close_shared_stores, shared_store
 from c2c_dagster_tests.store.recording_proxy import RecordingProxy
 from c2c_dagster_tests.traceability.trace_data import COMMIT_NEW, NEW, seed_trace_store
@@ -94,9 +101,8 @@ def test_store_init_sets_up_every_index(opensearch_service: Any) -> None:
     assert done.returncode == 0, done.stderr
     names = {i["index"] for i in requests.get(f"{opensearch_service.url}/_cat/indices/{prefix}*",
                                               params={"format": "json"}, timeout=30).json()}
-    assert names == {f"{prefix}{name}" for name in ("ci-build-metadata", "deployment-metadata",
-                                                     "traceability-metadata", "argocd-sync-events", "release-events")}
-    assert "5 indices ready" in done.stdout
+    assert names == {f"{prefix}{spec.name}" for spec in ALL_INDICES}
+    assert f"{len(ALL_INDICES)} indices ready" in done.stdout
 
 
 def test_one_client_per_settings_and_process_reopened_once_closed(tmp_path: Path) -> None:

@@ -71,6 +71,8 @@ TRACEABILITY = _index("ds_traceability", "traceability-metadata", "updated_at",
                       "one record per workload container and running digest")
 SYNCS = _index("ds_syncs", "argocd-sync-events", "finished_at", "every finished Argo CD sync")
 RELEASES = _index("ds_releases", "release-events", "at", "every change of a workload's running digest")
+PROBLEMS = _index("ds_problems", "ingest-problems", "last_seen",
+                  "what an ingestion could not read: a Jenkins job or folder, open until no longer seen")
 
-INDEX_SOURCES: tuple[IndexSource, ...] = (BUILDS, DEPLOYMENTS, TRACEABILITY, SYNCS, RELEASES)
+INDEX_SOURCES: tuple[IndexSource, ...] = (BUILDS, DEPLOYMENTS, TRACEABILITY, SYNCS, RELEASES, PROBLEMS)
 ALL_SOURCES: tuple[Source, ...] = (PROMETHEUS, *INDEX_SOURCES)
