@@ -37,7 +37,8 @@ class DagsterWebserver:
         response = requests.post(
             f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
         )
-        response.raise_for_status()
+        if response.status_code >= 400:
+            raise AssertionError(f"GraphQL HTTP {response.status_code}: {response.text[:3000]}")
         body = response.json()
         if body.get("errors"):
             raise AssertionError(f"GraphQL errors: {body['errors']}")
@@ -47,11 +48,12 @@ class DagsterWebserver:
         self.process.stop()
 
 
-def start_webserver(workdir: Path, dagster_home: Path, env: dict[str, str] | None = None) -> DagsterWebserver:
+def start_webserver(workdir: Path, dagster_home: Path, env: dict[str, str] | None = None, *,
+                    workspace: Path = WORKSPACE) -> DagsterWebserver:
     port = free_port()
     process = ManagedProcess.spawn(
         "dagster-webserver",
-        [venv_bin("dagster-webserver"), "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)],
+        [venv_bin("dagster-webserver"), "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)],
         log_path=workdir / "webserver.log",
         env={"DAGSTER_HOME": str(dagster_home), **(env or {})},
         cwd=REPO_ROOT,
@@ -69,3 +71,15 @@ def start_webserver(workdir: Path, dagster_home: Path, env: dict[str, str] | Non
 def environ_without_store() -> dict[str, str]:
     """The current environment minus c2c's store settings: the embedded default applies."""
     return {k: v for k, v in os.environ.items() if not k.startswith("C2C_OPENSEARCH")}
+
+
+def start_daemon(workdir: Path, dagster_home: Path, env: dict[str, str] | None = None, *,
+                 workspace: Path = WORKSPACE) -> ManagedProcess:
+    """``dagster-daemon run``: schedules, sensors, automation and the run queue of the instance."""
+    return ManagedProcess.spawn(
+        "dagster-daemon",
+        [venv_bin("dagster-daemon"), "run", "-w", str(workspace)],
+        log_path=workdir / "daemon.log",
+        env={"DAGSTER_HOME": str(dagster_home), **(env or {})},
+        cwd=REPO_ROOT,
+    )

@@ -111,25 +111,35 @@ def run_once(registry: RegistryService, image: str, command: list[str], *, timeo
 
 
 def run_in_image(registry: RegistryService, image: str, command: list[str], *, env: dict[str, str],
-                 files: dict[str, dict[str, str]] | None = None, user: str | None = None,
-                 log_path: Path, workdir: Path) -> ContainerRun:
+                 files: dict[str, dict[str, str] | str] | None = None, user: str | None = None,
+                 rw_dirs: dict[str, Path] | None = None, log_path: Path, workdir: Path) -> ContainerRun:
     """Start ``command`` in a fresh container of ``image`` as a kubelet would: the image's root
-    filesystem, user and working directory, exactly these environment variables, and each
-    ``files`` entry (mount path -> {file name: content}, as Secret and ConfigMap volumes project
-    them) bind-mounted read-only. The network is the host's: services on 127.0.0.1 are reachable.
+    filesystem, user and working directory, exactly these environment variables, each ``files``
+    entry bind-mounted read-only (mount path -> {file name: content}, as Secret and ConfigMap
+    volumes project them, or -> content for a subPath mount of one file), and ``rw_dirs`` (mount
+    path -> host directory) read-write. The network is the host's: services on 127.0.0.1 are
+    reachable.
     """
     container = registry.buildah("from", "--quiet", "--tls-verify=false", image).strip()
-    volumes: list[str] = []
+    mounts: list[tuple[str, Path, str]] = []
     for index, (mount_path, content) in enumerate(sorted((files or {}).items())):
         source = workdir / f"volume-{index}"
-        source.mkdir(parents=True, exist_ok=True)
-        for name, text in content.items():
-            (source / name).write_text(text)
-        volumes += ["--volume", f"{source}:{mount_path}:ro"]
+        if isinstance(content, str):
+            source.parent.mkdir(parents=True, exist_ok=True)
+            source.write_text(content)
+        else:
+            source.mkdir(parents=True, exist_ok=True)
+            for name, text in content.items():
+                (source / name).write_text(text)
+        mounts.append((mount_path, source, "ro"))
+    mounts += [(mount_path, source, "rw") for mount_path, source in (rw_dirs or {}).items()]
+    volumes: list[str] = []
+    # Parents before what is mounted inside them (a file into an emptyDir), as a runtime orders them.
+    for mount_path, source, mode in sorted(mounts, key=lambda m: m[0].rstrip("/").count("/")):
+        volumes += ["--volume", f"{source}:{mount_path}:{mode}"]
     user_args = ["--user", user] if user else []
     env_args = [arg for key, value in sorted(env.items()) for arg in ("--env", f"{key}={value}")]
     argv = [*registry.buildah_argv(), "run", "--isolation", "chroot", *user_args, *env_args, *volumes,
             container, "--", *command]
     process = ManagedProcess.spawn("container", argv, log_path=log_path)
     return ContainerRun(container=container, process=process, registry=registry)
-
