@@ -209,10 +209,11 @@ def event_families(state: StoreState) -> tuple[list[Metric], int]:
         syncs.add_metric(labels, group.count)
         if group.latest.get("finished_at") is not None:
             last_sync.add_metric(labels, group.latest["finished_at"])
+    # jenkins_job, not job: Prometheus' own job label names the scrape job.
     builds = CounterMetricFamily("c2c_builds", "Finished Jenkins builds c2c ingested, by job and result.",
-                                 labels=["job", "status"])
+                                 labels=["jenkins_job", "status"])
     last_build = GaugeMetricFamily("c2c_last_build_timestamp_seconds", "When the job's newest build of that "
-                                   "result started.", labels=["job", "status"])
+                                   "result started.", labels=["jenkins_job", "status"])
     for group in state.builds:
         labels = [_s(v) for v in group.key]
         builds.add_metric(labels, group.count)

@@ -58,6 +58,8 @@ def test_a_dashboard_imports_as_it_is(name: str) -> None:
     names = {v["name"] for v in board["templating"]["list"]}
     # Builds belong to no cluster; every other dashboard is scoped by one.
     assert {"job", "build"} <= names if board["uid"] == "c2c-jenkins-builds" else "cluster" in names
+    titles = [panel["title"] for panel in board["panels"]]
+    assert len(set(titles)) == len(titles), f"{name}: two panels share a title"
     for panel in board["panels"]:
         assert panel["description"], f"{panel['title']}: no description"
         assert panel["fieldConfig"]["defaults"].get("unit") is not None, f"{panel['title']}: no unit"

@@ -25,7 +25,7 @@ from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions
 from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.registry.resources import RegistryResource
-from c2c_dagster.store import EmbeddedStore, MetadataStoreResource
+from c2c_dagster.store import MetadataStoreResource
 from c2c_dagster.traceability.assets import traceability_records
 from c2c_devstack.emulators.jenkins import EmulatedBuild
 from c2c_devstack.services import wait_until
@@ -49,6 +49,8 @@ class Pipeline:
     instance: dg.DagsterInstance
     namespace: str = field(default_factory=lambda: f"trace-{uuid.uuid4().hex[:8]}")
     job: str = "shop/web/main"
+    # The embedded store in the work dir unless given (e.g. OpenSearch with an index prefix).
+    store_resource: MetadataStoreResource | None = None
     _pending_builds: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -58,8 +60,9 @@ class Pipeline:
         self.core = client.CoreV1Api(self.api)
         self.apps = client.AppsV1Api(self.api)
         self.core.create_namespace({"metadata": {"name": self.namespace}})
-        self.store_resource = MetadataStoreResource(embedded_path=str(self.workdir / "store.sqlite"))
-        self.store = EmbeddedStore(self.workdir / "store.sqlite")
+        if self.store_resource is None:
+            self.store_resource = MetadataStoreResource(embedded_path=str(self.workdir / "store.sqlite"))
+        self.store = self.store_resource.get_store()
         self.repo_prefix = self.namespace
 
     def close(self) -> None:
@@ -87,33 +90,39 @@ class Pipeline:
         return self.registry.manifest_digest(self.repo(name), new_tag)
 
     def ci_build(self, number: int, name: str, tag: str, digest: str | None, *, commit: str,
-                 status: str = "SUCCESS", platforms: list[dict] | None = None, at: str | None = None) -> str:
-        """A finished Jenkins build (in the emulator) whose archived metadata names this image."""
+                 status: str = "SUCCESS", platforms: list[dict] | None = None, at: str | None = None,
+                 job: str | None = None, author: tuple[str, str] = ("Ada Lovelace", "ada@example.com"),
+                 duration_ms: int = 60_000, previous_commit: str | None = None) -> str:
+        """A finished Jenkins build (in the emulator) whose archived metadata names this image
+        (no metadata archived when ``digest`` is None)."""
         at = at or f"2026-01-{number:02d}T10:00:00Z"
-        build_id = f"{self.job}-{number}"
+        job = job or self.job
+        build_id = f"{job}-{number}"
         metadata = {
-            "build_id": build_id, "job_name": self.job, "build_number": number, "branch": "main",
+            "build_id": build_id, "job_name": job, "build_number": number, "branch": "main",
             "image_name": f"{self.registry.host}/{self.repo(name)}", "image_tag": tag, "image_digest": digest,
-            "commits": [{"commit_id": commit, "author": "Ada Lovelace", "email": "ada@example.com",
-                         "message": f"change {number}"}],
-            "authors": ["Ada Lovelace <ada@example.com>"], "build_status": status, "timestamp": at,
+            "commits": [{"commit_id": commit, "author": author[0], "email": author[1], "message": f"change {number}"}],
+            "authors": [f"{author[0]} <{author[1]}>"], "build_status": status, "timestamp": at,
             "source_commit": commit,
         }
+        if previous_commit:
+            metadata["commit_range"] = {"from": previous_commit, "to": commit}
         if platforms:
             metadata["platform_digests"] = platforms
         artifacts = {"build-metadata.json": json.dumps(metadata).encode()} if digest else {}
         from datetime import datetime
 
         millis = int(datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() * 1000)
-        self.jenkins.add_build(self.job, EmulatedBuild(number, status, millis, artifacts=artifacts))
-        self._pending_builds.append(f"{self.job}#{number}")
+        self.jenkins.add_build(job, EmulatedBuild(number, status, millis, duration_ms, artifacts=artifacts))
+        self._pending_builds.append(f"{job}#{number}")
         return build_id
 
     # -- the cluster ------------------------------------------------------------------------------
     def deploy(self, name: str, image: str, *, digest: str | None = None, replicas: int = 2,
-               labels: dict | None = None, hold_new_pods: bool = False) -> None:
-        """Create or update a Deployment; ``digest`` is what the runtime reports for a tag."""
-        annotations = {DIGEST_ANNOTATION: digest} if digest else {}
+               labels: dict | None = None, hold_new_pods: bool = False, annotations: dict | None = None) -> None:
+        """Create or update a Deployment; ``digest`` is what the runtime reports for a tag;
+        ``annotations`` go on its pods (e.g. kwok's emulated CPU and memory usage)."""
+        annotations = {**(annotations or {}), **({DIGEST_ANNOTATION: digest} if digest else {})}
         if hold_new_pods:
             annotations.update(HOLD_PENDING)
         body = {
@@ -153,17 +162,20 @@ class Pipeline:
             "store": self.store_resource,
         }
 
-    def run(self) -> list[dict[str, Any]]:
-        """Ingest new builds, snapshot the cluster, join; this namespace's running records."""
+    def run(self, *, only_this_namespace: bool = False) -> list[dict[str, Any]]:
+        """Ingest new builds, snapshot the cluster (or only this namespace), join; this
+        namespace's running records."""
         if self._pending_builds:
             result = dg.materialize([ci_builds], instance=self.instance, partition_key="2026-01-01",
                                     resources=self.resources(),
                                     run_config={"ops": {"ci_builds": {"config": {"builds": self._pending_builds}}}})
             assert result.success
             self._pending_builds = []
+        scope = {"ops": {"deployment_snapshots": {"config": {"namespaces": [self.namespace]}}}}
         for asset in (deployment_snapshots, traceability_records):
+            config = scope if asset is deployment_snapshots and only_this_namespace else None
             result = dg.materialize([asset], instance=self.instance, partition_key=CLUSTER, resources=self.resources(),
-                                    selection=[asset.key])
+                                    selection=[asset.key], run_config=config)
             assert result.success
         return self.records()
 

@@ -54,10 +54,10 @@ def spec() -> Spec:
                                               instant=True, legend="{{app}}"), unit="s"), 6, 8),
             ),
             (
-                Cell(table_panel("Failed syncs", "Syncs that ended Failed or Error, with Argo CD's message.",
+                Cell(table_panel("Failed syncs and why", "Syncs that ended Failed or Error, with Argo CD's message.",
                                  q.OpenSearch(SYNCS, f"{SCOPE} AND {FAILED}", metrics=[q.raw_data()]),
-                                 columns=("finished_at", "app", "revision", "phase", "message", "initiated_by",
-                                          "retry_count")), 12, 8),
+                                 columns=("finished_at", "app", "revision", "phase", "message", "initiated_by")),
+                     12, 8),
                 Cell(table_panel("Sync history", "Every finished sync: the config revision, who started it, "
                                  "its outcome.",
                                  q.OpenSearch(SYNCS, SCOPE, metrics=[q.raw_data()]),

@@ -54,7 +54,7 @@ def spec() -> Spec:
                                  links={"workload": [links.TO_WORKLOAD]}), 12, 8),
             ),
             (
-                Cell(table_panel("Rollbacks", "Each release taken back: from which build, back to which.",
+                Cell(table_panel("Rollbacks: releases taken back", "Each release taken back: from which build, back to which.",
                                  q.OpenSearch(RELEASES, f"{SCOPE} AND rollback:true", metrics=[q.raw_data()]),
                                  columns=("at", "cluster", "namespace", "workload_name", "from_build_id", "to_build_id",
                                           "argocd_app", "initiated_by"),

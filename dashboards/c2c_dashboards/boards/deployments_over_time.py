@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from c2c_dashboards import links, queries as q, variables as v
 from c2c_dashboards.build import Cell, Spec
-from c2c_dashboards.panels import count_stat, table_panel, timeseries_panel
+from c2c_dashboards.panels import bar_gauge_panel, count_stat, table_panel, timeseries_panel
 from c2c_dashboards.sources import DEPLOYMENTS, PROMETHEUS, RELEASES
 
 SCOPE = "cluster:$cluster AND namespace:$namespace"
@@ -36,10 +36,12 @@ def spec() -> Spec:
                                       "Which workload changed its running digest when.",
                                       [q.OpenSearch(RELEASES, SCOPE, metrics=[q.count()], bucket_aggs=[
                                           q.terms("workload_name"), q.date_histogram("at", "1h")])], bars=True), 12, 8),
-                Cell(timeseries_panel("Available replicas by workload", "Available replicas of each Deployment, "
-                                      "StatefulSet and DaemonSet as of each cluster snapshot.",
-                                      [q.promql(f'sum by (namespace, workload) (c2c_workload_replicas{{{PROM_SCOPE},'
-                                                f'state="available"}})', legend="{{namespace}}/{{workload}}")]), 12, 8),
+                Cell(bar_gauge_panel("Replicas by workload: desired and available",
+                                     "Desired and available replicas of each Deployment, StatefulSet and DaemonSet "
+                                     "as of the last cluster snapshot.",
+                                     q.promql(f'sum by (namespace, workload, state) (c2c_workload_replicas{{{PROM_SCOPE},'
+                                              f'state=~"desired|available"}})', instant=True,
+                                              legend="{{namespace}}/{{workload}} {{state}}")), 12, 8),
             ),
             (
                 Cell(table_panel("Workload versions", "Each version of each workload object (a new one when its "
@@ -48,7 +50,7 @@ def spec() -> Spec:
                                  q.OpenSearch(DEPLOYMENTS, f"doc_type:workload AND {SCOPE}", metrics=[q.raw_data()]),
                                  columns=("first_seen", "until", "cluster", "namespace", "workload_kind", "workload_name", "revision",
                                           "replicas.desired", "replicas.available", "rollout_complete",
-                                          "containers.image"),
+                                          "containers"),
                                  links={"workload_name": [links.TO_WORKLOAD]}), 24, 10),
             ),
         ),

@@ -66,7 +66,7 @@ def spec() -> Spec:
                      8, 8),
             ),
             (
-                Cell(table_panel("Builds", "Each build: result, duration, commit range and authors, and the image "
+                Cell(table_panel("Builds and their images", "Each build: result, duration, commit range and authors, and the image "
                                  "tag and digest it pushed. The build id opens Jenkins.",
                                  q.OpenSearch(BUILDS, SCOPE, metrics=[q.raw_data()]),
                                  columns=("timestamp", "build_id", "build_status", "duration_ms", "branch", "image_tag",

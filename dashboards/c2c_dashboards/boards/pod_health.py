@@ -62,13 +62,13 @@ def spec() -> Spec:
             ),
             (
                 Cell(table_panel("Restart history", "Every pod version with restarts: c2c keeps a new version "
-                                 "per observed restart, with the last termination's reason and exit code.",
+                                 "per observed restart; each container shows its restartCount and the last "
+                                 "termination's reason and exit code.",
                                  q.OpenSearch(DEPLOYMENTS, "doc_type:pod AND containers.restartCount:>0 AND "
                                               "cluster:$cluster AND namespace:$namespace AND workload_name:$workload",
                                               metrics=[q.raw_data()]),
                                  columns=("first_seen", "cluster", "namespace", "workload_name", "pod_name", "nodeName",
-                                          "containers.restartCount", "containers.last_state_reason",
-                                          "containers.last_exitCode"),
+                                          "phase", "containers"),
                                  links={"workload_name": [links.TO_WORKLOAD]}), 24, 8),
             ),
         ),

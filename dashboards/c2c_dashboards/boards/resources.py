@@ -38,10 +38,14 @@ def spec() -> Spec:
                                                 legend="{{node}}")], unit="bytes"), 9, 8),
             ),
             (
-                Cell(timeseries_panel("CPU by workload", "CPU cores used by each workload's containers "
-                                      "(recording rule joining kubelet series to c2c's pods).",
-                                      [q.promql(f"cluster_namespace_workload:container_cpu_usage_seconds:rate5m{{{SCOPE}}}",
-                                                legend="{{namespace}}/{{workload}}")], unit="short"), 12, 8),
+                Cell(timeseries_panel("CPU by workload", "CPU cores used by each workload's containers: kubelet "
+                                      "series joined to c2c's pods (the recording rule cluster_namespace_workload:"
+                                      "container_cpu_usage_seconds:rate5m is the same over a fixed 5m window).",
+                                      [q.promql(f"sum by (namespace, workload) (rate(container_cpu_usage_seconds_total"
+                                                f'{{{SCOPE},container!=""}}{RATE}) * on (cluster, namespace, pod) '
+                                                f"group_left (workload) max by (cluster, namespace, pod, workload) "
+                                                f"(c2c_pod_info{{{SCOPE}}}))", legend="{{namespace}}/{{workload}}")],
+                                      unit="short"), 12, 8),
                 Cell(timeseries_panel("Memory by workload", "Memory working set of each workload's containers.",
                                       [q.promql(f"cluster_namespace_workload:container_memory_working_set_bytes:sum"
                                                 f"{{{SCOPE}}}", legend="{{namespace}}/{{workload}}")], unit="bytes"), 12, 8),

@@ -56,11 +56,13 @@ def spec() -> Spec:
             ),
             (
                 Cell(table_panel("Pods and nodes", "The pods running now (open versions of their documents), the "
-                                 "node and zone each was scheduled to, readiness, restarts and running digests.",
+                                 "node and zone each was scheduled to, readiness, and each container's digest and restarts.",
                                  q.OpenSearch(DEPLOYMENTS, f"doc_type:pod AND _exists_:current AND {WORKLOAD}",
                                               metrics=[q.raw_data()]),
+                                 # The plugin flattens objects (node.zone) but keeps lists whole: one
+                                 # "containers" cell per pod, each container with its digest and restarts.
                                  columns=("pod_name", "nodeName", "node.zone", "phase", "ready", "startTime",
-                                          "containers.restartCount", "containers.image_digest"),
+                                          "containers"),
                                  links={"pod_name": [TO_PODS]}), 24, 8),
             ),
             (

@@ -6,7 +6,8 @@ authorizes (Node,RBAC) and stores exactly as a production one does, the controll
 turns Deployments into ReplicaSets into Pods, the scheduler binds them. No kubelet runs:
 kwok watches the nodes annotated ``kwok.x-k8s.io/node=fake`` and plays the pod lifecycle
 described in ``services/k8s/kwok-stages.yaml`` (Running at once, with podIP, hostIP and
-per-container imageID/containerID, the way kubelet + containerd report them).
+per-container imageID/containerID, the way kubelet + containerd report them), and emulates each
+node's kubelet resource metrics (``services/k8s/kwok-metrics.yaml``) at ``kwok_url``.
 
 PKI is made per cluster with the ``openssl`` CLI (ECDSA P-256, fast to generate):
 
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "services" / "kubernetes.sh"
 KWOK_STAGES = REPO_ROOT / "services" / "k8s" / "kwok-stages.yaml"
+# kwok's emulation of the kubelet's /metrics/resource (CPU and memory from pod annotations).
+KWOK_METRICS = REPO_ROOT / "services" / "k8s" / "kwok-metrics.yaml"
 # Argo CD's real CRD: shared/ sits beside the clone, here and in CI.
 ARGOCD_APPLICATION_CRD = REPO_ROOT.parent / "shared" / "argocd" / "application-crd.yaml"
 
@@ -180,6 +183,8 @@ class KubernetesCluster:
     ca_cert: Path
     workdir: Path
     processes: ProcessGroup = field(repr=False)
+    # kwok's server: emulated kubelet resource metrics per node, and /discovery/prometheus.
+    kwok_url: str = ""
     _nodes_created: int = field(default=0, repr=False)
 
     def api_client(self) -> ApiClient:
@@ -395,13 +400,17 @@ def _start(workdir: Path, bins: dict[str, Path], pki: _Pki, logs: Path,
         "--leader-elect=false",
     ], log_path=logs / "kube-scheduler.log"))
 
-    # kwok: no HTTP server (no logs/exec to fake); its node leases are the heartbeats the
-    # node lifecycle controller watches. KWOK_WORKDIR keeps it from reading ~/.kwok/kwok.yaml,
-    # which would add a developer's own stages to ours.
+    # kwok: its node leases are the heartbeats the node lifecycle controller watches; its HTTP
+    # server serves the emulated kubelet resource metrics (KWOK_METRICS) on loopback.
+    # KWOK_WORKDIR keeps it from reading ~/.kwok/kwok.yaml, which would add a developer's own
+    # stages to ours.
+    kwok_port = free_port()
     kwok = group.add(ManagedProcess.spawn("kwok", [
         str(kwok_bin / "kwok"),
         f"--kubeconfig={admin_kubeconfig}",
         f"--config={KWOK_STAGES}",
+        f"--config={KWOK_METRICS}",
+        f"--server-address=127.0.0.1:{kwok_port}",
         "--manage-all-nodes=false",
         f"--manage-nodes-with-annotation-selector={KWOK_NODE_KEY}={KWOK_NODE_VALUE}",
         "--node-lease-duration-seconds=40",
@@ -415,7 +424,7 @@ def _start(workdir: Path, bins: dict[str, Path], pki: _Pki, logs: Path,
 
     cluster = KubernetesCluster(
         kubeconfig=admin_kubeconfig, server=server, ca_cert=pki.ca, workdir=workdir,
-        processes=group,
+        processes=group, kwok_url=f"http://127.0.0.1:{kwok_port}",
     )
 
     from kubernetes import client
