@@ -27,6 +27,7 @@ from c2c_dagster.store import (
     CI_BUILD_METADATA,
     DEPLOYMENT_METADATA,
     FIND_ALL,
+    INGEST_PROBLEMS,
     RELEASE_EVENTS,
     TRACEABILITY_METADATA,
     MetadataStore,
@@ -60,6 +61,7 @@ def read_state(store: MetadataStore, dagster_instance: Any | None = None) -> Sto
         builds=group_stats(store, CI_BUILD_METADATA.name, ["job_name", "build_status"], newest=["timestamp"]),
         builds_without_digest=sum(g.count for g in group_stats(store, CI_BUILD_METADATA.name, ["digest_missing"])
                                   if g.key[0] == "true"),
+        open_problems=group_stats(store, INGEST_PROBLEMS.name, ["source", "kind"], where={"open": True}),
         snapshot_durations=snapshot_durations(dagster_instance) if dagster_instance is not None else {},
     )
 

@@ -42,6 +42,7 @@ class StoreState:
     sync_durations: list[tuple[str | None, str, float]] = field(default_factory=list)  # (cluster, app, seconds)
     builds: list[Group] = field(default_factory=list)  # by job_name, build_status
     builds_without_digest: int = 0
+    open_problems: list[Group] = field(default_factory=list)  # ingest-problems, open, by source and kind
     snapshot_durations: dict[str, float] = field(default_factory=dict)  # cluster -> seconds (from Dagster)
 
 
@@ -242,9 +243,13 @@ def families(state: StoreState) -> list[Metric]:
     problems = GaugeMetricFamily("c2c_ingest_problem_documents", "Documents c2c stored with a known ingest "
                                  "problem, by source: Jenkins builds without a valid build-metadata.json "
                                  "(digest unknown), Argo CD syncs to a cluster c2c does not read, open versions "
-                                 "from a partial (RBAC-limited) snapshot.", labels=["source", "problem"])
+                                 "from a partial (RBAC-limited) snapshot, and the open entries of ingest-problems "
+                                 "(jobs or folders an ingestion could not read, by kind).", labels=["source", "problem"])
     problems.add_metric(["jenkins", "digest_missing"], state.builds_without_digest)
     problems.add_metric(["argocd", "unknown_destination"], unknown_destination)
     problems.add_metric(["kubernetes", "partial_snapshot"], partial)
+    for group in state.open_problems:
+        source, kind = (_s(v) for v in group.key)
+        problems.add_metric([source, kind], group.count)
     return [*image_families(state.records), *runtime_families(state.pods, state.workloads, state.records),
             *snapshot, *events, problems]

@@ -163,7 +163,10 @@ def build_scenario(k8s_cluster: Any, registry: Any, jenkins: Any, opensearch: An
     def t(ago: timedelta, plus: int = 0) -> str:
         return scenario.at(ago - timedelta(seconds=plus))
 
-    web_deploys = [synced("Deployment", "web", namespace)]
+    # The failed sync's Deployment was refused (SyncFailed) with the image web runs; api's sync
+    # applied api:v0, which is not what runs there: drift.
+    web_deploys = [synced("Deployment", "web", namespace, status="SyncFailed",
+                          images=[pipe.ref("web", scenario.digests["web:v1"])])]
     app("web", status(
         history=[history_entry(1, sha("config 1"), started=t(timedelta(days=2)), deployed=t(timedelta(days=2), 60)),
                  history_entry(2, sha("config 2"), started=t(timedelta(days=1)), deployed=t(timedelta(days=1), 120))],
@@ -175,7 +178,7 @@ def build_scenario(k8s_cluster: Any, registry: Any, jenkins: Any, opensearch: An
     app("api", status(
         history=[history_entry(1, sha("config api"), started=api_started, deployed=t(timedelta(hours=3), 90))],
         operation=operation_state("Succeeded", sha("config api"), started=api_started, finished=t(timedelta(hours=3), 90),
-                                  resources=[synced("Deployment", "api", namespace)]),
+                                  resources=[synced("Deployment", "api", namespace, images=[pipe.ref("api", "v0")])]),
         images=[pipe.ref("api", "v0")]))
     resources = pipe.resources()
     argocd_sync_sensor(dg.build_sensor_context(instance=instance, resources={

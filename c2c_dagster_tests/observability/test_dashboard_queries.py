@@ -151,6 +151,10 @@ def expectations(s: Scenario) -> dict[str, dict[str, Check]]:
             "Drift": lambda r, s: (r[0].value, 1),
             "Oldest snapshot": lambda r, s: (0 <= r[0].value < 900, True),
             "Running images by flag": lambda r, s: (r[0].by("flag"), flags),
+            "Ingest problems": lambda r, s: (
+                {(labels["source"], labels["problem"]): v for labels, v in r[0].series},
+                {("jenkins", "digest_missing"): 2, ("argocd", "unknown_destination"): 0,
+                 ("kubernetes", "partial_snapshot"): 0}),
             "Releases and rollbacks per day": lambda r, s: (r[0].by(0), {"releases": 1, "rollbacks": 1}),
             "Workloads that need attention": lambda r, s: (
                 {d["workload_name"]: _flags(d) & {"untraceable", "drift", "failed_build_deployed"} for d in _docs(r)},

@@ -102,6 +102,7 @@ def test_the_families_of_a_known_state() -> None:
         sync_durations=[("prod", "argocd/web", 20.0), ("prod", "argocd/web", 100.0), ("prod", "argocd/web", 4000.0)],
         builds=[Group(("shop/web", "SUCCESS"), 5, {"timestamp": 3.0})],
         builds_without_digest=2,
+        open_problems=[Group(("jenkins", "job_unreadable"), 1)],
         snapshot_durations={"prod": 4.5},
     )
     out = _exported(state)
@@ -130,7 +131,7 @@ def test_the_families_of_a_known_state() -> None:
     assert (buckets["15.0"], buckets["30.0"], buckets["120.0"], buckets["3600.0"], buckets["+Inf"]) == (0, 1, 2, 2, 3)
     assert out["c2c_argocd_sync_duration_seconds_sum"][0][1] == 4120
     problems = {s[0]["problem"]: s[1] for s in out["c2c_ingest_problem_documents"]}
-    assert problems == {"digest_missing": 2, "unknown_destination": 1, "partial_snapshot": 1}
+    assert problems == {"digest_missing": 2, "unknown_destination": 1, "partial_snapshot": 1, "job_unreadable": 1}
     # Bounded labels: nothing per event, per build or per sync.
     assert all("event_id" not in labels and "build_number" not in labels for series in out.values()
                for labels, _ in series)

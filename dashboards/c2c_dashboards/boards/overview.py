@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from c2c_dashboards import links, queries as q, variables as v
 from c2c_dashboards.build import Cell, Spec
-from c2c_dashboards.panels import GOOD_WHEN_ZERO, bar_gauge_panel, stat_panel, table_panel, timeseries_panel
+from c2c_dashboards.panels import GOOD_WHEN_ZERO, WARN_WHEN_ANY, bar_gauge_panel, stat_panel, table_panel, timeseries_panel
 from c2c_dashboards.sources import PROMETHEUS, RELEASES, TRACEABILITY
 
 CLUSTER = 'cluster=~"$cluster"'
@@ -49,12 +49,17 @@ def spec() -> Spec:
                 Cell(bar_gauge_panel("Running images by flag", "How many running images carry each flag "
                                      "(see c2c_dagster/traceability/correlate.py for each rule).",
                                      q.promql(f"sum by (flag) (c2c_flagged_images{{{CLUSTER}}})", instant=True,
-                                              legend="{{flag}}"), steps=GOOD_WHEN_ZERO), 8, 8),
+                                              legend="{{flag}}"), steps=GOOD_WHEN_ZERO), 7, 8),
+                Cell(bar_gauge_panel("Ingest problems", "What c2c stored but could not fully read, by source: builds "
+                                     "without a valid build-metadata.json, syncs to clusters c2c does not read, "
+                                     "partial snapshots, unreadable Jenkins jobs or folders (all clusters).",
+                                     q.promql("sum by (source, problem) (c2c_ingest_problem_documents)", instant=True,
+                                              legend="{{source}}: {{problem}}"), steps=WARN_WHEN_ANY), 7, 8),
                 Cell(timeseries_panel("Releases and rollbacks per day", "Changes of a workload's running digest, "
                                       "by day; a rollback is a return to a digest that ran there before.",
                                       [q.OpenSearch(RELEASES, "cluster:$cluster", metrics=[q.count()], bucket_aggs=[
                                           q.filters(releases="rollback:false", rollbacks="rollback:true"),
-                                          q.date_histogram("at", "1d")])], bars=True), 16, 8),
+                                          q.date_histogram("at", "1d")])], bars=True), 10, 8),
             ),
             (
                 Cell(table_panel("Workloads that need attention", "Running images flagged untraceable, digest "
