@@ -11,6 +11,7 @@ from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.jenkins.ingest import BuildRef, builds_in_window, fetch_builds
 from c2c_dagster.jenkins.partitions import ci_build_partitions
 from c2c_dagster.jenkins.resources import JenkinsResource
+from c2c_dagster.observability.ui import builds_preview
 from c2c_dagster.store import CI_BUILD_METADATA, MetadataStoreResource
 from c2c_dagster.store.timeutil import utc_now
 
@@ -108,5 +109,6 @@ def ci_builds(
             "builds_unreadable_reasons": dg.MetadataValue.json(dict(list(report.unreadable.items())[:SHOWN])),
             **not_read,
             "jenkins_url": jenkins.base_url,
+            **builds_preview(documents),
         }
     )

@@ -14,6 +14,7 @@ from c2c_dagster.kubernetes.history import plan_history, read_open_versions, wri
 from c2c_dagster.kubernetes.partitions import cluster_partitions
 from c2c_dagster.kubernetes.resources import KubernetesResource
 from c2c_dagster.kubernetes.snapshot import Scope, build_snapshot
+from c2c_dagster.observability.ui import snapshot_preview
 from c2c_dagster.store import MetadataStoreResource
 from c2c_dagster.store.timeutil import utc_now
 
@@ -148,5 +149,6 @@ def deployment_snapshots(
             "list_restarts": collection.restarts,
             "list_seconds": round(collection.seconds, 3),
             "argocd_applications_listed": "applications" in collection.complete,
+            **snapshot_preview(cluster, snapshot.pods, snapshot.workloads),
         }
     )

@@ -12,6 +12,7 @@ import dagster as dg
 from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions
+from c2c_dagster.observability.ui import traceability_preview
 from c2c_dagster.jenkins.assets import ci_builds
 from c2c_dagster.registry.resources import RegistryResource
 from c2c_dagster.store import (
@@ -171,6 +172,8 @@ def traceability_records(
             "rollbacks": sum(1 for e in events if e["rollback"]),
             "flags": dg.MetadataValue.json(dict(sorted(flags.items()))),
             "registry_lookups": len(facts),
+            # Tables of what needs attention and a link to the dashboard (C2C_GRAFANA_URL).
+            **traceability_preview(cluster, records, events),
         },
         check_results=[
             _check("no_untraceable_workloads", records, Flag.UNTRACEABLE, dg.AssetCheckSeverity.WARN),

@@ -8,16 +8,19 @@ kube-state-metrics join), and the alerts the scenario should raise are raised by
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import dagster as dg
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from c2c_dagster.observability import ui
 from c2c_dagster.traceability.correlate import Flag
 from c2c_dagster_tests.observability import grafana_requests as g
 from c2c_dagster_tests.observability.scenario import (
@@ -35,6 +38,7 @@ from c2c_devstack.emulators.jenkins import JenkinsEmulator
 pytestmark = [pytest.mark.opensearch, pytest.mark.kubernetes, pytest.mark.registry, pytest.mark.prometheus]
 
 SCRAPE_INTERVAL_S = 1.0
+GRAFANA_URL = "https://grafana.example.com"
 # Prometheus panels read a few scrapes (rates need two samples, a range query's last step may
 # start before the first scrape): each dashboard's panels are retried until they agree or this passes.
 SETTLE_SECONDS = 150
@@ -42,10 +46,19 @@ SETTLE_SECONDS = 150
 
 @pytest.fixture(scope="module")
 def world(k8s_cluster, oci_registry, opensearch_service, prometheus_service,
-          tmp_path_factory) -> Iterator[tuple[Scenario, g.Datasources, Any]]:
+          tmp_path_factory) -> Iterator[tuple[Scenario, g.Datasources, Any, Any]]:
     workdir = tmp_path_factory.mktemp("observability")
     jenkins = JenkinsEmulator().start()
-    scenario, pipeline, instance = build_scenario(k8s_cluster, oci_registry, jenkins, opensearch_service, workdir)
+    # The assets link their materializations to this Grafana (checked by the Dagster UI test).
+    grafana_before = os.environ.get(ui.GRAFANA_URL_ENV)
+    os.environ[ui.GRAFANA_URL_ENV] = GRAFANA_URL
+    try:
+        scenario, pipeline, instance = build_scenario(k8s_cluster, oci_registry, jenkins, opensearch_service, workdir)
+    finally:
+        if grafana_before is None:
+            os.environ.pop(ui.GRAFANA_URL_ENV)
+        else:
+            os.environ[ui.GRAFANA_URL_ENV] = grafana_before
     exporter = None
     try:
         exporter = start_exporter(scenario, opensearch_service, workdir / "dagster_home", workdir)
@@ -55,7 +68,7 @@ def world(k8s_cluster, oci_registry, opensearch_service, prometheus_service,
                                      scrape_interval=f"{SCRAPE_INTERVAL_S:g}s", evaluation_interval="1s")
         datasources = g.Datasources(opensearch_url=opensearch_service.url, index_prefix=scenario.index_prefix,
                                     prometheus_url=prometheus_service.url, scrape_interval_s=SCRAPE_INTERVAL_S)
-        yield scenario, datasources, prometheus_service
+        yield scenario, datasources, prometheus_service, pipeline
     finally:
         if exporter is not None:
             exporter.stop()
@@ -313,7 +326,7 @@ def test_the_scenarios_alerts_are_raised_by_prometheus(world) -> None:
     """With the shipped rules loaded: the rollback fires at once (no `for`); the failed build running
     is pending for its 5 minutes, then fires; the hand-pushed image has run for minutes, not an
     hour, so the untraceable alert stays quiet, as does every other alert for the scenario."""
-    scenario, _, prometheus = world
+    scenario, _, prometheus, _ = world
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
         alerts = {(a["labels"]["alertname"], a["labels"].get("workload", "")): a
@@ -331,7 +344,7 @@ def test_the_scenarios_alerts_are_raised_by_prometheus(world) -> None:
 
 @pytest.mark.parametrize("name", sorted(BOARDS))
 def test_every_variable_and_panel_returns_the_scenarios_numbers(world, name: str) -> None:
-    scenario, datasources, _ = world
+    scenario, datasources, _, _ = world
     board = BOARDS[name]
     uid = board["uid"]
     selection = g.Selection({v["name"]: v for v in board["templating"]["list"]})
@@ -372,7 +385,7 @@ def test_every_variable_and_panel_returns_the_scenarios_numbers(world, name: str
 def test_the_exporter_image_id_is_the_api_servers_imageID(world) -> None:
     """What makes `on (namespace, pod, container, image_id)` with kube-state-metrics work: the same
     string kube-state-metrics copies from status.containerStatuses[].imageID."""
-    scenario, _, _ = world
+    scenario, _, _, _ = world
     text = requests.get(f"{scenario.exporter_url}/metrics", timeout=30).text
     info = {f"{s.labels['pod']}/{s.labels['container']}": s.labels["image_id"]
             for family in text_string_to_metric_families(text) if family.name == "c2c_container_info"
@@ -382,3 +395,34 @@ def test_the_exporter_image_id_is_the_api_servers_imageID(world) -> None:
     durations = [s.value for family in text_string_to_metric_families(text)
                  if family.name == "c2c_snapshot_duration_seconds" for s in family.samples]
     assert len(durations) == 1 and 0 < durations[0] < 600  # from the Dagster instance's run records
+
+
+def test_the_dagster_ui_shows_the_same_story(world) -> None:
+    """The real assets' last materializations carry the previews (flagged records, per-namespace
+    counts, newest releases, the builds) and links to the matching dashboards."""
+    scenario, _, _, pipeline = world
+
+    def metadata(asset: str) -> dict[str, Any]:
+        [record] = pipeline.instance.fetch_materializations(dg.AssetKey(asset), limit=1).records
+        return record.asset_materialization.metadata
+
+    def rows(value: Any) -> list[dict[str, Any]]:
+        return [record.data for record in value.value.records]
+
+    traced = metadata("traceability_records")
+    assert sorted((r["workload"], r["flags"]) for r in rows(traced["flagged_records"])) == [
+        ("api", "failed_build_deployed, drift"), ("tool", "untraceable, mutable_tag")]
+    assert rows(traced["per_namespace"]) == [
+        {"namespace": scenario.namespace, "running_images": 3, "traced_to_a_build": 2, "untraceable": 1}]
+    web1, web2 = scenario.build("web", 1).build_id, scenario.build("web", 2).build_id
+    # This run's release: the rollback (the earlier release was the previous run's).
+    assert [(r["workload"], r["from_build_id"], r["to_build_id"], r["rollback"]) for r in rows(traced["newest_releases"])] \
+        == [("web", web2, web1, True)]
+    assert traced["dashboard"].value == f"{GRAFANA_URL}/d/{ui.OVERVIEW}?var-cluster={CLUSTER}"
+    snapshot = metadata("deployment_snapshots")
+    assert rows(snapshot["per_namespace"]) == [
+        {"namespace": scenario.namespace, "workloads": 3, "pods": 4, "not_ready": 0, "restarts": 3}]
+    assert snapshot["dashboard"].value == f"{GRAFANA_URL}/d/{ui.POD_HEALTH}?var-cluster={CLUSTER}"
+    builds = metadata("ci_builds")
+    assert sorted(r["build_id"] for r in rows(builds["builds"])) == sorted(b.build_id for b in scenario.builds)
+    assert builds["dashboard"].value == f"{GRAFANA_URL}/d/{ui.JENKINS_BUILDS}"

@@ -1,0 +1,120 @@
+"""What the Dagster UI shows beside each materialization: small tables of what needs attention and
+a link to the matching Grafana dashboard, so the lineage view leads straight there.
+
+Pure over the documents an asset just wrote. The link is there when ``C2C_GRAFANA_URL`` names the
+Grafana that has c2c's dashboards (``dashboards/``, fixed uids); Grafana finds a dashboard by uid
+alone (``/d/<uid>``) and sets its variables from ``var-<name>`` parameters.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import dagster as dg
+
+GRAFANA_URL_ENV = "C2C_GRAFANA_URL"
+# The dashboards' uids (dashboards/c2c_dashboards/links.py; a test checks they exist).
+OVERVIEW = "c2c-overview"
+POD_HEALTH = "c2c-pod-health"
+JENKINS_BUILDS = "c2c-jenkins-builds"
+RELEASE_HISTORY = "c2c-release-history"
+PREVIEW_ROWS = 20  # a preview, not the data: the dashboard and `c2c trace` have the rest
+
+
+def dashboard_url(uid: str, **variables: str) -> str | None:
+    """``<C2C_GRAFANA_URL>/d/<uid>?var-...``, or None when no Grafana is configured."""
+    base = os.environ.get(GRAFANA_URL_ENV, "").rstrip("/")
+    if not base:
+        return None
+    query = urlencode({f"var-{name}": value for name, value in variables.items()})
+    return f"{base}/d/{uid}" + (f"?{query}" if query else "")
+
+
+def _link(key: str, uid: str, **variables: str) -> dict[str, dg.MetadataValue]:
+    url = dashboard_url(uid, **variables)
+    return {key: dg.MetadataValue.url(url)} if url else {}
+
+
+def _table(columns: Sequence[tuple[str, str]], rows: Iterable[Mapping[str, Any]]) -> dg.MetadataValue:
+    names = [name for name, _ in columns]
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({name: row.get(name) for name in names}) for row in rows],
+        schema=dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns]),
+    )
+
+
+def _short(digest: Any) -> str:
+    # sha256:0123456789ab: enough to tell digests apart in a preview; c2c trace --digest takes it.
+    return str(digest or "")[:19]
+
+
+def traceability_preview(cluster: str, records: Sequence[Mapping[str, Any]],
+                         events: Sequence[Mapping[str, Any]]) -> dict[str, dg.MetadataValue]:
+    """For ``traceability_records``: flagged running images, counts per namespace, newest releases."""
+    attention = sorted((r for r in records if set(r.get("flags") or []) - {"mutable_tag"}),
+                       key=lambda r: (r["namespace"], r["workload_name"], r["container_name"]))
+    per_namespace: dict[str, Counter[str]] = defaultdict(Counter)
+    for record in records:
+        counts = per_namespace[record["namespace"]]
+        counts["running_images"] += 1
+        counts["traced_to_a_build"] += bool(record.get("build_id"))
+        counts["untraceable"] += "untraceable" in (record.get("flags") or [])
+    newest = sorted(events, key=lambda e: e["at"], reverse=True)[:PREVIEW_ROWS]
+    return {
+        "flagged_records": _table(
+            [("namespace", "string"), ("workload", "string"), ("container", "string"), ("digest", "string"),
+             ("build_id", "string"), ("flags", "string")],
+            ({"namespace": r["namespace"], "workload": r["workload_name"], "container": r["container_name"],
+              "digest": _short(r.get("image_digest")), "build_id": r.get("build_id") or "",
+              "flags": ", ".join(r.get("flags") or [])} for r in attention[:PREVIEW_ROWS])),
+        "per_namespace": _table(
+            [("namespace", "string"), ("running_images", "int"), ("traced_to_a_build", "int"), ("untraceable", "int")],
+            ({"namespace": ns, **counts} for ns, counts in sorted(per_namespace.items()))),
+        "newest_releases": _table(
+            [("at", "string"), ("namespace", "string"), ("workload", "string"), ("from_build_id", "string"),
+             ("to_build_id", "string"), ("rollback", "bool")],
+            ({"at": e["at"], "namespace": e["namespace"], "workload": e["workload_name"],
+              "from_build_id": e.get("from_build_id") or "", "to_build_id": e.get("to_build_id") or "",
+              "rollback": bool(e.get("rollback"))} for e in newest)),
+        **_link("dashboard", OVERVIEW, cluster=cluster),
+        **_link("release_history", RELEASE_HISTORY, cluster=cluster),
+    }
+
+
+def snapshot_preview(cluster: str, pods: Sequence[Mapping[str, Any]],
+                     workloads: Sequence[Mapping[str, Any]]) -> dict[str, dg.MetadataValue]:
+    """For ``deployment_snapshots``: what the snapshot saw, per namespace."""
+    per_namespace: dict[str, Counter[str]] = defaultdict(Counter)
+    for workload in workloads:
+        per_namespace[workload["namespace"]]["workloads"] += 1
+    for pod in pods:
+        counts = per_namespace[pod["namespace"]]
+        counts["pods"] += 1
+        counts["not_ready"] += not pod.get("ready")
+        counts["restarts"] += sum(int(c.get("restartCount") or 0) for c in pod.get("containers") or [])
+    return {
+        "per_namespace": _table(
+            [("namespace", "string"), ("workloads", "int"), ("pods", "int"), ("not_ready", "int"), ("restarts", "int")],
+            ({"namespace": ns, "workloads": c["workloads"], "pods": c["pods"], "not_ready": c["not_ready"],
+              "restarts": c["restarts"]} for ns, c in sorted(per_namespace.items()))),
+        **_link("dashboard", POD_HEALTH, cluster=cluster),
+    }
+
+
+def builds_preview(documents: Sequence[Mapping[str, Any]]) -> dict[str, dg.MetadataValue]:
+    """For ``ci_builds``: the builds just ingested, unsuccessful or digest-less first."""
+    ordered = sorted(documents, key=lambda d: (d.get("build_status") == "SUCCESS" and not d.get("digest_missing"),
+                                               str(d.get("timestamp") or "")))
+    return {
+        "builds": _table(
+            [("build_id", "string"), ("build_status", "string"), ("image_tag", "string"), ("digest", "string"),
+             ("digest_missing", "bool")],
+            ({"build_id": d["build_id"], "build_status": d.get("build_status") or "", "image_tag": d.get("image_tag") or "",
+              "digest": _short(d.get("image_digest")), "digest_missing": bool(d.get("digest_missing"))}
+             for d in ordered[:PREVIEW_ROWS])),
+        **_link("dashboard", JENKINS_BUILDS),
+    }
