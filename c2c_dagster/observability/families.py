@@ -91,7 +91,15 @@ def image_families(records: Sequence[Mapping[str, Any]]) -> list[Metric]:
                               labels=[*IMAGE, "flag"])
     per_cluster: dict[str, dict[str, int]] = defaultdict(lambda: {str(f): 0 for f in Flag})
     running: dict[str, int] = defaultdict(int)
+    pending: dict[str, int] = defaultdict(int)
     for record in records:
+        cluster = _s(record.get("cluster"))
+        per_cluster[cluster]  # noqa: B018 - every cluster reports its counts, zeros included
+        if not record.get("image_digest"):
+            # Containers whose runtime has not reported a digest yet (still pulling): not an image
+            # that runs, and judged only once the digest is known.
+            pending[cluster] += len(record.get("pods") or [])
+            continue
         key = list(_record_key(record))
         yes = "true" if traceable(record) else "false"
         pods.add_metric([*key, _s(record.get("image_tag")), _s(record.get("build_id")), _s(record.get("build_status")),
@@ -100,9 +108,7 @@ def image_families(records: Sequence[Mapping[str, Any]]) -> list[Metric]:
         started = _epoch(record.get("first_seen"))
         if started is not None:
             since.add_metric([*key, yes], started)
-        cluster = _s(record.get("cluster"))
         running[cluster] += 1
-        per_cluster[cluster]  # a cluster running only unflagged images still reports zeros
         for flag in record.get("flags") or []:
             flags.add_metric([*key, flag], 1)
             per_cluster[cluster][flag] = per_cluster[cluster].get(flag, 0) + 1
@@ -110,11 +116,15 @@ def image_families(records: Sequence[Mapping[str, Any]]) -> list[Metric]:
                                        "per cluster: one traceability record each.", labels=["cluster"])
     flagged = GaugeMetricFamily("c2c_flagged_images", "Running images carrying each flag, per cluster "
                                 "(0 when none).", labels=["cluster", "flag"])
+    pending_family = GaugeMetricFamily("c2c_pending_containers", "Containers of running workloads whose image "
+                                       "digest is not known yet (the image is still being pulled).",
+                                       labels=["cluster"])
     for cluster in sorted(per_cluster):
         running_family.add_metric([cluster], running[cluster])
+        pending_family.add_metric([cluster], pending[cluster])
         for flag, count in sorted(per_cluster[cluster].items()):
             flagged.add_metric([cluster, flag], count)
-    return [pods, since, flags, running_family, flagged]
+    return [pods, since, flags, running_family, flagged, pending_family]
 
 
 def runtime_families(pods: Sequence[Mapping[str, Any]], workloads: Sequence[Mapping[str, Any]],

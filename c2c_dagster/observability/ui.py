@@ -23,6 +23,8 @@ POD_HEALTH = "c2c-pod-health"
 JENKINS_BUILDS = "c2c-jenkins-builds"
 RELEASE_HISTORY = "c2c-release-history"
 PREVIEW_ROWS = 20  # a preview, not the data: the dashboard and `c2c trace` have the rest
+# Flags that advise rather than warn (a tag in the spec instead of a digest): not "needs attention".
+ADVICE_FLAGS = frozenset({"mutable_tag", "not_pinned"})
 
 
 def dashboard_url(uid: str, **variables: str) -> str | None:
@@ -55,7 +57,7 @@ def _short(digest: Any) -> str:
 def traceability_preview(cluster: str, records: Sequence[Mapping[str, Any]],
                          events: Sequence[Mapping[str, Any]]) -> dict[str, dg.MetadataValue]:
     """For ``traceability_records``: flagged running images, counts per namespace, newest releases."""
-    attention = sorted((r for r in records if set(r.get("flags") or []) - {"mutable_tag"}),
+    attention = sorted((r for r in records if set(r.get("flags") or []) - ADVICE_FLAGS),
                        key=lambda r: (r["namespace"], r["workload_name"], r["container_name"]))
     per_namespace: dict[str, Counter[str]] = defaultdict(Counter)
     for record in records:

@@ -89,8 +89,11 @@ def test_the_families_of_a_known_state() -> None:
                "image_digest": "sha256:" + "1" * 64, "image": "registry.example.com/shop/web:v2"}
     init_done = {"type": "init", "name": "migrate", "state": "terminated", "reason": "Completed", "restartCount": 0}
     waiting = {"type": "regular", "name": "app", "state": "waiting", "reason": "CrashLoopBackOff", "restartCount": 7}
+    # A container still pulling its image: no digest yet, counted apart, never an image that runs.
+    pulling = {**record, "workload_name": "batch", "image_digest": None, "build_id": None, "flags": [],
+               "pods": [{"name": "batch-1"}, {"name": "batch-2"}]}
     state = StoreState(
-        records=[record, hand],
+        records=[record, hand, pulling],
         pods=[_pod("web-1", [init_done, running]), _pod("web-2", [waiting], ready=False, partial=True)],
         workloads=[{"doc_type": "workload", "cluster": "prod", "namespace": "shop", "workload_kind": "Deployment",
                     "workload_name": "web", "replicas": {"desired": 2, "ready": 1, "available": 1, "updated": 2,
@@ -109,6 +112,8 @@ def test_the_families_of_a_known_state() -> None:
     flagged = {s[0]["flag"]: s[1] for s in out["c2c_flagged_images"]}
     assert flagged["untraceable"] == 1 and flagged["mutable_tag"] == 2 and flagged["digest_mismatch"] == 0
     assert out["c2c_running_images"] == [({"cluster": "prod"}, 2.0)]
+    assert out["c2c_pending_containers"] == [({"cluster": "prod"}, 2.0)]
+    assert "batch" not in {s[0]["workload"] for s in out["c2c_workload_image_pods"]}
     pods_of = {s[0]["workload"]: s for s in out["c2c_workload_image_pods"]}
     assert pods_of["web"][1] == 2 and pods_of["web"][0]["commit"] == "c0ffee" and pods_of["web"][0]["traceable"] == "true"
     assert pods_of["tool"][0]["traceable"] == "false" and pods_of["tool"][0]["build_id"] == ""

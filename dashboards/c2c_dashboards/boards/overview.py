@@ -9,7 +9,7 @@ from c2c_dashboards.panels import GOOD_WHEN_ZERO, WARN_WHEN_ANY, bar_gauge_panel
 from c2c_dashboards.sources import PROMETHEUS, RELEASES, TRACEABILITY
 
 CLUSTER = 'cluster=~"$cluster"'
-ATTENTION_FLAGS = "(untraceable OR digest_mismatch OR mixed_versions OR failed_build_deployed OR drift)"
+ATTENTION_FLAGS = "(untraceable OR digest_mismatch OR mixed_versions OR failed_build_deployed OR drift OR tag_moved)"
 
 
 def _flag_stat(title: str, flag: str, description: str) -> Cell:
@@ -63,7 +63,7 @@ def spec() -> Spec:
             ),
             (
                 Cell(table_panel("Workloads that need attention", "Running images flagged untraceable, digest "
-                                 "mismatch, mixed versions, failed build deployed or drift. Click a workload for "
+                                 "mismatch, mixed versions, failed build deployed, drift or a tag that moved. Click a workload for "
                                  "its traceability, a build for its trace.",
                                  q.OpenSearch(TRACEABILITY, f"cluster:$cluster AND running:true AND flags:{ATTENTION_FLAGS}",
                                               metrics=[q.raw_data()]),
