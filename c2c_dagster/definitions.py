@@ -17,6 +17,7 @@ from c2c_dagster.kubernetes.schedules import cluster_scan_schedule
 from c2c_dagster.registry.resources import registry_resource_from_env
 from c2c_dagster.store import store_resource_from_env
 from c2c_dagster.traceability.assets import traceability_records
+from c2c_dagster.traceability.resources import image_policy_resource_from_env
 
 defs = dg.Definitions(
     assets=[ci_builds, deployment_snapshots, traceability_records],
@@ -35,5 +36,6 @@ defs = dg.Definitions(
         "jenkins": jenkins_resource_from_env(),
         "kubernetes": kubernetes_resource_from_env(),
         "registry": registry_resource_from_env(),
+        "image_policy": image_policy_resource_from_env(),  # which images CI builds (internal) and advice
     },
 )

@@ -1,8 +1,9 @@
 """``RegistryResource``: what the registry says about a running image that no build's digest names.
 
 Asked only for those few digests, never for every container: the image config's
-``org.opencontainers.image.revision`` label (the commit it was built from) and, for an index,
-its platform manifests (CI may have recorded one of them).
+``org.opencontainers.image.revision`` label (the commit it was built from), for an index its
+platform manifests (CI may have recorded one of them), and what the spec's tag points at now
+(one HEAD: a tag that moved away from the running digest is one the traceability flags).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class ImageFacts:
     revision: str | None = None
     platform_digests: tuple[str, ...] = ()
     error: str | None = None  # why the registry could not tell (kept for the run's log)
+    # What the image's tag resolves to now (None: the image names no tag, or the registry did not say).
+    tag_digest: str | None = None
+    tag_platform_digests: tuple[str, ...] = ()
 
 
 class RegistryResource(dg.ConfigurableResource):
@@ -36,7 +40,8 @@ class RegistryResource(dg.ConfigurableResource):
         """Revision label and platform digests of ``image`` at ``digest``; errors are returned, not
         raised: an unreadable registry leaves the record less matched, never the run failed."""
         try:
-            ref = parse_reference(image).with_digest(digest)
+            spec = parse_reference(image)
+            ref = spec.with_digest(digest)
         except InvalidReferenceError as exc:
             return ImageFacts(error=str(exc))
         client = RegistryClient(
@@ -48,9 +53,17 @@ class RegistryResource(dg.ConfigurableResource):
         except RegistryError as exc:
             return ImageFacts(error=str(exc))
         labels = (config.get("config") or {}).get("Labels") or {}
+        tagged = None
+        if spec.digest is None:
+            try:
+                tagged = client.resolve(spec.with_tag(spec.tag or "latest"))
+            except RegistryError:
+                tagged = None  # the tag may be gone (deleted, or never pushed here): nothing observed
         return ImageFacts(
             revision=labels.get(REVISION_LABEL),
             platform_digests=tuple(p.digest for p in resolved.platform_digests),
+            tag_digest=tagged.digest if tagged else None,
+            tag_platform_digests=tuple(p.digest for p in tagged.platform_digests) if tagged else (),
         )
 
 

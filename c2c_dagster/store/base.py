@@ -180,6 +180,11 @@ class MetadataStore(abc.ABC):
         """Documents whose keyword ``field`` equals ``value`` (any of, for a list) or starts with it."""
 
     @abc.abstractmethod
+    def distinct(self, index: str, field: str, *, limit: int = 100_000) -> list[str]:
+        """The distinct values of keyword lookup ``field`` across the index, sorted (e.g. every
+        image name CI ever pushed), without reading the documents."""
+
+    @abc.abstractmethod
     def list_range(
         self,
         index: str,

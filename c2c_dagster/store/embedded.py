@@ -200,6 +200,17 @@ class EmbeddedStore(MetadataStore):
         ).fetchall()
         return [json.loads(row[2]) for row in rows]
 
+    def distinct(self, index: str, field: str, *, limit: int = 100_000) -> list[str]:
+        self.check_lookup(self.spec(index), field)
+        conn = self._reader
+        if conn is None:
+            return []
+        rows = conn.execute(
+            "SELECT DISTINCT value FROM lookup_keys WHERE idx = ? AND field = ? ORDER BY value LIMIT ?",
+            (index, field, limit),
+        ).fetchall()
+        return [row[0] for row in rows]
+
     def list_range(
         self,
         index: str,

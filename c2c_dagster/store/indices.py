@@ -231,6 +231,11 @@ TRACEABILITY_METADATA = IndexSpec(
         "match_confidence": KEYWORD,
         "flags": KEYWORD,
         "built_image_tag": KEYWORD,
+        "image_class": KEYWORD,  # internal (CI builds it) or external (third-party)
+        "digest_state": KEYWORD,  # known, or pending while the runtime has not reported a digest
+        "pending_reason": KEYWORD,  # kubelet's waiting reason then (ContainerCreating, ImagePullBackOff, ...)
+        "image_revision": KEYWORD,  # the image's org.opencontainers.image.revision label, when asked
+        "tag_digests": KEYWORD,  # the images a moved tag was seen pointing at
         "pods.startTime": DATE,
         "replicas.desired": INTEGER,
         "replicas.ready": INTEGER,
@@ -254,6 +259,8 @@ TRACEABILITY_METADATA = IndexSpec(
         "commit_ids",
         "pods.name",
         "flags",
+        "image_class",
+        "digest_state",
     ),
 )
 

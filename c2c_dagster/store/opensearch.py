@@ -259,6 +259,29 @@ class OpenSearchStore(MetadataStore):
         sort = [{spec.time_field: {"order": "desc", "missing": "_last"}}, {spec.id_field: {"order": "desc"}}]
         return self._search_paged(index, {"bool": {"filter": [query]}}, sort, limit)
 
+    def distinct(self, index: str, field: str, *, limit: int = 100_000) -> list[str]:
+        """A composite terms aggregation, paged: any number of values, never the documents."""
+        self.check_lookup(self.spec(index), field)
+        name = self.physical(index)
+        values: list[str] = []
+        after: dict[str, Any] | None = None
+        while len(values) < limit:
+            composite: dict[str, Any] = {"size": min(1000, limit - len(values)),
+                                         "sources": [{"value": {"terms": {"field": field}}}]}
+            if after is not None:
+                composite["after"] = after
+            body = {"size": 0, "aggs": {"values": {"composite": composite}}}
+            try:
+                response = self._call(f"distinct {field} of {name}", lambda: self.client.search(index=name, body=body))
+            except os_exc.NotFoundError:
+                return values
+            aggregation = response["aggregations"]["values"]
+            values.extend(str(bucket["key"]["value"]) for bucket in aggregation["buckets"])
+            after = aggregation.get("after_key")
+            if not aggregation["buckets"] or after is None:
+                break
+        return sorted(values)
+
     def list_range(
         self,
         index: str,

@@ -28,6 +28,8 @@ from c2c_dagster.store.timeutil import iso_utc, utc_now
 from c2c_dagster.traceability.build_lookup import relevant_builds
 from c2c_dagster.traceability.correlate import BuildIndex, Flag, SyncInfo, correlate
 from c2c_dagster.traceability.releases import ObservedState, release_events
+from c2c_dagster.traceability.resources import ImagePolicyResource
+from c2c_dagster.traceability.tags import moved_tags, observed_digests, tag_key
 from c2c_dagster.traceability.view import running_containers
 
 CONTAINER_KEY = ("cluster", "namespace", "workload_kind", "workload_name", "container_name")
@@ -43,11 +45,13 @@ REFRESH_WHEN_UPSTREAM_LANDS = (
 
 CHECKS = [
     dg.AssetCheckSpec("no_untraceable_workloads", asset="traceability_records",
-                      description="WARN when a running digest was produced by no known build."),
+                      description="WARN when a running digest of an internal image was produced by no known build."),
     dg.AssetCheckSpec("no_digest_mismatch", asset="traceability_records", blocking=True,
                       description="ERROR (blocking) when a tag CI built points to another digest than the one running."),
     dg.AssetCheckSpec("no_mixed_versions", asset="traceability_records",
                       description="WARN when one workload's pods run several digests outside a rollout."),
+    dg.AssetCheckSpec("no_moved_tags", asset="traceability_records",
+                      description="WARN when an internal image runs by a tag that was seen pointing at more than one image."),
 ]
 
 
@@ -69,8 +73,10 @@ def _latest_syncs(store: MetadataStore, apps: set[str]) -> dict[str, SyncInfo]:
     return latest
 
 
-def _check(name: str, records: list[dict[str, Any]], flag: Flag, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
-    flagged = sorted(r["record_id"] for r in records if str(flag) in r["flags"])
+def _check(name: str, records: list[dict[str, Any]], flag: Flag, severity: dg.AssetCheckSeverity,
+           *, internal_only: bool = False) -> dg.AssetCheckResult:
+    flagged = sorted(r["record_id"] for r in records if str(flag) in r["flags"]
+                     and not (internal_only and r.get("image_class") == "external"))
     return dg.AssetCheckResult(
         check_name=name,
         passed=not flagged,
@@ -90,17 +96,24 @@ def _check(name: str, records: list[dict[str, Any]], flag: Flag, severity: dg.As
     owners=["team:platform"],
 )
 def traceability_records(
-    context: dg.AssetExecutionContext, store: MetadataStoreResource, registry: RegistryResource
+    context: dg.AssetExecutionContext,
+    store: MetadataStoreResource,
+    registry: RegistryResource,
+    image_policy: ImagePolicyResource,
 ) -> dg.MaterializeResult:
     """Commit -> build -> image -> deployment -> pod, for every container running in the cluster:
     which build and commits (and authors) produced the digest each workload runs, matched by
     digest first, then tag, build id and commit; since when it runs; which Argo CD sync and
     config revision rolled it out; and flags for what cannot be trusted (untraceable, digest
-    mismatch, mixed versions, mutable tag, failed build deployed, drift). Also records a release
-    event whenever a workload's running digest changes, rollbacks included."""
+    mismatch, mixed versions, a tag that moved, failed build deployed, drift). Third-party
+    (external) images are kept with what is known but never called untraceable; containers whose
+    image is still being pulled are recorded as pending, judged once their digest is known. Also
+    records a release event whenever a workload's running digest changes, rollbacks included."""
     cluster = context.partition_key
     db = store.get_store()
     now = iso_utc(utc_now())
+    policy = image_policy.policy(db)
+    context.log.info(f"internal images: {', '.join(policy.internal) or 'all'} ({policy.source})")
 
     containers = running_containers(db.find(DEPLOYMENT_METADATA.name, "current", cluster, limit=FIND_ALL))
     previous = {r["record_id"]: r for r in db.find(TRACEABILITY_METADATA.name, "cluster", cluster, limit=FIND_ALL)}
@@ -126,11 +139,24 @@ def traceability_records(
             commits=[f.revision for f in facts.values() if f.revision],
         )
     syncs = _latest_syncs(db, {c.argocd_app for c in containers if c.argocd_app})
+    members = {d: f.platform_digests for d, f in facts.items() if f.platform_digests}
+    members.update({f.tag_digest: f.tag_platform_digests for f in facts.values() if f.tag_platform_digests})
+    image_for = {digest: image for image, digest in unmatched}
+    registry_tags = {
+        key: fact.tag_digest
+        for digest, fact in facts.items()
+        if fact.tag_digest and (key := tag_key(image_for[digest])) is not None
+    }
+    moved = moved_tags(observed_digests(containers, index, earlier_records=previous.values(),
+                                        registry_tags=registry_tags, members=members))
     records = correlate(
         containers, index, syncs=syncs,
         index_members={d: f.platform_digests for d, f in facts.items() if f.platform_digests},
         revision_of=lambda digest: facts[digest].revision if digest in facts else None,
         updated_at=now,
+        classify=policy.classify,
+        moved=moved,
+        advise_digest_pinning=policy.advise_digest_pinning,
     )
 
     for record in records:
@@ -171,6 +197,11 @@ def traceability_records(
             "release_events": len(events),
             "rollbacks": sum(1 for e in events if e["rollback"]),
             "flags": dg.MetadataValue.json(dict(sorted(flags.items()))),
+            "external": sum(1 for r in records if r["image_class"] == "external"),
+            "pending": sum(1 for r in records if r["digest_state"] == "pending"),
+            "moved_tags": dg.MetadataValue.json({f"{name}:{tag}": digests for (name, tag), digests in
+                                                 sorted(moved.items())[:50]}),
+            "internal_images": dg.MetadataValue.json({"prefixes": list(policy.internal), "from": policy.source}),
             "registry_lookups": len(facts),
             # Tables of what needs attention and a link to the dashboard (C2C_GRAFANA_URL).
             **traceability_preview(cluster, records, events),
@@ -179,6 +210,9 @@ def traceability_records(
             _check("no_untraceable_workloads", records, Flag.UNTRACEABLE, dg.AssetCheckSeverity.WARN),
             _check("no_digest_mismatch", records, Flag.DIGEST_MISMATCH, dg.AssetCheckSeverity.ERROR),
             _check("no_mixed_versions", records, Flag.MIXED_VERSIONS, dg.AssetCheckSeverity.WARN),
+            # A third-party tag moving (a base image re-pushed upstream) is upstream's practice, not
+            # something to fix here: flagged on the record, not failed in the check.
+            _check("no_moved_tags", records, Flag.TAG_MOVED, dg.AssetCheckSeverity.WARN, internal_only=True),
         ],
     )
 

@@ -13,7 +13,10 @@ lookups instead of a query per container. Keys, strongest first:
    ``c2c.io/commit`` annotation. (Owner references, the seed's last secondary key, tie pods to
    their workload in the snapshot; they carry nothing that names a build.)
 
-How each flag is decided is documented on ``Flag``.
+How each flag is decided is documented on ``Flag``. Two kinds of record are judged differently:
+an **external** image (outside the internal registries, see ``image_policy.py``) is never
+``untraceable``; a **pending** container (its runtime has not reported a digest yet, e.g. the
+image is still being pulled) gets no flags at all until its digest is known.
 """
 
 from __future__ import annotations
@@ -65,8 +68,13 @@ class Flag(StrEnum):
     #: (a Deployment's rollout is in progress while observedGeneration lags generation or
     #: updated/available replicas lag desired; the snapshot decides and passes it in).
     MIXED_VERSIONS = "mixed_versions"
-    #: The spec names a tag (or nothing, i.e. ``latest``) instead of a digest.
-    MUTABLE_TAG = "mutable_tag"
+    #: The spec names a tag (no digest) that was observed pointing at more than one image: across
+    #: builds, pods (now or earlier) and registry answers (rules in ``tags.py``). The tag did move,
+    #: so which bytes a new pod gets depends on when it pulls.
+    TAG_MOVED = "tag_moved"
+    #: Advice, off by default (``advise_digest_pinning``): the spec names a tag (or nothing, i.e.
+    #: ``latest``) instead of a digest.
+    NOT_PINNED = "not_pinned"
     #: The matched build's result is not SUCCESS (FAILURE, UNSTABLE, ABORTED, NOT_BUILT).
     FAILED_BUILD_DEPLOYED = "failed_build_deployed"
     #: The Argo CD app's last sync declared images, and neither the spec image nor the running
@@ -82,6 +90,9 @@ class RunningPod:
     started_at: str | None = None
     # The image this pod's spec asks for; during a rollout old pods still name the old one.
     image: str | None = None
+    # Why the container does not run yet (kubelet's waiting reason, e.g. ContainerCreating,
+    # ErrImagePull, ImagePullBackOff; or the pod's phase when it has no container status yet).
+    waiting_reason: str | None = None
 
 
 @dataclass
@@ -231,6 +242,15 @@ def _declared(sync: SyncInfo) -> tuple[set[tuple[str, str]], set[str]]:
     return tags, digests
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What the flags need beyond the match: the image's class, the tags seen moving, the advice on."""
+
+    image_class: str = "internal"
+    moved: Mapping[tuple[str, str], Sequence[str]] = field(default_factory=dict)
+    advise_digest_pinning: bool = False
+
+
 def flags_for(
     container: RunningContainer,
     digest: str | None,
@@ -239,20 +259,28 @@ def flags_for(
     distinct_digests: int,
     sync: SyncInfo | None,
     image: str | None = None,
+    judgement: Judgement | None = None,
 ) -> list[str]:
+    if digest is None:
+        return []  # pending: judged once the runtime reports what it runs
+    judgement = judgement or Judgement()
     spec = safe_reference(image or container.image)
     flags: list[str] = []
-    if match.key not in (MatchKey.DIGEST, MatchKey.PLATFORM_DIGEST, MatchKey.INDEX_DIGEST):
+    if judgement.image_class == "internal" and match.key not in (
+        MatchKey.DIGEST, MatchKey.PLATFORM_DIGEST, MatchKey.INDEX_DIGEST
+    ):
         flags.append(Flag.UNTRACEABLE)
-    if spec is not None and spec.tag and digest:
+    if spec is not None and spec.tag:
         tagged = [b.get("image_digest") for b in index.by_tag.get((spec.name, spec.tag), ()) if b.get("image_digest")]
         platform = {p["digest"] for b in index.by_tag.get((spec.name, spec.tag), ()) for p in b.get("platform_digests") or []}
         if tagged and digest not in tagged and digest not in platform:
             flags.append(Flag.DIGEST_MISMATCH)
     if distinct_digests > 1 and not container.rollout_in_progress:
         flags.append(Flag.MIXED_VERSIONS)
-    if spec is None or spec.digest is None:
-        flags.append(Flag.MUTABLE_TAG)
+    if spec is not None and spec.digest is None and (spec.name, spec.tag or "latest") in judgement.moved:
+        flags.append(Flag.TAG_MOVED)
+    if judgement.advise_digest_pinning and (spec is None or spec.digest is None):
+        flags.append(Flag.NOT_PINNED)
     if match.build is not None and match.build.get("build_status") != "SUCCESS":
         flags.append(Flag.FAILED_BUILD_DEPLOYED)
     if sync is not None and sync.images and spec is not None:
@@ -278,9 +306,18 @@ def correlate(
     index_members: Mapping[str, Sequence[str]] | None = None,
     revision_of: Callable[[str], str | None] | None = None,
     updated_at: str,
+    classify: Callable[[str], str] | None = None,
+    moved: Mapping[tuple[str, str], Sequence[str]] | None = None,
+    advise_digest_pinning: bool = False,
 ) -> list[dict[str, Any]]:
-    """traceability-metadata documents: one per workload container and running digest."""
+    """traceability-metadata documents: one per workload container and running digest (all of
+    its pods whose digest is not known yet in one ``pending`` record).
+
+    ``classify`` names an image ``internal`` or ``external`` (default: all internal); ``moved``
+    holds the tags seen pointing at more than one image (``tags.moved_tags``).
+    """
     records: list[dict[str, Any]] = []
+    moved = moved or {}
     for container in containers:
         pods_by_digest: dict[str | None, list[RunningPod]] = defaultdict(list)
         for pod in container.pods:
@@ -296,6 +333,9 @@ def correlate(
                                 revision_of=revision_of)
             build = match.build or {}
             started = sorted(p.started_at for p in pods if p.started_at)
+            judgement = Judgement(classify(image) if classify else "internal", moved, advise_digest_pinning)
+            tag = (spec.name, spec.tag or "latest") if spec is not None and spec.digest is None else None
+            reasons = Counter(p.waiting_reason for p in pods if p.waiting_reason)
             records.append(
                 {
                     "record_id": record_id(container, digest),
@@ -324,7 +364,14 @@ def correlate(
                     "match_key": str(match.key),
                     "match_confidence": match.confidence,
                     "first_seen": container.first_seen.get(digest or "") or (started[0] if started else None),
-                    "flags": flags_for(container, digest, match, index, len(known), sync, image),
+                    "image_class": judgement.image_class,
+                    # pending: no runtime has reported a digest for these pods yet (still pulling).
+                    "digest_state": "known" if digest else "pending",
+                    "pending_reason": None if digest else (min(reasons, key=lambda r: (-reasons[r], r)) if reasons else None),
+                    # The image's org.opencontainers.image.revision label, when the registry was asked.
+                    "image_revision": revision_of(digest) if digest and revision_of else None,
+                    "tag_digests": list(moved[tag]) if tag in moved else None,
+                    "flags": flags_for(container, digest, match, index, len(known), sync, image, judgement),
                     "updated_at": updated_at,
                 }
             )

@@ -32,9 +32,17 @@ def _replicas(record: dict[str, Any]) -> str | None:
 
 def render_record(record: dict[str, Any], builds: dict[str, dict[str, Any]]) -> list[str]:
     build = builds.get(record.get("build_id") or "")
+    if record.get("digest_state") == "pending":
+        digest = f"pending: not reported by the runtime yet ({record.get('pending_reason') or 'no container status'})"
+    else:
+        digest = f"{record.get('image_digest') or 'unknown'}  (matched by {record['match_key']}: {record['match_confidence']})"
     rows: list[tuple[str, str | None]] = [
-        ("image", record.get("image")),
-        ("digest", f"{record.get('image_digest') or 'unknown'}  (matched by {record['match_key']}: {record['match_confidence']})"),
+        ("image", record.get("image") + ("  (external)" if record.get("image_class") == "external" else "")
+         if record.get("image") else None),
+        ("digest", digest),
+        # The registry's revision label: all that ties an image no build produced to a commit.
+        ("revision", record.get("image_revision") if not record.get("build_id") else None),
+        ("tag seen", ", ".join(record["tag_digests"]) if record.get("tag_digests") else None),
         ("build", " ".join(filter(None, [record.get("build_id"), record.get("build_status"), record.get("build_url")])) or "none"),
         ("tag built", record.get("built_image_tag")),
         ("released", record.get("first_seen")),

@@ -35,7 +35,11 @@ class TraceAnswer:
 def _split(records: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     running, before = [], []
     for record in sorted(records, key=lambda r: (r.get("first_seen") or "", r["record_id"])):
-        (running if record.get("running", True) else before).append(record)
+        if record.get("running", True):
+            running.append(record)
+        elif record.get("digest_state") != "pending":
+            # Pods that were pulling and then ran (or went away) ran nothing of their own before.
+            before.append(record)
     return running, before
 
 

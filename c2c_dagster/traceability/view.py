@@ -51,8 +51,9 @@ def running_containers(docs: Iterable[Mapping[str, Any]]) -> list[RunningContain
                 if c.get("type") not in TRACED_CONTAINER_TYPES:
                     continue
                 digest = c.get("image_digest")
+                waiting = None if digest else (c.get("reason") if c.get("state") == "waiting" else None) or pod.get("phase")
                 running[c["name"]].append(RunningPod(pod["pod_name"], pod.get("nodeName"), digest,
-                                                     pod.get("startTime"), c.get("image")))
+                                                     pod.get("startTime"), c.get("image"), waiting))
                 # When this digest was first seen running here: the earliest pod version's
                 # first_seen (a pod's history starts when the collector first saw it).
                 seen = pod.get("startTime") or pod.get("first_seen")

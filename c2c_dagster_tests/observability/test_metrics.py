@@ -81,10 +81,10 @@ def test_the_families_of_a_known_state() -> None:
     record = {"cluster": "prod", "namespace": "shop", "workload_kind": "Deployment", "workload_name": "web",
               "container_name": "app", "image_digest": "sha256:" + "1" * 64, "image_tag": "v2", "build_id": "web-42",
               "build_status": "SUCCESS", "commit_ids": ["c0ffee", "bead"], "match_key": "image_digest",
-              "argocd_app": "argocd/web", "flags": ["mutable_tag"], "first_seen": "2026-03-05T09:00:00Z",
+              "argocd_app": "argocd/web", "flags": ["tag_moved"], "first_seen": "2026-03-05T09:00:00Z",
               "pods": [{"name": "web-1"}, {"name": "web-2"}]}
     hand = {**record, "workload_name": "tool", "image_digest": "sha256:" + "2" * 64, "build_id": None,
-            "commit_ids": [], "flags": ["untraceable", "mutable_tag"], "pods": [{"name": "tool-1"}]}
+            "commit_ids": [], "flags": ["untraceable", "tag_moved"], "pods": [{"name": "tool-1"}]}
     running = {"type": "regular", "name": "app", "state": "running", "restartCount": 3, "imageID": IMAGE_ID,
                "image_digest": "sha256:" + "1" * 64, "image": "registry.example.com/shop/web:v2"}
     init_done = {"type": "init", "name": "migrate", "state": "terminated", "reason": "Completed", "restartCount": 0}
@@ -110,7 +110,7 @@ def test_the_families_of_a_known_state() -> None:
     )
     out = _exported(state)
     flagged = {s[0]["flag"]: s[1] for s in out["c2c_flagged_images"]}
-    assert flagged["untraceable"] == 1 and flagged["mutable_tag"] == 2 and flagged["digest_mismatch"] == 0
+    assert flagged["untraceable"] == 1 and flagged["tag_moved"] == 2 and flagged["digest_mismatch"] == 0
     assert out["c2c_running_images"] == [({"cluster": "prod"}, 2.0)]
     assert out["c2c_pending_containers"] == [({"cluster": "prod"}, 2.0)]
     assert "batch" not in {s[0]["workload"] for s in out["c2c_workload_image_pods"]}

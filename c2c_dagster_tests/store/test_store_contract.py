@@ -143,3 +143,15 @@ def test_finds_and_listings_larger_than_one_search_page_come_back_whole(store: M
     assert [d["build_number"] for d in store.find(CI, "image_digest", DIGEST_A, limit=100)] == list(range(11, 0, -1))
     assert [d["build_number"] for d in store.find(CI, "image_digest", DIGEST_A, limit=6)] == list(range(11, 5, -1))
     assert [d["build_number"] for d in store.list_range(CI)] == list(range(1, 12))
+
+
+def test_distinct_values_of_a_lookup_field_without_reading_documents(store: MetadataStore) -> None:
+    assert store.distinct(CI, "image_name") == []  # nothing written yet: no index, no values
+    store.upsert(CI, [build(n, image_name=f"registry.example.com/team/app-{n % 3}") for n in range(1, 2500)])
+    store.upsert(CI, [build(9999, image_name="narendra115c/node-js")])
+    assert store.distinct(CI, "image_name") == [
+        "narendra115c/node-js", "registry.example.com/team/app-0", "registry.example.com/team/app-1",
+        "registry.example.com/team/app-2"]
+    assert len(store.distinct(CI, "build_id", limit=2600)) == 2500  # pages past one aggregation page
+    with pytest.raises(KeyError, match="not a lookup field"):
+        store.distinct(CI, "commits.message")

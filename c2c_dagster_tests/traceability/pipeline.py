@@ -27,6 +27,7 @@ from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResour
 from c2c_dagster.registry.resources import RegistryResource
 from c2c_dagster.store import MetadataStoreResource
 from c2c_dagster.traceability.assets import traceability_records
+from c2c_dagster.traceability.resources import ImagePolicyResource
 from c2c_devstack.emulators.jenkins import EmulatedBuild
 from c2c_devstack.services import wait_until
 
@@ -51,7 +52,10 @@ class Pipeline:
     job: str = "shop/web/main"
     # The embedded store in the work dir unless given (e.g. OpenSearch with an index prefix).
     store_resource: MetadataStoreResource | None = None
+    # Nothing configured by default: the registries ci_builds pushed to are internal.
+    image_policy: ImagePolicyResource = field(default_factory=ImagePolicyResource)
     _pending_builds: list[str] = field(default_factory=list)
+    last_run: Any = None
 
     def __post_init__(self) -> None:
         from kubernetes import client
@@ -118,13 +122,28 @@ class Pipeline:
         return build_id
 
     # -- the cluster ------------------------------------------------------------------------------
-    def deploy(self, name: str, image: str, *, digest: str | None = None, replicas: int = 2,
-               labels: dict | None = None, hold_new_pods: bool = False, annotations: dict | None = None) -> None:
-        """Create or update a Deployment; ``digest`` is what the runtime reports for a tag;
-        ``annotations`` go on its pods (e.g. kwok's emulated CPU and memory usage)."""
-        annotations = {**(annotations or {}), **({DIGEST_ANNOTATION: digest} if digest else {})}
+    def deploy(self, name: str, image: str | None, *, digest: str | None = None, replicas: int = 2,
+               labels: dict | None = None, hold_new_pods: bool = False,
+               containers: list[tuple[str, str, str | None]] | None = None,
+               init_containers: list[tuple[str, str, str | None]] | None = None,
+               annotations: dict | None = None) -> None:
+        """Create or update a Deployment; ``digest`` is what the runtime reports for a tag.
+
+        ``containers``/``init_containers`` (name, image, reported digest) replace the one ``app``
+        container; ``annotations`` go on the pod template (e.g. ``c2c.test/image-pull``).
+        """
+        annotations = dict(annotations or {})
+        if digest:
+            annotations[DIGEST_ANNOTATION] = digest
         if hold_new_pods:
             annotations.update(HOLD_PENDING)
+        regular = containers or [("app", image, None)]
+        for container, _, reported in [*regular, *(init_containers or [])]:
+            if reported:
+                annotations[f"{DIGEST_ANNOTATION}-{container}"] = reported
+        pod_spec: dict[str, Any] = {"containers": [{"name": n, "image": i} for n, i, _ in regular]}
+        if init_containers:
+            pod_spec["initContainers"] = [{"name": n, "image": i} for n, i, _ in init_containers]
         body = {
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "labels": {"app": name, **(labels or {})}},
@@ -134,7 +153,7 @@ class Pipeline:
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                 "template": {
                     "metadata": {"labels": {"app": name, **(labels or {})}, "annotations": annotations},
-                    "spec": {"containers": [{"name": "app", "image": image}]},
+                    "spec": pod_spec,
                 },
             },
         }
@@ -160,6 +179,7 @@ class Pipeline:
             "kubernetes": KubernetesResource(clusters=[KubeClusterConfig(name=CLUSTER, kubeconfig=str(self.k8s.kubeconfig))]),
             "registry": RegistryResource(insecure_registries=[self.registry.host]),
             "store": self.store_resource,
+            "image_policy": self.image_policy,
         }
 
     def run(self, *, only_this_namespace: bool = False) -> list[dict[str, Any]]:
@@ -177,7 +197,15 @@ class Pipeline:
             result = dg.materialize([asset], instance=self.instance, partition_key=CLUSTER, resources=self.resources(),
                                     selection=[asset.key], run_config=config)
             assert result.success
+        self.last_run = result
         return self.records()
+
+    def flagged(self) -> dict[str, list[str]]:
+        """The last traceability_records run's asset checks: name -> the records of this namespace
+        it failed on (the checks judge the whole cluster, which other tests share)."""
+        mine = f"{CLUSTER}/{self.namespace}/"
+        return {e.check_name: [r for r in e.metadata["records"].value if r.startswith(mine)]
+                for e in self.last_run.get_asset_check_evaluations()}
 
     def records(self, *, running: bool = True) -> list[dict[str, Any]]:
         return sorted(

@@ -77,7 +77,7 @@ def test_retag_of_the_same_digest_prefers_the_tag_the_spec_names_else_the_first_
     index = BuildIndex([build(1, d("same"), tag="v1"), build(2, d("same"), tag="v1-promoted")])
     by_tag = one(correlate([container(f"{REPO}:v1-promoted", d("same"))], index, updated_at=NOW))
     assert by_tag["build_id"] == "shop/web/main-2"
-    assert by_tag["flags"] == ["mutable_tag"]
+    assert by_tag["flags"] == []  # a promotion re-tags the same digest: no tag moved
     by_digest = one(correlate([container(f"{REPO}@{d('same')}", d("same"))], index, updated_at=NOW))
     assert by_digest["build_id"] == "shop/web/main-1"
 
@@ -115,14 +115,14 @@ def test_an_image_no_ci_built_is_untraceable() -> None:
     index = BuildIndex([build(1, d("one"))])
     record = one(correlate([container("docker.io/library/nginx:1.27", d("hand-pushed"))], index, updated_at=NOW))
     assert record["build_id"] is None and record["match_key"] == "none"
-    assert record["flags"] == ["untraceable", "mutable_tag"]
+    assert record["flags"] == ["untraceable"]  # nothing says it is not ours (no policy given)
 
 
 def test_a_moved_tag_is_a_digest_mismatch_matched_by_tag() -> None:
     index = BuildIndex([build(1, d("built"), tag="v1")])
     record = one(correlate([container(f"{REPO}:v1", d("pulled"))], index, updated_at=NOW))
     assert (record["build_id"], record["match_key"], record["match_confidence"]) == ("shop/web/main-1", "image_tag", "tag")
-    assert record["flags"] == ["untraceable", "digest_mismatch", "mutable_tag"]
+    assert record["flags"] == ["untraceable", "digest_mismatch"]
 
 
 def test_failed_build_whose_image_was_pushed_anyway() -> None:
@@ -180,4 +180,4 @@ def test_mid_rollout_old_pods_are_judged_by_the_image_they_asked_for() -> None:
     assert (records[d("old")]["build_id"], records[d("old")]["image"]) == ("shop/web/main-1", f"{REPO}:v1")
     assert (records[d("new")]["build_id"], records[d("new")]["image"]) == ("shop/web/main-2", f"{REPO}:v2")
     # Neither is a digest mismatch: each runs what CI built for the tag its pods asked for.
-    assert all(r["flags"] == ["mutable_tag"] for r in records.values())
+    assert all(r["flags"] == [] for r in records.values())

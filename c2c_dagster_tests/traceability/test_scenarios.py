@@ -4,25 +4,10 @@ Each scenario asserts the record's build, commits and flags."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import dagster as dg
-import pytest
 import requests
 
 from c2c_dagster_tests.traceability.pipeline import Pipeline, sha
-
-
-@pytest.fixture
-def pipeline(k8s_cluster, oci_registry, jenkins_emulator, tmp_path: Path) -> Iterator[Pipeline]:
-    (tmp_path / "home").mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-        p = Pipeline(k8s_cluster, oci_registry, jenkins_emulator, tmp_path, instance)
-        try:
-            yield p
-        finally:
-            p.close()
 
 
 def only(records: list[dict]) -> dict:
@@ -41,7 +26,7 @@ def test_a_retag_of_the_same_digest_is_traced_to_the_build_whose_tag_runs(pipeli
     record = only(pipeline.run())
     assert (record["build_id"], record["match_key"], record["match_confidence"]) == ("shop/web/main-2", "image_digest", "exact")
     assert record["commit_ids"] == [commit]
-    assert record["flags"] == ["mutable_tag"]
+    assert record["flags"] == []  # two tags, one digest: nothing moved
     assert len(record["pods"]) == 2 and all(p["nodeName"] for p in record["pods"])
 
 
@@ -127,7 +112,7 @@ def test_an_image_no_ci_built_is_untraceable(pipeline: Pipeline) -> None:
     pipeline.wait_running("handmade", 1)
     record = only(pipeline.run())
     assert record["build_id"] is None and record["match_key"] == "none"
-    assert record["flags"] == ["untraceable", "mutable_tag"]
+    assert record["flags"] == ["untraceable"]
 
 
 def test_a_failed_build_whose_image_was_pushed_anyway(pipeline: Pipeline) -> None:
@@ -171,9 +156,10 @@ def test_a_rollout_in_progress_is_not_mixed_versions(pipeline: Pipeline) -> None
     old = only([r for r in records if r["image_digest"] == d1])
     assert (old["build_id"], old["image"]) == ("shop/web/main-1", pipeline.ref("web", "v1"))
     assert "mixed_versions" not in old["flags"] and "digest_mismatch" not in old["flags"]
-    # The held pod has no digest yet: recorded as unknown, never guessed.
+    # The held pod has no digest yet: recorded as pending, never guessed, not judged.
     pending = only([r for r in records if r["image_digest"] is None])
     assert pending["match_key"] in ("image_tag", "none")
+    assert (pending["digest_state"], pending["flags"]) == ("pending", [])
 
 
 def test_argocd_config_revision_stays_apart_from_the_app_commit_and_drift_shows(pipeline: Pipeline) -> None:
@@ -221,4 +207,4 @@ def test_argocd_config_revision_stays_apart_from_the_app_commit_and_drift_shows(
     pipeline.wait_running("web", 1)
     drifted = only(pipeline.run())
     assert drifted["image_digest"] == hotfix
-    assert drifted["flags"] == ["untraceable", "mutable_tag", "drift"]
+    assert drifted["flags"] == ["untraceable", "drift"]

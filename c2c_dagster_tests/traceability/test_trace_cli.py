@@ -34,7 +34,7 @@ def test_workload_table_answers_the_seeds_questions(store_path: Path) -> None:
     for expected in (NEW, "shop/web/main-2 SUCCESS https://jenkins.example/", f"{COMMIT_NEW[:12]}  Change 2  Ada Lovelace <ada@example.com>",
                      "web-7d9-abc @ kwok-node-0", "2 desired, 2 ready", "strategy RollingUpdate (maxSurge 25%, maxUnavailable 25%)",
                      "released  2026-01-03T00:00:00Z", f"config revision {'c' * 40}", "matched by image_digest: exact",
-                     "flags     mutable_tag"):
+                     "flags     none"):
         assert expected in out, f"{expected!r} not in:\n{out}"
     assert "Ran before:" in out and OLD in out
 
