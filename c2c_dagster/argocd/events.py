@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from c2c_dagster.store.timeutil import parse_time
+from c2c_core.timeutil import parse_time
 
 Application = Mapping[str, Any]
 

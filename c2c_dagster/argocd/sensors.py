@@ -16,7 +16,7 @@ from c2c_dagster.argocd.cursor import AppCursor, ArgoCursor, advance_app, snapsh
 from c2c_dagster.argocd.events import SyncEvent, app_key, app_uid, snapshot_scope, sync_events, wants_snapshot
 from c2c_dagster.kubernetes.resources import KubernetesResource, cluster_configured_by_env
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStoreResource, StoreError
-from c2c_dagster.store.timeutil import iso_utc, parse_time, utc_now
+from c2c_core.timeutil import iso_utc, parse_time, utc_now
 
 SNAPSHOT_ASSET = dg.AssetKey("deployment_snapshots")
 ARGOCD_GROUP, ARGOCD_VERSION, ARGOCD_APPLICATIONS = "argoproj.io", "v1alpha1", "applications"

@@ -13,7 +13,7 @@ from c2c_dagster.jenkins.partitions import ci_build_partitions
 from c2c_dagster.jenkins.resources import JenkinsResource
 from c2c_dagster.observability.ui import builds_preview
 from c2c_dagster.store import CI_BUILD_METADATA, MetadataStoreResource
-from c2c_dagster.store.timeutil import utc_now
+from c2c_core.timeutil import utc_now
 
 # Lists in run metadata are cut to this many names; the counts beside them are whole.
 SHOWN = 50

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from c2c_core.builds import build_id
+from c2c_core.timeutil import to_epoch_ms
 from c2c_dagster.jenkins.resources import (
     HISTORY_PAGE,
     JenkinsAuthError,
@@ -19,10 +21,8 @@ from c2c_dagster.jenkins.resources import (
     JenkinsResource,
     JenkinsUnreachableError,
     JobListing,
-    build_id,
 )
 from c2c_dagster.jenkins.transform import build_document, find_metadata_artifact, is_finished, unreadable_build_document
-from c2c_dagster.store.timeutil import to_epoch_ms
 
 # Builds are fetched a few at a time: Jenkins answers each quickly, the wait is the round trip.
 FETCH_WORKERS = 8

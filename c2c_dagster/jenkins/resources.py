@@ -19,6 +19,8 @@ from pydantic import PrivateAttr
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from c2c_core.builds import build_id
+
 _JOB_FIELDS = "name,url,_class"
 # Folders (plain folders, organization folders, multibranch projects: anything with ``jobs``) are
 # read a few levels per request. At the last level of a request only whether an item has
@@ -67,11 +69,6 @@ class JenkinsJob:
 def job_path(full_name: str) -> str:
     """``/job/a/job/b`` for ``a/b``; each name is encoded again (branch ``x%2Fy`` -> ``x%252Fy``)."""
     return "".join(f"/job/{quote(part, safe='')}" for part in full_name.split("/"))
-
-
-def build_id(job_full_name: str, number: int) -> str:
-    """The seed's build id, ``JOB_NAME-BUILD_NUMBER`` (e.g. ``Node-JS/master-67``)."""
-    return f"{job_full_name}-{number}"
 
 
 def jobs_tree(levels: int) -> str:

@@ -32,7 +32,7 @@ from c2c_dagster.jenkins.problems import (
 )
 from c2c_dagster.jenkins.resources import JenkinsError, JenkinsResource, JenkinsUnreachableError, JobListing
 from c2c_dagster.store import FIND_ALL, INGEST_PROBLEMS, MetadataStoreResource, StoreError
-from c2c_dagster.store.timeutil import iso_utc, utc_now
+from c2c_core.timeutil import iso_utc, utc_now
 
 # One run ingests at most this many builds; a burst becomes several runs, each retryable alone.
 MAX_BUILDS_PER_RUN = 200

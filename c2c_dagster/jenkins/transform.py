@@ -33,9 +33,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from c2c_dagster.jenkins.resources import build_id
-from c2c_dagster.jenkins.schema import schema_errors
-from c2c_dagster.store.timeutil import iso_utc
+from c2c_core.builds import Commit, authors_of, branch_name, build_id
+from c2c_core.pipeline.schema import schema_errors
+from c2c_core.timeutil import iso_utc
 
 METADATA_ARTIFACT = "build-metadata.json"
 GIT_BUILD_DATA = "hudson.plugins.git.util.BuildData"
@@ -89,14 +89,9 @@ def commits_from_change_sets(build: Mapping[str, Any]) -> list[dict[str, str]]:
     return commits
 
 
-def authors_of(commits: Iterable[Mapping[str, str]]) -> list[str]:
-    """``Name <email>`` per distinct author, in order of first appearance."""
-    authors: list[str] = []
-    for commit in commits:
-        author = f"{commit.get('author', '')} <{commit.get('email', '')}>"
-        if author not in authors:
-            authors.append(author)
-    return authors
+def commit_authors(commits: Iterable[Mapping[str, str]]) -> list[str]:
+    """The ``authors`` of commits in the seed's shape (``c2c_core.builds.authors_of``)."""
+    return authors_of(Commit(c["commit_id"], c["author"], c["email"], c["message"]) for c in commits)
 
 
 def git_checkouts(build: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -157,16 +152,6 @@ def choose_checkout(
     if rule:
         return candidates[-1], rule
     return checkouts[-1], "only_checkout" if len(checkouts) == 1 else "last_checkout"
-
-
-def branch_name(ref: str | None) -> str | None:
-    """``refs/remotes/origin/master`` or ``origin/master`` -> ``master``."""
-    if not ref:
-        return None
-    for prefix in ("refs/remotes/origin/", "refs/heads/", "origin/"):
-        if ref.startswith(prefix):
-            return ref[len(prefix):]
-    return ref
 
 
 def _start_time(build: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -237,11 +222,11 @@ def build_document(
             if usable.get(key) is not None
         }
         doc["commits"] = commits
-        doc["authors"] = list(usable.get("authors") or authors_of(commits))
+        doc["authors"] = list(usable.get("authors") or commit_authors(commits))
         metadata_source = "artifact"
     else:
         commits = commits_from_change_sets(build)
-        doc = {"commits": commits, "authors": authors_of(commits)}
+        doc = {"commits": commits, "authors": commit_authors(commits)}
         metadata_source = "jenkins"
 
     if doc.get("source_commit"):

@@ -16,7 +16,7 @@ from c2c_dagster.kubernetes.resources import KubernetesResource
 from c2c_dagster.kubernetes.snapshot import Scope, build_snapshot
 from c2c_dagster.observability.ui import snapshot_preview
 from c2c_dagster.store import MetadataStoreResource
-from c2c_dagster.store.timeutil import utc_now
+from c2c_core.timeutil import utc_now
 
 MODES = ("scan", "post-sync")
 _WORKLOAD_RE = re.compile(r"^[A-Za-z]+/[^/]+/[^/]+$")

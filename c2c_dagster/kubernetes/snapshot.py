@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from c2c_core.images import ImageReference, normalize_image_id, parse_image
+from c2c_core.timeutil import iso_utc
 from c2c_dagster.kubernetes.collect import (
     DAEMONSETS,
     DEPLOYMENTS,
@@ -31,8 +33,6 @@ from c2c_dagster.kubernetes.collect import (
     Slim,
     gc_paused,
 )
-from c2c_dagster.kubernetes.digests import normalize_image_id, parse_image
-from c2c_dagster.store.timeutil import iso_utc
 
 TRACKING_ID_ANNOTATION = "argocd.argoproj.io/tracking-id"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
@@ -147,11 +147,29 @@ class _ArgoApps:
         return self.by_resource.get((kind, namespace or "", name or ""))
 
 
+@dataclass(frozen=True, slots=True)
+class _ImageFields:
+    """A spec image as a document reports it: the repository as written, tag, pin and digest; an
+    image that is no valid reference (the API server takes any string) keeps its text and no more."""
+
+    repository: str | None
+    tag: str | None
+    pin: str | None
+    digest: str | None
+
+    @classmethod
+    def of(cls, text: str | None) -> _ImageFields:
+        ref: ImageReference | None = parse_image(text)
+        if ref is None:
+            return cls(text or None, None, None, None)
+        return cls(ref.written, ref.tag, ref.pin, ref.digest)
+
+
 def _container_docs(pod: Slim) -> list[dict[str, Any]]:
     statuses = {(kind, s["name"]): s for kind, items in pod["statuses"].items() for s in items}
     docs = []
     for spec in pod["containers"]:
-        image = parse_image(spec.get("image") or "")
+        image = _ImageFields.of(spec.get("image"))
         status = statuses.get((spec["type"], spec["name"]), {})
         state_name, state = next(iter((status.get("state") or {}).items()), (None, {}))
         last_name, last = next(iter((status.get("lastState") or {}).items()), (None, {}))
@@ -183,7 +201,7 @@ def _container_docs(pod: Slim) -> list[dict[str, Any]]:
 def _template_container_docs(workload: Slim) -> list[dict[str, Any]]:
     docs = []
     for spec in workload.get("template_containers") or []:
-        image = parse_image(spec.get("image") or "")
+        image = _ImageFields.of(spec.get("image"))
         docs.append({
             "type": spec["type"], "name": spec["name"], "image": spec.get("image"),
             "image_repository": image.repository, "image_tag": image.tag, "image_pin": image.pin,

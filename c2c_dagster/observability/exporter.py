@@ -33,7 +33,7 @@ from c2c_dagster.store import (
     MetadataStore,
     StoreError,
 )
-from c2c_dagster.store.timeutil import parse_time
+from c2c_core.timeutil import parse_time
 
 SNAPSHOT_ASSET = "deployment_snapshots"
 

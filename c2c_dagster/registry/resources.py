@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from c2c_dagster.registry.client import RegistryClient, RegistryError
-from c2c_dagster.registry.reference import InvalidReferenceError, parse_reference
+from c2c_core.images import InvalidReferenceError, parse_reference
+from c2c_core.registry.client import RegistryClient, RegistryError
 
 REVISION_LABEL = "org.opencontainers.image.revision"
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from c2c_dagster.store.indices import IndexSpec, index_spec
-from c2c_dagster.store.timeutil import parse_time
+from c2c_core.timeutil import parse_time
 
 Document = dict[str, Any]
 #: A ``find``/``list_range`` limit meaning "every match": both stores page through any number

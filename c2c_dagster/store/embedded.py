@@ -29,7 +29,7 @@ from c2c_dagster.store.base import (
     values_at,
 )
 from c2c_dagster.store.indices import ALL_INDICES
-from c2c_dagster.store.timeutil import to_epoch_ms
+from c2c_core.timeutil import to_epoch_ms
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (

@@ -29,7 +29,7 @@ from c2c_dagster.store.base import (
     prepare,
 )
 from c2c_dagster.store.indices import ALL_INDICES, IndexSpec
-from c2c_dagster.store.timeutil import iso_utc
+from c2c_core.timeutil import iso_utc
 
 T = TypeVar("T")
 

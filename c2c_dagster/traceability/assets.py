@@ -24,7 +24,7 @@ from c2c_dagster.store import (
     MetadataStore,
     MetadataStoreResource,
 )
-from c2c_dagster.store.timeutil import iso_utc, utc_now
+from c2c_core.timeutil import iso_utc, utc_now
 from c2c_dagster.traceability.build_lookup import relevant_builds
 from c2c_dagster.traceability.correlate import BuildIndex, Flag, SyncInfo, correlate
 from c2c_dagster.traceability.releases import ObservedState, release_events

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from c2c_dagster.store import CI_BUILD_METADATA, MetadataStore
-from c2c_dagster.traceability.correlate import BUILD_ID_KEYS, COMMIT_KEYS, BuildIndex, RunningContainer, safe_reference
+from c2c_core.images import parse_image
+from c2c_dagster.traceability.correlate import BUILD_ID_KEYS, COMMIT_KEYS, BuildIndex, RunningContainer
 
 # A terms query takes at most 65,536 values; stay well below per request.
 TERMS_CHUNK = 10_000
@@ -31,7 +32,7 @@ def relevant_builds(
     tags = set()
     for c in containers:
         for image in {c.image, *(p.image for p in c.pods if p.image)}:
-            ref = safe_reference(image)
+            ref = parse_image(image)
             if ref is not None and ref.tag:
                 tags.add(ref.tag)
     build_ids = {v for c in containers for k in BUILD_ID_KEYS for v in (c.labels.get(k), c.annotations.get(k)) if v}

@@ -25,10 +25,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
-from c2c_dagster.registry.reference import InvalidReferenceError, ImageReference, parse_reference
+from c2c_core.images import parse_image
+
 
 BUILD_ID_KEYS = ("c2c.io/build-id", "jenkins.io/build-id")
 COMMIT_KEYS = ("c2c.io/commit", "org.opencontainers.image.revision")
@@ -126,18 +126,6 @@ class SyncInfo:
     initiated_by: str | None = None
 
 
-@lru_cache(maxsize=65536)
-def safe_reference(text: str | None) -> ImageReference | None:
-    """The parsed reference, or None when it is not a valid one. Cached: a cluster runs the same
-    few thousand images in many containers, and CI pushes to a few hundred repositories."""
-    if not text:
-        return None
-    try:
-        return parse_reference(text)
-    except InvalidReferenceError:
-        return None
-
-
 def _build_time(build: Mapping[str, Any]) -> str:
     return str(build.get("timestamp") or "")
 
@@ -157,7 +145,7 @@ class BuildIndex:
                 self.by_digest[build["image_digest"]].append(build)
             for platform in build.get("platform_digests") or []:
                 self.by_platform_digest[platform["digest"]].append(build)
-            ref = safe_reference(build.get("image_name"))
+            ref = parse_image(build.get("image_name"))
             if ref is not None and build.get("image_tag"):
                 self.by_tag[(ref.name, build["image_tag"])].append(build)
             commits = [c["commit_id"] for c in build.get("commits") or () if c.get("commit_id")]
@@ -203,7 +191,7 @@ def match_build(
 ) -> Match:
     """The build behind ``digest`` running in ``container`` (pods asking for ``image``, by
     default the template's), by the strongest key that matches."""
-    spec = safe_reference(image or container.image)
+    spec = parse_image(image or container.image)
     spec_tag = spec.tag if spec else None
     if digest:
         if index.by_digest.get(digest):
@@ -233,7 +221,7 @@ def _declared(sync: SyncInfo) -> tuple[set[tuple[str, str]], set[str]]:
     tags: set[tuple[str, str]] = set()
     digests: set[str] = set()
     for image in sync.images:
-        ref = safe_reference(image)
+        ref = parse_image(image)
         if ref is None:
             continue
         if ref.digest:
@@ -264,7 +252,7 @@ def flags_for(
     if digest is None:
         return []  # pending: judged once the runtime reports what it runs
     judgement = judgement or Judgement()
-    spec = safe_reference(image or container.image)
+    spec = parse_image(image or container.image)
     flags: list[str] = []
     if judgement.image_class == "internal" and match.key not in (
         MatchKey.DIGEST, MatchKey.PLATFORM_DIGEST, MatchKey.INDEX_DIGEST
@@ -328,7 +316,7 @@ def correlate(
             # The image these pods ask for: mid-rollout, old pods still name the old tag.
             requested = Counter(p.image for p in pods if p.image)
             image = min(requested, key=lambda i: (-requested[i], i)) if requested else container.image
-            spec = safe_reference(image)
+            spec = parse_image(image)
             match = match_build(container, digest, index, image=image, index_members=index_members,
                                 revision_of=revision_of)
             build = match.build or {}

@@ -2,7 +2,7 @@
 
 Pure rules, tested directly; ``ImagePolicyResource`` reads the settings. An image is
 **internal** when its normalised name (``registry/repository``, Docker Hub aliases and ``library/``
-resolved by ``registry/reference.py``) equals or lies under one of the internal prefixes, each a
+resolved by ``c2c_core.images``) equals or lies under one of the internal prefixes, each a
 registry host (``registry.example.com:5000``: every repository there) or a registry plus
 repository path (``docker.io/acme``: ``acme/*`` on Docker Hub, not ``nginx``). Everything else
 is **external**: kept in the records with what is known (digest, tag, registry revision label),
@@ -35,8 +35,7 @@ from typing import Any, Literal
 
 import yaml
 
-from c2c_dagster.registry.reference import DOCKER_HUB_ALIASES, DOCKER_HUB_API_HOST, split_domain
-from c2c_dagster.traceability.correlate import safe_reference
+from c2c_core.images import DOCKER_HUB_ALIASES, DOCKER_HUB_API_HOST, parse_image, split_domain
 
 ImageClass = Literal["internal", "external"]
 INTERNAL: ImageClass = "internal"
@@ -76,7 +75,7 @@ def normalise_prefix(text: str) -> str:
 
 def prefix_of_built_image(image_name: str) -> str | None:
     """The internal prefix one image CI pushed implies (rule 2 of the module docstring)."""
-    ref = safe_reference(image_name)
+    ref = parse_image(image_name)
     if ref is None:
         return None
     if ref.registry in SHARED_REGISTRIES:
@@ -95,7 +94,7 @@ class ImagePolicy:
     def classify(self, image: str | None) -> ImageClass:
         if not self.internal:
             return INTERNAL
-        ref = safe_reference(image)
+        ref = parse_image(image)
         if ref is None:
             return INTERNAL  # not a valid reference: no runtime pulled it from anywhere else
         return _classify(self.internal, ref.registry, ref.name)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from c2c_dagster.store.timeutil import parse_time
+from c2c_core.timeutil import parse_time
 from c2c_dagster.traceability.correlate import BuildIndex, SyncInfo
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from c2c_core.builds import author_line
 from c2c_dagster.traceability.trace import TraceAnswer
 
 
@@ -13,7 +14,7 @@ def _commit_lines(build: dict[str, Any] | None, commit_ids: list[str]) -> list[s
     for commit_id in commit_ids:
         commit = commits.get(commit_id, {})
         subject = (commit.get("message") or "").splitlines()[0] if commit.get("message") else ""
-        author = f"{commit.get('author', '')} <{commit.get('email', '')}>" if commit else ""
+        author = author_line(commit.get("author", ""), commit.get("email", "")) if commit else ""
         lines.append(f"{commit_id[:12]}  {subject}  {author}".rstrip())
     return lines
 

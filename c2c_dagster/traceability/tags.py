@@ -18,14 +18,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from c2c_dagster.traceability.correlate import BuildIndex, RunningContainer, safe_reference
+from c2c_core.images import parse_image
+from c2c_dagster.traceability.correlate import BuildIndex, RunningContainer
 
 TagKey = tuple[str, str]  # ("registry/repository", tag)
 
 
 def tag_key(image: str | None) -> TagKey | None:
     """``(registry/repository, tag)`` of an image reference, Docker Hub aliases normalised."""
-    ref = safe_reference(image)
+    ref = parse_image(image)
     return None if ref is None else (ref.name, ref.tag or "latest")
 
 

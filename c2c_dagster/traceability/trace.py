@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from c2c_core.builds import is_commit_prefix
+from c2c_core.images import normalize_digest
 from c2c_dagster.store import CI_BUILD_METADATA, TRACEABILITY_METADATA, MetadataStore
 
 
@@ -83,7 +85,7 @@ def _trace_builds(store: MetadataStore, query: dict[str, str], builds: list[dict
 def trace_commit(store: MetadataStore, sha: str) -> TraceAnswer:
     """A commit (a prefix of 7+ characters will do): every build that took it, and where those run."""
     sha = sha.lower()
-    if len(sha) < 4 or any(c not in "0123456789abcdef" for c in sha):
+    if not is_commit_prefix(sha):
         raise TraceQueryError(f"--commit {sha!r}: expected a hexadecimal commit id or prefix (4+ characters)")
     builds = store.find(CI_BUILD_METADATA.name, "commits.commit_id", sha, prefix=True)
     return _trace_builds(store, {"commit": sha}, builds)
@@ -96,8 +98,10 @@ def trace_build(store: MetadataStore, build_id: str) -> TraceAnswer:
 
 def trace_digest(store: MetadataStore, digest: str) -> TraceAnswer:
     """An image digest: the build(s) that produced it (as image or platform manifest) and where it runs."""
-    if not digest.startswith("sha256:") or len(digest) != 71:
+    normalized = normalize_digest(digest)
+    if normalized is None:
         raise TraceQueryError(f"--digest {digest!r}: expected sha256:<64 hex>")
+    digest = normalized
     builds = store.find(CI_BUILD_METADATA.name, "image_digest", digest) or store.find(
         CI_BUILD_METADATA.name, "platform_digests.digest", digest
     )

@@ -6,10 +6,9 @@ import json
 from datetime import UTC, datetime
 
 from c2c_dagster.jenkins.transform import (
-    authors_of,
-    branch_name,
     build_document,
     choose_checkout,
+    commit_authors,
     commits_from_change_sets,
     is_finished,
     repository_path,
@@ -134,7 +133,7 @@ def test_freestyle_change_set_object_and_pipeline_change_set_list() -> None:
     commits = commits_from_change_sets(freestyle)
     assert [c["commit_id"] for c in commits] == [SHA2, SHA]
     assert commits[1]["message"] == "b"
-    assert authors_of(commits) == ["Ada <ada@x.io>", "Bob <bob@x.io>"]
+    assert commit_authors(commits) == ["Ada <ada@x.io>", "Bob <bob@x.io>"]
 
 
 def checkout(sha: str, remote: str, branch: str = "master") -> dict:
@@ -202,9 +201,7 @@ def test_a_build_without_a_start_time_is_recorded_with_the_problem() -> None:
     assert (stub["build_id"], stub["metadata_source"], stub["digest_missing"]) == ("Node-JS/master-68", "unreadable", True)
 
 
-def test_finished_and_branch_names() -> None:
+def test_finished() -> None:
+    # Branch names have their own tests with c2c_core.builds.
     assert is_finished({"result": "ABORTED", "building": False})
     assert not is_finished({"result": None, "building": True})
-    assert branch_name("refs/remotes/origin/feature/x") == "feature/x"
-    assert branch_name("origin/master") == "master"
-    assert branch_name(None) is None

@@ -17,7 +17,7 @@ from c2c_dagster.kubernetes.history import (
 )
 from c2c_dagster.kubernetes.snapshot import build_snapshot
 from c2c_dagster.store import DEPLOYMENT_METADATA, EmbeddedStore
-from c2c_dagster.store.timeutil import iso_utc
+from c2c_core.timeutil import iso_utc
 from c2c_devstack.kube_objects import collect_from, deployment, deployment_pods, node, replicaset
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -39,7 +39,7 @@ import yaml
 
 from c2c_dagster.kubernetes.partitions import cluster_partitions
 from c2c_dagster.store import MetadataStoreResource
-from c2c_dagster.store.timeutil import iso_utc
+from c2c_core.timeutil import iso_utc
 from c2c_dagster_tests.traceability.pipeline import Pipeline, sha
 from c2c_devstack.services import REPO_ROOT, ManagedProcess, free_port, wait_until
 

@@ -14,13 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from c2c_dagster.jenkins.build_metadata import (
+from c2c_core.builds import branch_name, safe_tag
+from c2c_core.images import TAG_RE, ImageReference, InvalidReferenceError, parse_reference
+from c2c_core.pipeline.build_metadata import (
     BuildMetadataError,
     DigestResult,
     DigestSourceError,
     GitError,
     assemble_document,
-    branch_name,
     collect_commits,
     current_branch,
     parse_buildx_metadata,
@@ -29,13 +30,11 @@ from c2c_dagster.jenkins.build_metadata import (
     parse_kaniko_log,
     remote_url,
     resolve_commit,
-    safe_tag,
     write_json_atomic,
 )
-from c2c_dagster.jenkins.schema import BUILD_STATUSES, schema_errors
-from c2c_dagster.registry.client import RegistryClient, RegistryError
-from c2c_dagster.registry.reference import TAG_RE, ImageReference, InvalidReferenceError, parse_reference
-from c2c_dagster.store.timeutil import utc_now
+from c2c_core.pipeline.schema import BUILD_STATUSES, schema_errors
+from c2c_core.registry.client import RegistryClient, RegistryError
+from c2c_core.timeutil import utc_now
 
 EXIT_OK = 0
 EXIT_ERROR = 1

@@ -1,20 +1,18 @@
 """The build-metadata document (seed section 3.6): field names, and the check every copy passes.
 
 The pipeline's ``c2c-build-metadata`` writes it as ``build-metadata.json``; ``ci_builds``
-reads the archived copy back from Jenkins and refuses one that fails this check, naming why.
+reads the archived copy back from Jenkins and refuses one that fails this check, naming why:
+this module is the contract between the two.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from c2c_dagster.store.timeutil import parse_time
-
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-# Git object ids: SHA-1 (40 hex) or SHA-256 repositories (64 hex).
-COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+from c2c_core.builds import is_commit_id
+from c2c_core.images import is_digest
+from c2c_core.timeutil import parse_time
 
 #: Jenkins' ``Result`` values, plus what a pipeline writes while the build is still running.
 BUILD_STATUSES = ("SUCCESS", "UNSTABLE", "FAILURE", "NOT_BUILT", "ABORTED")
@@ -58,7 +56,7 @@ def schema_errors(doc: Any) -> list[str]:
             errors.append(f"field {name!r} has type {type(value).__name__}")
     if errors:
         return errors
-    if not DIGEST_RE.match(doc["image_digest"]):
+    if not is_digest(doc["image_digest"]):
         errors.append(f"image_digest {doc['image_digest']!r} is not sha256:<64 hex>")
     if doc["build_status"] not in BUILD_STATUSES:
         errors.append(f"build_status {doc['build_status']!r} is not one of {', '.join(BUILD_STATUSES)}")
@@ -76,11 +74,11 @@ def schema_errors(doc: Any) -> list[str]:
         for key in ("commit_id", "author", "email", "message"):
             if not isinstance(commit.get(key), str):
                 errors.append(f"commits[{i}].{key} missing or not a string")
-        if isinstance(commit.get("commit_id"), str) and not COMMIT_RE.match(commit["commit_id"]):
+        if isinstance(commit.get("commit_id"), str) and not is_commit_id(commit["commit_id"]):
             errors.append(f"commits[{i}].commit_id {commit['commit_id']!r} is not a full git object id")
     if not all(isinstance(a, str) for a in doc["authors"]):
         errors.append("authors must be strings 'Name <email>'")
     for i, item in enumerate(doc.get("platform_digests") or []):
-        if not isinstance(item, Mapping) or not DIGEST_RE.match(str(item.get("digest", ""))):
+        if not isinstance(item, Mapping) or not is_digest(item.get("digest")):
             errors.append(f"platform_digests[{i}] needs a sha256 digest")
     return errors

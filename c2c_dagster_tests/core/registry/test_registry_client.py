@@ -30,15 +30,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from c2c_dagster.jenkins.schema import schema_errors
-from c2c_dagster.registry import (
+from c2c_core.images import parse_reference
+from c2c_core.pipeline.schema import schema_errors
+from c2c_core.registry import (
     ManifestNotFoundError,
     RegistryAuthError,
     RegistryClient,
     RegistryUnavailableError,
-    parse_reference,
 )
-from c2c_dagster.registry.client import (
+from c2c_core.registry.client import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
     INDEX_MEDIA_TYPES,

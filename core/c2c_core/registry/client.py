@@ -19,7 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from c2c_dagster.registry.reference import SHA256_DIGEST_RE, ImageReference, parse_reference
+from c2c_core.images import ImageReference, is_digest, parse_reference
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -175,10 +175,10 @@ class RegistryClient:
         head = self._request("HEAD", ref, f"manifests/{ref.manifest_reference}", what, {"Accept": MANIFEST_ACCEPT})
         digest = head.headers.get("Docker-Content-Digest", "")
         media_type = _media_type(head.headers.get("Content-Type"))
-        if SHA256_DIGEST_RE.match(digest) and media_type and media_type not in INDEX_MEDIA_TYPES:
+        if is_digest(digest) and media_type and media_type not in INDEX_MEDIA_TYPES:
             return ResolvedImage(digest=digest, media_type=media_type)
         # By digest when we have it, so a tag moved between the two requests cannot mix answers.
-        manifest = self._manifest(ref, digest if SHA256_DIGEST_RE.match(digest) else ref.manifest_reference)
+        manifest = self._manifest(ref, digest if is_digest(digest) else ref.manifest_reference)
         platforms = platform_manifests(manifest.json()) if manifest.media_type in INDEX_MEDIA_TYPES else ()
         return ResolvedImage(digest=manifest.digest, media_type=manifest.media_type, platform_digests=platforms)
 
@@ -194,7 +194,7 @@ class RegistryClient:
             manifest = self._manifest(ref, chosen.digest)
         config = manifest.json().get("config") or {}
         config_digest = config.get("digest", "")
-        if not SHA256_DIGEST_RE.match(config_digest):
+        if not is_digest(config_digest):
             raise RegistryError(f"registry {ref.registry}: manifest {manifest.digest} of {ref} has no sha256 config")
         blob = self._request("GET", ref, f"blobs/{config_digest}", f"config blob {config_digest} of {ref.repository}")
         if sha256_digest(blob.content) != config_digest:

@@ -1,5 +1,5 @@
-"""The build-metadata rules on their own: tag naming, every digest source's format, image references,
-the git-log record parser, and that an assembled document passes the schema in the seed's key order."""
+"""The build-metadata rules on their own: every digest source's format, the git-log record parser,
+and that an assembled document passes the schema in the seed's key order."""
 
 from __future__ import annotations
 
@@ -9,84 +9,34 @@ from pathlib import Path
 
 import pytest
 
-from c2c_dagster.jenkins.build_metadata import (
+from c2c_core.builds import Commit
+from c2c_core.images import parse_reference
+from c2c_core.pipeline.build_metadata import (
     FIELD_ORDER,
-    Commit,
     CommitCollection,
     DigestResult,
     DigestSourceError,
     MalformedDigestError,
     assemble_document,
-    authors_of,
-    branch_name,
-    build_id,
-    is_null_commit,
     parse_buildx_metadata,
     parse_digest_file,
     parse_git_log,
     parse_image_name_with_digest,
     parse_kaniko_log,
     redact_url,
-    safe_tag,
     write_json_atomic,
 )
-from c2c_dagster.jenkins.schema import schema_errors
-from c2c_dagster.registry.client import PlatformDigest, parse_challenge, platform_manifests
-from c2c_dagster.registry.reference import InvalidReferenceError, parse_reference
+from c2c_core.pipeline.schema import schema_errors
+from c2c_core.registry.client import PlatformDigest
 
 COMMIT = "3606e8f26e051e93d8784ae87879c77845029b33"
 DIGEST = "sha256:a0243d98dd20494f723081c48fa5417bde51458f579718cdccdde03a740725f7"
 OTHER = "sha256:" + "b" * 64
 IMAGE = parse_reference("narendra115c/node-js")
 
-# -- tag ------------------------------------------------------------------------------------------
-
-
-def test_tag_is_the_seeds_example() -> None:
-    assert safe_tag("Node-JS/master", 67, COMMIT) == "node-js-master-67-3606e8f"
-    assert build_id("Node-JS/master", 67) == "Node-JS/master-67"
-
-
-@pytest.mark.parametrize(
-    ("job", "expected"),
-    [
-        ("Team Apps » api/feature%2Fx", "team-apps-api-feature-2fx-5-3606e8f"),  # folders, spaces, encoded branch
-        ("a//b__c..d", "a-b__c..d-5-3606e8f"),  # runs of replaced chars collapse; _ and . are kept
-        (".hidden", "hidden-5-3606e8f"),  # a tag must not start with '.'
-        ("-dash-", "dash-5-3606e8f"),  # ... or '-'
-        ("///", "5-3606e8f"),  # nothing usable left of the job name: number and commit remain
-        ("ÄPFEL/Ünit", "pfel-nit-5-3606e8f"),  # non-ASCII is outside [a-z0-9_.-]
-    ],
-)
-def test_tag_sanitises_the_job_name(job: str, expected: str) -> None:
-    assert safe_tag(job, 5, COMMIT) == expected
-
-
-def test_long_job_name_is_truncated_never_the_number_or_commit() -> None:
-    tag = safe_tag("x" * 300, 123456, COMMIT.upper())
-    assert len(tag) == 128
-    assert tag.endswith("-123456-3606e8f")
-    # Truncation that would end the job part in a separator drops the separator too.
-    # 128 - len("-1-3606e8f") leaves 118 characters: the cut falls right after the '-'.
-    tag = safe_tag("a" * 117 + "-" + "b" * 50, 1, COMMIT)
-    assert tag == "a" * 117 + "-1-3606e8f"
-
-
-@pytest.mark.parametrize(("number", "commit"), [(-1, COMMIT), (True, COMMIT), (1, "xyz"), (1, "abc")])
-def test_tag_rejects_bad_number_or_commit(number: int, commit: str) -> None:
-    with pytest.raises(ValueError):
-        safe_tag("job", number, commit)
-
-
-def test_branch_url_and_null_commit_helpers() -> None:
-    assert branch_name("origin/master") == "master"
-    assert branch_name("origin/feature/x") == "feature/x"
-    assert branch_name("refs/heads/main") == "main"
-    assert branch_name("main") == "main"
-    assert branch_name(None) is None
+def test_urls_lose_their_credentials() -> None:
     assert redact_url("https://user:ghp_secret@github.com/a/b.git") == "https://github.com/a/b.git"
     assert redact_url("git@github.com:a/b.git") == "git@github.com:a/b.git"  # scp form: a user, no secret
-    assert is_null_commit("0" * 40) and not is_null_commit(COMMIT) and not is_null_commit(None)
 
 
 # -- digest sources -------------------------------------------------------------------------------
@@ -207,96 +157,6 @@ def test_buildx_metadata_failures(content: str, error: type[Exception], message:
         parse_buildx_metadata(content, IMAGE, "m")
 
 
-# -- image references -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "registry", "repository", "tag", "digest"),
-    [
-        ("nginx", "registry-1.docker.io", "library/nginx", None, None),
-        ("narendra115c/node-js", "registry-1.docker.io", "narendra115c/node-js", None, None),
-        ("docker.io/narendra115c/node-js:t1", "registry-1.docker.io", "narendra115c/node-js", "t1", None),
-        ("index.docker.io/library/nginx", "registry-1.docker.io", "library/nginx", None, None),
-        ("localhost/app", "localhost", "app", None, None),
-        ("localhost:5000/team/app:v1", "localhost:5000", "team/app", "v1", None),
-        ("127.0.0.1:5000/c2c/app@" + DIGEST, "127.0.0.1:5000", "c2c/app", None, DIGEST),
-        ("ghcr.io/org/sub/app:1.0@" + DIGEST, "ghcr.io", "org/sub/app", "1.0", DIGEST),
-        ("Registry/app", "Registry", "app", None, None),  # upper case cannot be a path: a host
-        ("team/app:latest", "registry-1.docker.io", "team/app", "latest", None),
-        ("[::1]:5000/app", "[::1]:5000", "app", None, None),
-    ],
-)
-def test_reference_parsing(text: str, registry: str, repository: str, tag: str | None, digest: str | None) -> None:
-    ref = parse_reference(text)
-    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (registry, repository, tag, digest)
-
-
-def test_reference_identity_and_rendering() -> None:
-    assert parse_reference("narendra115c/node-js").same_repository(
-        parse_reference("index.docker.io/narendra115c/node-js:x")
-    )
-    assert not parse_reference("a/b").same_repository(parse_reference("ghcr.io/a/b"))
-    ref = parse_reference("127.0.0.1:5000/c2c/app").with_tag("v1")
-    assert str(ref) == "127.0.0.1:5000/c2c/app:v1" and ref.manifest_reference == "v1"
-    assert parse_reference("app").manifest_reference == "latest"
-    assert str(ref.with_digest(DIGEST)) == f"127.0.0.1:5000/c2c/app:v1@{DIGEST}"
-
-
-@pytest.mark.parametrize(
-    ("text", "why"),
-    [
-        ("", "empty"),
-        ("Narendra/Node", "upper case"),
-        ("app:bad tag", "invalid tag"),
-        ("app:.dot", "invalid tag"),
-        ("app@sha256:xyz", "invalid digest"),
-        ("a//b", "empty repository component"),
-        ("https://ghcr.io/a/b", "URL scheme"),
-        ("ghcr.io/", "no repository"),
-        ("my_host.io/a-/b", "a-"),
-    ],
-)
-def test_invalid_references_say_why(text: str, why: str) -> None:
-    with pytest.raises(InvalidReferenceError, match=why):
-        parse_reference(text)
-
-
-# -- registry protocol pieces ---------------------------------------------------------------------
-
-
-def test_parse_bearer_and_basic_challenges() -> None:
-    header = 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a/b:pull,push"'
-    assert parse_challenge(header) == (
-        "bearer",
-        {"realm": "https://auth.docker.io/token", "service": "registry.docker.io", "scope": "repository:a/b:pull,push"},
-    )
-    assert parse_challenge('Basic realm="Registry Realm"') == ("basic", {"realm": "Registry Realm"})
-    assert parse_challenge('bearer realm=http://h/t, error="insufficient_scope"') == (
-        "bearer",
-        {"realm": "http://h/t", "error": "insufficient_scope"},
-    )
-    assert parse_challenge(None) is None and parse_challenge("") is None
-
-
-def test_platform_manifests_skip_attestations() -> None:
-    index = {
-        "manifests": [
-            {"mediaType": "m", "digest": DIGEST, "platform": {"os": "linux", "architecture": "amd64"}},
-            {"mediaType": "m", "digest": OTHER, "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
-            {
-                "mediaType": "m",
-                "digest": "sha256:" + "c" * 64,
-                "platform": {"os": "unknown", "architecture": "unknown"},
-                "annotations": {"vnd.docker.reference.type": "attestation-manifest"},
-            },
-        ]
-    }
-    assert [p.as_dict() for p in platform_manifests(index)] == [
-        {"platform": "linux/amd64", "digest": DIGEST},
-        {"platform": "linux/arm64/v8", "digest": OTHER},
-    ]
-
-
 # -- commits and the document ---------------------------------------------------------------------
 
 
@@ -308,16 +168,6 @@ def test_git_log_records_survive_newlines_and_pipes() -> None:
         Commit("1" * 40, "Bob", "bob@x", "Second"),
     ]
     assert parse_git_log("") == []
-
-
-def test_authors_are_deduplicated_in_order_of_first_appearance() -> None:
-    commits = [
-        Commit("1" * 40, "Bob", "bob@x", "m"),
-        Commit("2" * 40, "Ann", "ann@x", "m"),
-        Commit("3" * 40, "Bob", "bob@x", "m"),
-        Commit("4" * 40, "Bob", "bob@work", "m"),  # same name, other email: another identity
-    ]
-    assert authors_of(commits) == ["Bob <bob@x>", "Ann <ann@x>", "Bob <bob@work>"]
 
 
 def test_assembled_document_passes_the_schema_in_seed_order(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 Everything here is a plain function over text, paths and values so each rule is tested directly;
 the only side effects are ``git`` subprocesses (commit collection) and the atomic file write.
-``c2c_dagster.jenkins.cli`` wires them to the command line and the Jenkins environment.
+``c2c_core.pipeline.cli`` wires them to the command line and the Jenkins environment; build ids,
+tags, branches, commits and authors are spelled by ``c2c_core.builds``, digests and image
+references by ``c2c_core.images``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,9 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from c2c_dagster.registry.client import PlatformDigest
-from c2c_dagster.registry.reference import SHA256_DIGEST_RE, ImageReference, InvalidReferenceError, parse_reference
-from c2c_dagster.store.timeutil import iso_utc
+from c2c_core.builds import Commit, authors_of, build_id, is_commit_prefix, is_null_commit
+from c2c_core.images import ImageReference, InvalidReferenceError, is_digest, parse_reference
+from c2c_core.registry.client import PlatformDigest
+from c2c_core.timeutil import iso_utc
 
 #: The seed's example document order (section 3.6), then c2c's additions.
 FIELD_ORDER = (
@@ -44,10 +47,6 @@ FIELD_ORDER = (
     "source_commit",
 )
 
-MAX_TAG_LENGTH = 128  # the OCI distribution spec's tag limit
-SHORT_COMMIT_LENGTH = 7  # what `git log --oneline` shows and the seed's tags use
-_GIT_REV_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
-_NULL_COMMIT_RE = re.compile(r"^0{40}(0{24})?$")
 # Kaniko colours its log by default; escape codes must not hide a "Pushed" line.
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _KANIKO_PUSHED_RE = re.compile(r"\bPushed\s+(\S+)@(\S+)")
@@ -80,17 +79,6 @@ class DigestResult:
 
 
 @dataclass(frozen=True)
-class Commit:
-    commit_id: str
-    author: str
-    email: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"commit_id": self.commit_id, "author": self.author, "email": self.email, "message": self.message}
-
-
-@dataclass(frozen=True)
 class CommitCollection:
     """The commits a build brings, the range asked of git, and why it fell back, if it did."""
 
@@ -104,48 +92,7 @@ class CommitCollection:
         return {"from": self.previous, "to": self.head}
 
 
-# -- names: tag, build id, branch, urls ----------------------------------------------------------
-
-
-def build_id(job_name: str, build_number: int) -> str:
-    """``JOB_NAME-BUILD_NUMBER`` (seed 3.2), e.g. ``Node-JS/master-67``."""
-    return f"{job_name}-{build_number}"
-
-
-def short_commit(commit: str, length: int = SHORT_COMMIT_LENGTH) -> str:
-    if not _GIT_REV_RE.match(commit) or len(commit) < length:
-        raise ValueError(f"commit {commit!r} is not a hex git object id of at least {length} characters")
-    return commit[:length].lower()
-
-
-def sanitize_tag_part(text: str) -> str:
-    """Lower-case, anything outside ``[a-z0-9_.-]`` to ``-``, runs of ``-`` collapsed, no ``.``/``-`` at the ends."""
-    text = re.sub(r"[^a-z0-9_.-]", "-", text.lower())
-    return re.sub(r"-{2,}", "-", text).strip(".-")
-
-
-def safe_tag(job_name: str, build_number: int, commit: str) -> str:
-    """``<safe-job-name>-<build-number>-<short-commit>`` (seed 3.4), a valid OCI tag.
-
-    Only the job-name part is ever shortened to fit 128 characters: the number and commit are
-    what make the tag unique and traceable. A job name with no usable character is dropped.
-    """
-    if isinstance(build_number, bool) or not isinstance(build_number, int) or build_number < 0:
-        raise ValueError(f"build number {build_number!r} must be a non-negative integer")
-    suffix = f"{build_number}-{short_commit(commit)}"
-    room = MAX_TAG_LENGTH - len(suffix) - 1
-    job = sanitize_tag_part(job_name)[:room].rstrip(".-")
-    return f"{job}-{suffix}" if job else suffix
-
-
-def branch_name(git_branch: str | None) -> str | None:
-    """Jenkins' ``GIT_BRANCH`` (``origin/master``) as the branch name (``master``)."""
-    if not git_branch:
-        return None
-    for prefix in ("refs/remotes/origin/", "remotes/origin/", "refs/heads/", "origin/"):
-        if git_branch.startswith(prefix):
-            return git_branch[len(prefix) :] or None
-    return git_branch
+# -- urls ----------------------------------------------------------------------------------------
 
 
 def redact_url(url: str | None) -> str | None:
@@ -158,16 +105,11 @@ def redact_url(url: str | None) -> str | None:
     return url
 
 
-def is_null_commit(commit: str | None) -> bool:
-    """GitLab and GitHub send an all-zero sha as "before" for a new branch: there is no previous."""
-    return bool(commit) and bool(_NULL_COMMIT_RE.match(commit or ""))
-
-
 # -- digests from each builder's output ----------------------------------------------------------
 
 
 def check_digest(value: str, source: str) -> str:
-    if not SHA256_DIGEST_RE.match(value):
+    if not is_digest(value):
         raise MalformedDigestError(f"{source}: {value[:100]!r} is not a digest of the form sha256:<64 lower-case hex>")
     return value
 
@@ -311,7 +253,7 @@ def _git(repo: Path, *args: str) -> str:
 
 def _check_rev(rev: str, what: str) -> str:
     # Revisions come from the environment: only object ids (or HEAD) reach git, never an option.
-    if rev != "HEAD" and not _GIT_REV_RE.match(rev):
+    if rev != "HEAD" and not is_commit_prefix(rev):
         raise GitError(f"{what} {rev!r} is not a commit id (hex) or HEAD")
     return rev
 
@@ -411,11 +353,6 @@ def current_branch(repo: Path) -> str | None:
 
 
 # -- the document --------------------------------------------------------------------------------
-
-
-def authors_of(commits: Iterable[Commit]) -> list[str]:
-    """``Name <email>`` once each, in order of first appearance."""
-    return list(dict.fromkeys(f"{c.author} <{c.email}>" for c in commits))
 
 
 def assemble_document(

@@ -1,4 +1,4 @@
-"""Timestamps as the stores keep them: ISO 8601 UTC strings in documents, epoch ms for ranges."""
+"""Timestamps as c2c writes them: ISO 8601 UTC strings in documents, epoch milliseconds for ranges."""
 
 from __future__ import annotations
 
