@@ -1,7 +1,7 @@
 """A scenario with known numbers for the dashboards, produced by c2c's real code on the real services.
 
-Real: Buildah images in the real registry, Deployments on the real control plane (kwok as the
-runtime and, emulated, as each node's kubelet resource metrics), Argo CD's real Application CRD,
+Real: Buildah images in the real registry, Deployments on a real control plane of the test's own
+(kwok as the runtime and, emulated, as each node's kubelet resource metrics), Argo CD's real Application CRD,
 the real OpenSearch node as c2c's store, c2c's real assets (ci_builds, deployment_snapshots scoped
 to the scenario's namespace, traceability_records) and Argo CD sensor, `c2c metrics serve` as a
 process, and a real Prometheus scraping it and kwok. Emulated, and said so: the Jenkins controller

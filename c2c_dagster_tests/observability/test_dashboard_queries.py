@@ -48,7 +48,20 @@ SETTLE_SECONDS = 150
 
 
 @pytest.fixture(scope="module")
-def world(k8s_cluster, oci_registry, opensearch_service, prometheus_service,
+def metrics_cluster(tmp_path_factory) -> Iterator[Any]:
+    """A control plane of its own whose kwok also emulates the kubelets' resource metrics (the
+    session's shared cluster runs kwok without them: they change its timing for other tests)."""
+    from c2c_devstack.services import kubernetes
+
+    cluster = kubernetes.start(tmp_path_factory.mktemp("k8s-metrics"), resource_metrics=True)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def world(metrics_cluster, oci_registry, opensearch_service, prometheus_service,
           tmp_path_factory) -> Iterator[tuple[Scenario, g.Datasources, Any, Any]]:
     workdir = tmp_path_factory.mktemp("observability")
     jenkins = JenkinsEmulator().start()
@@ -56,7 +69,8 @@ def world(k8s_cluster, oci_registry, opensearch_service, prometheus_service,
     grafana_before = os.environ.get(ui.GRAFANA_URL_ENV)
     os.environ[ui.GRAFANA_URL_ENV] = GRAFANA_URL
     try:
-        scenario, pipeline, instance = build_scenario(k8s_cluster, oci_registry, jenkins, opensearch_service, workdir)
+        scenario, pipeline, instance = build_scenario(metrics_cluster, oci_registry, jenkins, opensearch_service,
+                                                      workdir)
     finally:
         if grafana_before is None:
             os.environ.pop(ui.GRAFANA_URL_ENV)
@@ -67,7 +81,7 @@ def world(k8s_cluster, oci_registry, opensearch_service, prometheus_service,
         exporter = start_exporter(scenario, opensearch_service, workdir / "dagster_home", workdir)
         # Prometheus starts scraping only now, after the scenario's last change: every sample it
         # holds is of the final state the expectations describe.
-        prometheus_service.configure(scrape_configs(scenario, k8s_cluster.kwok_url), rule_files=RULE_FILES,
+        prometheus_service.configure(scrape_configs(scenario, metrics_cluster.kwok_url), rule_files=RULE_FILES,
                                      scrape_interval=f"{SCRAPE_INTERVAL_S:g}s", evaluation_interval="1s")
         datasources = g.Datasources(opensearch_url=opensearch_service.url, index_prefix=scenario.index_prefix,
                                     prometheus_url=prometheus_service.url, scrape_interval_s=SCRAPE_INTERVAL_S)

@@ -6,8 +6,8 @@ authorizes (Node,RBAC) and stores exactly as a production one does, the controll
 turns Deployments into ReplicaSets into Pods, the scheduler binds them. No kubelet runs:
 kwok watches the nodes annotated ``kwok.x-k8s.io/node=fake`` and plays the pod lifecycle
 described in ``services/k8s/kwok-stages.yaml`` (Running at once, with podIP, hostIP and
-per-container imageID/containerID, the way kubelet + containerd report them), and emulates each
-node's kubelet resource metrics (``services/k8s/kwok-metrics.yaml``) at ``kwok_url``.
+per-container imageID/containerID, the way kubelet + containerd report them), and on request
+emulates each node's kubelet resource metrics (``services/k8s/kwok-metrics.yaml``) at ``kwok_url``.
 
 PKI is made per cluster with the ``openssl`` CLI (ECDSA P-256, fast to generate):
 
@@ -183,7 +183,8 @@ class KubernetesCluster:
     ca_cert: Path
     workdir: Path
     processes: ProcessGroup = field(repr=False)
-    # kwok's server: emulated kubelet resource metrics per node, and /discovery/prometheus.
+    # kwok's server (started with resource_metrics): emulated kubelet resource metrics per node,
+    # and /discovery/prometheus.
     kwok_url: str = ""
     _nodes_created: int = field(default=0, repr=False)
 
@@ -260,11 +261,14 @@ class KubernetesCluster:
         self.processes.stop()
 
 
-def start(workdir: Path, *, nodes: int = 2) -> KubernetesCluster:
+def start(workdir: Path, *, nodes: int = 2, resource_metrics: bool = False) -> KubernetesCluster:
     """Start etcd, the control plane and kwok under ``workdir``; return once usable.
 
     Usable means: API server ready, ``default`` service account present (the controller
     manager works), Argo CD's Application CRD established, ``nodes`` kwok nodes schedulable.
+    ``resource_metrics``: kwok also emulates the kubelets' resource metrics at ``kwok_url`` (off by
+    default: kwok then keeps a pod cache and its timing changes, which real controllers watching
+    the cluster, such as Argo CD's self-heal, notice).
     """
     started = time.monotonic()
     bins = _install()
@@ -272,7 +276,7 @@ def start(workdir: Path, *, nodes: int = 2) -> KubernetesCluster:
     logs = workdir / "logs"
     group = ProcessGroup()
     try:
-        cluster = _start(workdir, bins, pki, logs, group)
+        cluster = _start(workdir, bins, pki, logs, group, resource_metrics)
         cluster.create_nodes(nodes)
     except BaseException:
         group.stop()
@@ -283,7 +287,7 @@ def start(workdir: Path, *, nodes: int = 2) -> KubernetesCluster:
 
 
 def _start(workdir: Path, bins: dict[str, Path], pki: _Pki, logs: Path,
-           group: ProcessGroup) -> KubernetesCluster:
+           group: ProcessGroup, resource_metrics: bool = False) -> KubernetesCluster:
     k8s, etcd_bin, kwok_bin = bins["kubernetes"], bins["etcd"], bins["kwok"]
 
     # etcd: single member, loopback only. --unsafe-no-fsync because the data is thrown away
@@ -400,17 +404,17 @@ def _start(workdir: Path, bins: dict[str, Path], pki: _Pki, logs: Path,
         "--leader-elect=false",
     ], log_path=logs / "kube-scheduler.log"))
 
-    # kwok: its node leases are the heartbeats the node lifecycle controller watches; its HTTP
-    # server serves the emulated kubelet resource metrics (KWOK_METRICS) on loopback.
-    # KWOK_WORKDIR keeps it from reading ~/.kwok/kwok.yaml, which would add a developer's own
-    # stages to ours.
+    # kwok: its node leases are the heartbeats the node lifecycle controller watches; with
+    # resource_metrics its HTTP server serves the emulated kubelet resource metrics (KWOK_METRICS)
+    # on loopback. KWOK_WORKDIR keeps it from reading ~/.kwok/kwok.yaml, which would add a
+    # developer's own stages to ours.
     kwok_port = free_port()
+    metrics = [f"--config={KWOK_METRICS}", f"--server-address=127.0.0.1:{kwok_port}"] if resource_metrics else []
     kwok = group.add(ManagedProcess.spawn("kwok", [
         str(kwok_bin / "kwok"),
         f"--kubeconfig={admin_kubeconfig}",
         f"--config={KWOK_STAGES}",
-        f"--config={KWOK_METRICS}",
-        f"--server-address=127.0.0.1:{kwok_port}",
+        *metrics,
         "--manage-all-nodes=false",
         f"--manage-nodes-with-annotation-selector={KWOK_NODE_KEY}={KWOK_NODE_VALUE}",
         "--node-lease-duration-seconds=40",
@@ -424,7 +428,7 @@ def _start(workdir: Path, bins: dict[str, Path], pki: _Pki, logs: Path,
 
     cluster = KubernetesCluster(
         kubeconfig=admin_kubeconfig, server=server, ca_cert=pki.ca, workdir=workdir,
-        processes=group, kwok_url=f"http://127.0.0.1:{kwok_port}",
+        processes=group, kwok_url=f"http://127.0.0.1:{kwok_port}" if resource_metrics else "",
     )
 
     from kubernetes import client
