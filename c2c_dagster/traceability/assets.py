@@ -55,12 +55,16 @@ CHECKS = [
 ]
 
 
-def _latest_syncs(store: MetadataStore, apps: set[str]) -> dict[str, SyncInfo]:
-    """The newest sync event per Argo CD app, keyed as deployment_snapshots names the app
-    (``namespace/name`` when known, else the name)."""
+def _latest_syncs(store: MetadataStore, apps: set[str], cluster: str) -> dict[str, SyncInfo]:
+    """The newest sync event per Argo CD app that deployed to ``cluster``, keyed as
+    deployment_snapshots names the app (``namespace/name`` when known, else the name). Each
+    cluster's Argo CD may have an app of the same name (argocd/web in staging and in production):
+    only syncs whose destination is this cluster describe what runs here."""
     names = {app.rpartition("/")[2] for app in apps}
     latest: dict[str, SyncInfo] = {}
     for event in store.find(ARGOCD_SYNC_EVENTS.name, "app", sorted(names), limit=FIND_ALL) if names else []:
+        if event.get("cluster") != cluster:
+            continue
         info = SyncInfo(
             app=f"{event.get('app_namespace')}/{event['app']}",
             revision=event.get("revision"),
@@ -138,7 +142,7 @@ def traceability_records(
             extra_digests=[*earlier_digests, *(d for f in facts.values() for d in f.platform_digests)],
             commits=[f.revision for f in facts.values() if f.revision],
         )
-    syncs = _latest_syncs(db, {c.argocd_app for c in containers if c.argocd_app})
+    syncs = _latest_syncs(db, {c.argocd_app for c in containers if c.argocd_app}, cluster)
     members = {d: f.platform_digests for d, f in facts.items() if f.platform_digests}
     members.update({f.tag_digest: f.tag_platform_digests for f in facts.values() if f.tag_platform_digests})
     image_for = {digest: image for image, digest in unmatched}
