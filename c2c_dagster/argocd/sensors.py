@@ -14,6 +14,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from c2c_dagster.argocd.cursor import AppCursor, ArgoCursor, advance_app, snapshot_event
 from c2c_dagster.argocd.events import SyncEvent, app_key, app_uid, snapshot_scope, sync_events, wants_snapshot
+from c2c_dagster.kubernetes.partitions import CLUSTER_TAG
 from c2c_dagster.kubernetes.resources import KubernetesResource, cluster_configured_by_env
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStoreResource, StoreError
 from c2c_core.timeutil import iso_utc, parse_time, utc_now
@@ -22,7 +23,8 @@ SNAPSHOT_ASSET = dg.AssetKey("deployment_snapshots")
 ARGOCD_GROUP, ARGOCD_VERSION, ARGOCD_APPLICATIONS = "argoproj.io", "v1alpha1", "applications"
 
 # Tags shared with k8s/argocd/postsync-hook.yaml: the hook tags its run with the same app and
-# partition, and the sensor does not request a second snapshot of a sync the hook covered.
+# partition, and the sensor does not request a second snapshot of a sync the hook covered. Both, like the scan
+# schedule, tag the cluster (CLUSTER_TAG).
 TRIGGER_TAG = "c2c/trigger"
 APP_TAG = "c2c/argocd-app"
 SYNC_EVENT_TAG = "c2c/sync-event-id"
@@ -171,6 +173,7 @@ def snapshot_request(event: SyncEvent, partition: str) -> dg.RunRequest:
             TRIGGER_TAG: SENSOR_TRIGGER,
             APP_TAG: _app_name(event),
             SYNC_EVENT_TAG: event.event_id,
+            CLUSTER_TAG: partition,
         },
     )
 

@@ -10,7 +10,7 @@ import os
 import dagster as dg
 
 from c2c_dagster.kubernetes.assets import deployment_snapshots
-from c2c_dagster.kubernetes.partitions import cluster_partitions
+from c2c_dagster.kubernetes.partitions import CLUSTER_TAG, cluster_partitions
 from c2c_dagster.kubernetes.resources import cluster_configured_by_env
 
 DEFAULT_SCAN_CRON = "*/10 * * * *"
@@ -24,7 +24,7 @@ def scan_requests(tick: str, clusters: list[str]) -> list[dg.RunRequest]:
             run_key=f"scan:{cluster}:{tick}",
             partition_key=cluster,
             run_config={"ops": {"deployment_snapshots": {"config": {"mode": "scan"}}}},
-            tags={"c2c/trigger": "cluster_scan_schedule", "c2c/cluster": cluster},
+            tags={"c2c/trigger": "cluster_scan_schedule", CLUSTER_TAG: cluster},
         )
         for cluster in clusters
     ]

@@ -123,7 +123,8 @@ def test_the_hook_launches_the_post_sync_run_and_the_sensor_does_not_duplicate_i
         done = run_hook_script(tmp_path, f"{hook_webserver.url}/graphql", app=app, namespace=argo.dest_namespace)
         assert done.returncode == 0 and "LaunchRunSuccess" in done.stdout, done.stdout + done.stderr
         (run,) = instance.get_runs(filters=dg.RunsFilter(tags={"c2c/argocd-app": app}))
-        assert run.tags["dagster/partition"] == CLUSTER and run.tags["c2c/trigger"] == "argocd-postsync-hook"
+        assert run.tags["dagster/partition"] == run.tags["c2c/cluster"] == CLUSTER
+        assert run.tags["c2c/trigger"] == "argocd-postsync-hook"
         assert run.asset_selection == {dg.AssetKey("deployment_snapshots")}
         assert run.run_config["ops"]["deployment_snapshots"]["config"] == {
             "mode": "post-sync", "namespaces": [argo.dest_namespace], "workloads": [],

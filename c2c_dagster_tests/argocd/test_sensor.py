@@ -104,6 +104,7 @@ def test_a_finished_sync_is_stored_and_requests_one_scoped_snapshot_once(argo: A
     event_id = f"{CLUSTER}/{argo.app_namespace}/guestbook/{uid}/1"
     assert request.run_key == f"post-sync:{event_id}"
     assert request.partition_key == CLUSTER  # destination https://kubernetes.default.svc: this cluster
+    assert request.tags["c2c/cluster"] == CLUSTER  # as the scan schedule tags its runs
     assert request.asset_selection == [dg.AssetKey("deployment_snapshots")]
     assert request.run_config == {"ops": {"deployment_snapshots": {"config": {
         "mode": "post-sync",
