@@ -135,3 +135,11 @@ def postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from c2c_devstack.services import postgresql
 
     yield from _running(postgresql.start(tmp_path_factory.mktemp("postgresql")))
+
+
+@pytest.fixture(scope="session")
+def k8s_cluster_west(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A second, independent control plane (its own etcd, PKI and kwok node): c2c reading two clusters."""
+    from c2c_devstack.services import kubernetes
+
+    yield from _running(kubernetes.start(tmp_path_factory.mktemp("k8s-west"), nodes=1))

@@ -33,6 +33,7 @@ from c2c_dagster.store import EmbeddedStore  # noqa: E402
 from c2c_devstack.emulators.jenkins import EmulatedBuild, JenkinsEmulator, git_changes  # noqa: E402
 from c2c_devstack.services import ManagedProcess, free_port, wait_until  # noqa: E402
 from c2c_devstack.services import kubernetes as k8s_service  # noqa: E402
+from c2c_devstack.services.dagster import local_instance_config  # noqa: E402
 from c2c_devstack.services import registry as registry_service  # noqa: E402
 
 CLUSTER = "demo"
@@ -181,7 +182,8 @@ class Demo:
     def dagster_env(self, port: int) -> dict[str, str]:
         dagster_home = self.home / "dagster_home"
         dagster_home.mkdir(exist_ok=True)
-        (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        # The shipped run queue limits too: the demo's scans and post-sync snapshots queue as in production.
+        (dagster_home / "dagster.yaml").write_text(local_instance_config())
         env = {k: v for k, v in os.environ.items() if not k.startswith("C2C_OPENSEARCH")}
         env.update({
             "DAGSTER_HOME": str(dagster_home),

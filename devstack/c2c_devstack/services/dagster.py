@@ -9,16 +9,28 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
 from c2c_devstack.services import REPO_ROOT, ManagedProcess, free_port, wait_until
 
 WORKSPACE = REPO_ROOT / "workspace.yaml"
 
 
+SHIPPED_INSTANCE = REPO_ROOT / "k8s" / "base" / "dagster.yaml"
+
+
+def local_instance_config() -> str:
+    """dagster.yaml for a local instance (tests, the demo): SQLite storage, the default run
+    launcher, no telemetry, and the shipped run queue limits (one run per cluster at a time) from
+    k8s/base/dagster.yaml, so the demo's daemon queues runs as production does."""
+    shipped = yaml.safe_load(SHIPPED_INSTANCE.read_text())
+    return yaml.safe_dump({"telemetry": {"enabled": False}, "concurrency": shipped["concurrency"]}, sort_keys=False)
+
+
 def make_dagster_home(path: Path) -> Path:
-    """A DAGSTER_HOME with a dagster.yaml: SQLite storage there, no telemetry."""
+    """A DAGSTER_HOME with the local instance's dagster.yaml (``local_instance_config``)."""
     path.mkdir(parents=True, exist_ok=True)
-    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (path / "dagster.yaml").write_text(local_instance_config())
     return path
 
 
