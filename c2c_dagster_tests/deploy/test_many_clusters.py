@@ -43,7 +43,6 @@ from c2c_devstack.services.kustomize import build_overlay
 pytestmark = [pytest.mark.kubernetes, pytest.mark.opensearch, pytest.mark.postgresql, pytest.mark.registry]
 
 CLUSTERS = ("east", "west")
-NAMESPACE = "shop"
 JOB = "shop/web/main"
 LAUNCH = """
 mutation Launch($params: ExecutionParams!) {
@@ -184,38 +183,42 @@ def _build(jenkins: Any, number: int, image: str, digest: str, commit: str) -> s
     return f"{JOB}#{number}"
 
 
-def _deploy(api: Any, image: str) -> None:
+def _deploy(api: Any, namespace: str, app: str, image: str) -> None:
+    """shop/web as Argo CD applies it: its tracking annotation names the Application."""
     from kubernetes import client
 
     apps = client.AppsV1Api(api)
-    labels = {"app": "web", "app.kubernetes.io/instance": "web"}  # Argo CD's tracking label
-    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": labels},
+    labels = {"app": "web"}
+    tracking = {"argocd.argoproj.io/tracking-id": f"{app.replace('/', '_')}:apps/Deployment:{namespace}/web"}
+    body = {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "labels": labels, "annotations": tracking},
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
                      "template": {"metadata": {"labels": labels},
                                   "spec": {"containers": [{"name": "app", "image": image}]}}}}
-    if any(d.metadata.name == "web" for d in apps.list_namespaced_deployment(NAMESPACE).items):
-        apps.replace_namespaced_deployment("web", NAMESPACE, body)
+    if any(d.metadata.name == "web" for d in apps.list_namespaced_deployment(namespace).items):
+        apps.replace_namespaced_deployment("web", namespace, body)
     else:
-        apps.create_namespaced_deployment(NAMESPACE, body)
+        apps.create_namespaced_deployment(namespace, body)
 
 
-def _argocd_synced(api: Any, revisions: list[str]) -> None:
-    """The Application argocd/web as its controller leaves it after syncing these config revisions."""
+def _argocd_synced(api: Any, app: str, namespace: str, revisions: list[str]) -> None:
+    """The Application ``app`` as its controller leaves it after syncing these config revisions."""
     from kubernetes import client
 
     custom = client.CustomObjectsApi(api)
+    app_namespace, name = app.split("/")
     try:
-        app = custom.get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", "web")
+        body = custom.get_namespaced_custom_object("argoproj.io", "v1alpha1", app_namespace, "applications", name)
     except client.exceptions.ApiException:
-        app = custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications",
-                                                     application("web", "argocd", dest_namespace=NAMESPACE))
+        body = custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", app_namespace, "applications",
+                                                      application(name, app_namespace, dest_namespace=namespace))
     now = utc_now()
     history = [history_entry(i, rev, started=iso_utc(now), deployed=iso_utc(now), path="apps/web")
                for i, rev in enumerate(revisions)]
-    app["status"] = status(history=history, operation=operation_state(
+    body["status"] = status(history=history, operation=operation_state(
         "Succeeded", revisions[-1], started=iso_utc(now), finished=iso_utc(now),
-        resources=[synced("Deployment", "web", NAMESPACE)]))
-    custom.replace_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", "web", app)
+        resources=[synced("Deployment", "web", namespace)]))
+    custom.replace_namespaced_custom_object("argoproj.io", "v1alpha1", app_namespace, "applications", name, body)
 
 
 def _trace(two_clusters: TwoClusters, *args: str) -> dict[str, Any]:
@@ -225,6 +228,9 @@ def _trace(two_clusters: TwoClusters, *args: str) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
+# Two releases through the daemon's sensors and queue, each run a process loading the code
+# location: about 5 minutes alone on 2 cores, more beside other work.
+@pytest.mark.timeout(1200)
 def test_the_same_workload_in_two_clusters_is_traced_apart(two_clusters: TwoClusters, oci_registry,
                                                            jenkins_emulator, tmp_path: Path) -> None:
     from kubernetes import client
@@ -243,38 +249,40 @@ def test_the_same_workload_in_two_clusters_is_traced_apart(two_clusters: TwoClus
         run_config={"ops": {"ci_builds": {"config": {"builds": builds}}}})
     assert ingest.success
 
-    # Release 1 everywhere, each cluster's own Argo CD syncing its own config revision.
+    # Release 1 everywhere, each cluster's own Argo CD syncing its own config revision. Namespaces
+    # of this test's own: the clusters are shared with the rest of the session.
+    suffix = uuid.uuid4().hex[:6]
+    namespace, app = f"shop-{suffix}", f"argocd-{suffix}/web"
     apis = {name: cluster.api_client() for name, cluster in two_clusters.clusters.items()}
     revision = {"east": "e" * 40, "west": "f" * 40}
     try:
         for name, api in apis.items():
-            core = client.CoreV1Api(api)
-            for ns in (NAMESPACE, "argocd"):
-                if ns not in {n.metadata.name for n in core.list_namespace().items}:
-                    core.create_namespace({"metadata": {"name": ns}})
-            _deploy(api, f"{image}@{digests[1]}")
-            _argocd_synced(api, [revision[name]])
+            for ns in (namespace, app.split("/")[0]):
+                client.CoreV1Api(api).create_namespace({"metadata": {"name": ns}})
+            _deploy(api, namespace, app, f"{image}@{digests[1]}")
+            _argocd_synced(api, app, namespace, [revision[name]])
         for api in apis.values():
-            wait_pods(api, NAMESPACE, "web", 2, check=lambda pods: all(
+            wait_pods(api, namespace, "web", 2, check=lambda pods: all(
                 p.spec.containers[0].image.endswith(digests[1]) for p in pods))
-        # The daemon's Argo CD sensor records both clusters' syncs (its first look: no snapshot).
-        wait_until(lambda: {e["cluster"] for e in two_clusters.store.find(ARGOCD_SYNC_EVENTS.name, "app", "web")}
-                   == set(CLUSTERS), what="sync events of both clusters", timeout=180, interval=2,
-                   process=two_clusters.daemon)
+        # The daemon's Argo CD sensor records both clusters' syncs.
+        wait_until(lambda: {e["cluster"] for e in two_clusters.store.find(ARGOCD_SYNC_EVENTS.name, "app", "web")
+                            if e["app_namespace"] == app.split("/")[0]} == set(CLUSTERS),
+                   what="sync events of both clusters", timeout=180, interval=2, process=two_clusters.daemon)
         scans = [two_clusters.launch("deployment_snapshots", c, {"mode": "scan"}) for c in CLUSTERS]
         two_clusters.wait(scans)
         two_clusters.wait([two_clusters.launch("traceability_records", c) for c in CLUSTERS])
 
         # Release 2 reaches east only (staging first), through an Argo CD sync there.
-        _deploy(apis["east"], f"{image}@{digests[2]}")
-        wait_pods(apis["east"], NAMESPACE, "web", 2, check=lambda pods: all(
+        _deploy(apis["east"], namespace, app, f"{image}@{digests[2]}")
+        wait_pods(apis["east"], namespace, "web", 2, check=lambda pods: all(
             p.spec.containers[0].image.endswith(digests[2]) for p in pods))
         revision["east2"] = "d" * 40
-        _argocd_synced(apis["east"], [revision["east"], revision["east2"]])
+        _argocd_synced(apis["east"], app, namespace, [revision["east"], revision["east2"]])
 
         def post_sync_snapshot() -> list[dict]:
-            # The sensor's run for east's second sync (history id 1), finished.
+            # The sensor's run for east's second sync of this app (history id 1), finished.
             return [r for r in two_clusters.runs(tags=[{"key": "c2c/trigger", "value": "argocd_sync_sensor"},
+                                                       {"key": "c2c/argocd-app", "value": app},
                                                        {"key": CLUSTER_TAG, "value": "east"}])
                     if r["status"] == "SUCCESS"
                     and any(t["key"] == "c2c/sync-event-id" and t["value"].endswith("/1") for t in r["tags"])]
@@ -284,32 +292,38 @@ def test_the_same_workload_in_two_clusters_is_traced_apart(two_clusters: TwoClus
         two_clusters.wait([two_clusters.launch("traceability_records", c) for c in CLUSTERS])
     finally:
         for api in apis.values():
+            for ns in (namespace, app.split("/")[0]):
+                try:
+                    client.CoreV1Api(api).delete_namespace(ns)
+                except client.exceptions.ApiException:
+                    pass
             api.close()
 
     store = two_clusters.store
     # Snapshots: each cluster's current version of shop/web runs its own digest.
     for cluster, digest in (("east", digests[2]), ("west", digests[1])):
         current = [d for d in store.find(DEPLOYMENT_METADATA.name, "current", cluster)
-                   if d.get("namespace") == NAMESPACE and d.get("doc_type") == "pod" and d.get("workload_name") == "web"]
+                   if d.get("namespace") == namespace and d.get("doc_type") == "pod" and d.get("workload_name") == "web"]
         assert current and {c["image_digest"] for d in current for c in d["containers"]} == {digest}, cluster
 
     # Records: east runs build 2 (and ran build 1), west runs build 1; each with its own Argo CD revision.
-    records = {(r["cluster"], r["image_digest"]): r for r in store.find(TRACEABILITY_METADATA.name, "namespace", NAMESPACE)
+    records = {(r["cluster"], r["image_digest"]): r for r in store.find(TRACEABILITY_METADATA.name, "namespace", namespace)
                if r["workload_name"] == "web" and r["image_digest"] in digests.values()}
-    assert {key: (r["running"], r["build_id"], r.get("argocd_revision")) for key, r in records.items()} == {
-        ("east", digests[2]): (True, f"{JOB}-2", revision["east2"]),
-        ("east", digests[1]): (False, f"{JOB}-1", revision["east"]),
-        ("west", digests[1]): (True, f"{JOB}-1", revision["west"]),
+    assert {key: (r["running"], r["build_id"], r.get("argocd_app"), r.get("argocd_revision"))
+            for key, r in records.items()} == {
+        ("east", digests[2]): (True, f"{JOB}-2", app, revision["east2"]),
+        ("east", digests[1]): (False, f"{JOB}-1", app, revision["east"]),
+        ("west", digests[1]): (True, f"{JOB}-1", app, revision["west"]),
     }
 
     # Release events: one in east, 1 -> 2; none in west.
-    events = [e for e in store.find(RELEASE_EVENTS.name, "workload_name", "web") if e["namespace"] == NAMESPACE
+    events = [e for e in store.find(RELEASE_EVENTS.name, "workload_name", "web") if e["namespace"] == namespace
               and e.get("to_build_id") in (f"{JOB}-1", f"{JOB}-2")]
     assert [(e["cluster"], e["from_build_id"], e["to_build_id"]) for e in events] == [("east", f"{JOB}-1", f"{JOB}-2")]
 
     # c2c trace: the workload in both clusters; commit 1 runs in west and ran before in east.
-    workload = _trace(two_clusters, "--workload", f"{NAMESPACE}/web")
-    assert {(r["cluster"], r["image_digest"]) for r in workload["running"]} >= {("east", digests[2]), ("west", digests[1])}
+    workload = _trace(two_clusters, "--workload", f"{namespace}/web")
+    assert {(r["cluster"], r["image_digest"]) for r in workload["running"]} == {("east", digests[2]), ("west", digests[1])}
     first = _trace(two_clusters, "--commit", commits[1][:12])
     assert {r["cluster"] for r in first["running"] if r["image_digest"] == digests[1]} == {"west"}
     assert {r["cluster"] for r in first["previously"] if r["image_digest"] == digests[1]} == {"east"}
