@@ -196,6 +196,17 @@ class MetadataStore(abc.ABC):
         """Documents whose time field lies in [start, end), oldest first."""
 
     @abc.abstractmethod
+    def earliest(self, index: str, field: str, value: str) -> datetime | None:
+        """The oldest time-field value among documents whose keyword lookup ``field`` equals
+        ``value`` (e.g. a cluster's first scan), without reading the documents; None if none match."""
+
+    @abc.abstractmethod
+    def delete_range(self, index: str, start: datetime, end: datetime, *, keep: Iterable[str] = ()) -> int:
+        """Delete the documents whose time field lies in [start, end) and whose id is not in
+        ``keep``: what a recomputation of that range no longer produces (call it after writing the
+        new documents, so readers never see the range empty). How many were deleted."""
+
+    @abc.abstractmethod
     def iter_all(self, index: str, *, batch_size: int = 1000) -> Iterator[Document]:
         """Every document of an index, in pages (for joins over whole indices)."""
 

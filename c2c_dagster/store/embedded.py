@@ -29,7 +29,7 @@ from c2c_dagster.store.base import (
     values_at,
 )
 from c2c_dagster.store.indices import ALL_INDICES
-from c2c_core.timeutil import to_epoch_ms
+from c2c_core.timeutil import parse_time, to_epoch_ms
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -236,6 +236,42 @@ class EmbeddedStore(MetadataStore):
             [*params, limit],
         ).fetchall()
         return [json.loads(row[0]) for row in rows]
+
+    def earliest(self, index: str, field: str, value: str) -> datetime | None:
+        self.check_lookup(self.spec(index), field)
+        conn = self._reader
+        if conn is None:
+            return None
+        row = conn.execute(
+            "SELECT MIN(d.ts_ms) FROM lookup_keys k JOIN documents d ON d.idx = k.idx AND d.id = k.id "
+            "WHERE k.idx = ? AND k.field = ? AND k.value = ?",
+            (index, field, value),
+        ).fetchone()
+        return None if row is None or row[0] is None else parse_time(row[0])
+
+    def delete_range(self, index: str, start: datetime, end: datetime, *, keep: Iterable[str] = ()) -> int:
+        self.spec(index)
+        if self._reader is None:
+            return 0
+        kept = set(keep)
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            ids = [
+                (index, row[0])
+                for row in conn.execute(
+                    "SELECT id FROM documents WHERE idx = ? AND ts_ms >= ? AND ts_ms < ?",
+                    (index, to_epoch_ms(start), to_epoch_ms(end)),
+                )
+                if row[0] not in kept
+            ]
+            conn.executemany("DELETE FROM documents WHERE idx = ? AND id = ?", ids)
+            conn.executemany("DELETE FROM lookup_keys WHERE idx = ? AND id = ?", ids)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return len(ids)
 
     def iter_all(self, index: str, *, batch_size: int = 1000) -> Iterator[Document]:
         self.spec(index)

@@ -15,6 +15,7 @@ DATE = {"type": "date"}
 LONG = {"type": "long"}
 INTEGER = {"type": "integer"}
 BOOLEAN = {"type": "boolean"}
+DOUBLE = {"type": "double"}
 TEXT = {"type": "text"}
 # Labels and annotations carry arbitrary keys; flat_object indexes them without adding a
 # mapping field per key (a cluster's labels would otherwise explode the mapping).
@@ -372,6 +373,47 @@ INGEST_PROBLEMS = IndexSpec(
     lookup_fields=("problem_id", "source", "kind", "subject"),
 )
 
+# DORA's four keys per scope and UTC day (c2c_dagster/delivery/metrics.py has the definitions):
+# one document per scope ("cluster_app", "cluster", "app", "all"; "*" stands for every cluster or
+# app) and day, id "<scope>/<cluster>/<app>/<day>", so a re-run or a backfill overwrites. The lead
+# times and recovery times are kept per commit and per failure (aligned lists), so a period's
+# median and p90 are computed exactly, never averaged from daily medians.
+DELIVERY_METRICS = IndexSpec(
+    name="delivery-metrics",
+    id_field="row_id",
+    time_field="day",
+    fields={
+        "row_id": KEYWORD,
+        "scope": KEYWORD,
+        "cluster": KEYWORD,
+        "app": KEYWORD,
+        "day": DATE,
+        "observed_since": DATE,  # the first scan of the cluster (the earliest, for "*")
+        "namespaces": KEYWORD,
+        "workloads": KEYWORD,  # namespace/Kind/name of the workloads deployed that day
+        "deployments": INTEGER,
+        "rollbacks": INTEGER,
+        "fix_deployments": INTEGER,
+        "untraceable_deployments": INTEGER,
+        "external_deployments": INTEGER,
+        "failed_deployments": INTEGER,
+        "change_failure_rate": DOUBLE,
+        "failures.deployment": KEYWORD,
+        "failures.signals": KEYWORD,  # rolled_back, fix_release, sync_failed, sync_degraded
+        "lead_time_commits": KEYWORD,
+        "lead_time_seconds": DOUBLE,  # aligned with lead_time_commits
+        "lead_time_count": INTEGER,
+        "lead_time_median_seconds": DOUBLE,
+        "lead_time_p90_seconds": DOUBLE,
+        "commits_without_time": INTEGER,
+        "recovered_deployments": KEYWORD,
+        "recovery_seconds": DOUBLE,  # aligned with recovered_deployments
+        "recovery_count": INTEGER,
+        "recovery_median_seconds": DOUBLE,
+    },
+    lookup_fields=("row_id", "scope", "cluster", "app"),
+)
+
 ALL_INDICES: tuple[IndexSpec, ...] = (
     CI_BUILD_METADATA,
     DEPLOYMENT_METADATA,
@@ -379,6 +421,7 @@ ALL_INDICES: tuple[IndexSpec, ...] = (
     ARGOCD_SYNC_EVENTS,
     RELEASE_EVENTS,
     INGEST_PROBLEMS,
+    DELIVERY_METRICS,
 )
 INDICES_BY_NAME: dict[str, IndexSpec] = {spec.name: spec for spec in ALL_INDICES}
 

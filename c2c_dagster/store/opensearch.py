@@ -29,7 +29,7 @@ from c2c_dagster.store.base import (
     prepare,
 )
 from c2c_dagster.store.indices import ALL_INDICES, IndexSpec
-from c2c_core.timeutil import iso_utc
+from c2c_core.timeutil import iso_utc, parse_time
 
 T = TypeVar("T")
 
@@ -301,6 +301,48 @@ class OpenSearchStore(MetadataStore):
         }
         sort = [{spec.time_field: {"order": "asc"}}, {spec.id_field: {"order": "asc"}}]
         return self._search_paged(index, query, sort, limit)
+
+    def earliest(self, index: str, field: str, value: str) -> datetime | None:
+        spec = self.spec(index)
+        self.check_lookup(spec, field)
+        hits = self._search(index, {
+            "size": 1, "_source": [spec.time_field],
+            "query": {"bool": {"filter": [{"term": {field: value}}, {"exists": {"field": spec.time_field}}]}},
+            "sort": [{spec.time_field: {"order": "asc"}}],
+        })
+        return parse_time(hits[0]["_source"].get(spec.time_field)) if hits else None
+
+    def delete_range(self, index: str, start: datetime, end: datetime, *, keep: Iterable[str] = ()) -> int:
+        # Ids by a paged search, then a bulk delete: core APIs only (_delete_by_query lives in the
+        # reindex module, which not every node loads, and needs a privilege of its own).
+        spec = self.spec(index)
+        name = self.physical(index)
+        kept = set(keep)
+        query = {"bool": {"filter": [{"range": {spec.time_field: {"gte": iso_utc(start), "lt": iso_utc(end)}}}]}}
+        doomed: list[str] = []
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {"size": self.page_size, "_source": False, "query": query,
+                                    "sort": [{spec.id_field: {"order": "asc"}}]}
+            if after is not None:
+                body["search_after"] = after
+            hits = self._search(index, body)
+            doomed += [hit["_id"] for hit in hits if hit["_id"] not in kept]
+            if len(hits) < self.page_size:
+                break
+            after = hits[-1]["sort"]
+        if not doomed:
+            return 0
+        actions = ({"_op_type": "delete", "_index": name, "_id": doc_id} for doc_id in doomed)
+        _, failed = self._call(f"bulk delete from {name}", lambda: helpers.bulk(
+            self.client, actions, chunk_size=BULK_CHUNK, raise_on_error=False))
+        self.refresh(index)
+        # Gone already (another run deleted it) is what we wanted; anything else is reported.
+        errors = [BulkItemError(str(info.get("_id")), int(info.get("status", 0)), str(info.get("error") or info.get("result")))
+                  for item in failed for info in item.values() if int(info.get("status", 0)) != 404]
+        if errors:
+            raise BulkWriteError(index, errors, len(doomed) - len(failed))
+        return len(doomed) - len(failed)
 
     def iter_all(self, index: str, *, batch_size: int = 1000) -> Iterator[Document]:
         spec = self.spec(index)

@@ -155,3 +155,22 @@ def test_distinct_values_of_a_lookup_field_without_reading_documents(store: Meta
     assert len(store.distinct(CI, "build_id", limit=2600)) == 2500  # pages past one aggregation page
     with pytest.raises(KeyError, match="not a lookup field"):
         store.distinct(CI, "commits.message")
+
+
+def test_earliest_time_of_the_documents_with_a_lookup_value(store: MetadataStore) -> None:
+    assert store.earliest(CI, "job_name", "Node-JS/master") is None  # nothing written yet
+    store.upsert(CI, [build(n, ts=f"2026-03-0{n}T12:00:00Z") for n in (3, 1, 2)])
+    store.upsert(CI, [build(9, ts="2026-02-01T00:00:00Z", job_name="Other")])
+    assert store.earliest(CI, "job_name", "Node-JS/master") == datetime(2026, 3, 1, 12, tzinfo=UTC)
+    assert store.earliest(CI, "job_name", "Other") == datetime(2026, 2, 1, tzinfo=UTC)
+    assert store.earliest(CI, "job_name", "Nobody") is None
+
+
+def test_delete_range_removes_what_a_recomputation_no_longer_writes(store: MetadataStore) -> None:
+    assert store.delete_range(CI, datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC)) == 0
+    store.upsert(CI, [build(n, ts=f"2026-03-0{n}T12:00:00Z") for n in range(1, 6)])
+    deleted = store.delete_range(CI, datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 5, tzinfo=UTC),
+                                 keep=["Node-JS/master-3"])
+    assert deleted == 2  # days 2 and 4; day 3 kept, days 1 and 5 outside [start, end)
+    assert sorted(d["build_number"] for d in store.list_range(CI)) == [1, 3, 5]
+    assert store.find(CI, "build_id", ["Node-JS/master-2", "Node-JS/master-4"]) == []
