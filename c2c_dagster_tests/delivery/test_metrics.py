@@ -1,0 +1,145 @@
+"""The pure computation's rules, each on the smallest history that shows it: deployments folded per
+workload, the failure window's edges, which deployment a sync blames, recovery chains, one commit
+once per scope, percentiles equal between the asset (numpy) and ``c2c dora`` (pure Python)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from c2c_dagster.delivery.bands import (
+    failure_rate_band,
+    frequency_band,
+    lead_time_band,
+    percentile,
+    recovery_band,
+)
+from c2c_dagster.delivery.metrics import (
+    COMMIT_COLUMNS,
+    PRIOR_COLUMNS,
+    RELEASE_COLUMNS,
+    SYNC_COLUMNS,
+    DeliveryInputs,
+    delivery_metrics,
+    frame,
+    grouped_percentiles,
+)
+from c2c_dagster.delivery.policy import DeliveryPolicy
+
+DAY0 = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def at(hours: float) -> str:
+    return (DAY0 + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+
+
+def release(event_id: str, hours: float, *, workload: str = "Deployment/web", app: str = "argocd/shop",
+            cluster: str = "prod", **flags: bool) -> dict:
+    return {"event_id": event_id, "cluster": cluster, "namespace": "shop", "workload": workload, "app": app,
+            "at": at(hours), "rollback": flags.get("rollback", False), "fix": flags.get("fix", False),
+            "traceable": flags.get("traceable", True), "external": flags.get("external", False)}
+
+
+def run(releases: list[dict], *, commits: list[dict] = (), syncs: list[dict] = (), prior: list[dict] = (),
+        days: int = 5, policy: DeliveryPolicy = DeliveryPolicy()) -> dict[str, dict]:
+    inputs = DeliveryInputs(frame(releases, RELEASE_COLUMNS), frame(list(commits), COMMIT_COLUMNS),
+                            frame(list(syncs), SYNC_COLUMNS), frame(list(prior), PRIOR_COLUMNS))
+    result = delivery_metrics(inputs, DAY0, DAY0 + timedelta(days=days), policy)
+    return {r["row_id"]: r for r in result.rows}
+
+
+def test_containers_of_one_rollout_are_one_deployment_and_workloads_are_not_merged() -> None:
+    rows = run([release("web-app", 1), release("web-sidecar", 1, external=True), release("worker", 1, workload="Deployment/worker")])
+    row = rows["cluster_app/prod/argocd/shop/2026-03-02"]
+    assert (row["deployments"], row["external_deployments"]) == (2, 0)
+
+
+def test_a_rollback_marks_the_deployment_it_replaces_failed_up_to_the_window_edge() -> None:
+    inside = run([release("a", 0), release("b", 24, rollback=True)])  # exactly one day later
+    outside = run([release("a", 0), release("b", 24 + 1 / 3600, rollback=True)])  # one second more
+    assert inside["cluster_app/prod/argocd/shop/2026-03-02"]["failed_deployments"] == 1
+    assert outside["cluster_app/prod/argocd/shop/2026-03-02"]["failed_deployments"] == 0
+    # The rollback itself is a deployment, and it restored the failed one after 24 hours.
+    assert inside["cluster_app/prod/argocd/shop/2026-03-03"]["recovery_seconds"] == [86400.0]
+
+
+def test_a_failed_sync_blames_each_workloads_current_deployment_only() -> None:
+    releases = [release("web-1", 0), release("web-2", 2), release("worker-1", 1, workload="Deployment/worker"),
+                release("other", 2, app="argocd/other", workload="Deployment/other")]
+    # Finished 10 minutes before web-2's first pod started: within the tolerance, it rolled web-2 out.
+    syncs = [{"cluster": "prod", "app": "argocd/shop", "finished_at": at(2 - 10 / 60), "signal": "sync_failed"}]
+    rows = run(releases, syncs=syncs)
+    failures = rows["all/*/*/2026-03-02"]["failures"]
+    assert [f["deployment"] for f in failures] == ["prod/shop/Deployment/worker@2026-03-02T01:00:00Z",
+                                                   "prod/shop/Deployment/web@2026-03-02T02:00:00Z"]
+    assert rows["cluster_app/prod/argocd/other/2026-03-02"]["failed_deployments"] == 0  # another app
+    assert rows["all/*/*/2026-03-02"]["failed_deployments"] == 2  # web-1 was already replaced
+
+
+def test_a_sync_of_the_app_in_another_cluster_blames_nothing_here() -> None:
+    syncs = [{"cluster": "prod-eu", "app": "argocd/shop", "finished_at": at(1), "signal": "sync_degraded"}]
+    assert run([release("web-1", 0)], syncs=syncs)["all/*/*/2026-03-02"]["failed_deployments"] == 0
+
+
+def test_consecutive_failures_each_recover_at_the_first_good_deployment() -> None:
+    # a (fails: replaced by a fix) -> b (the fix, fails: rolled back) -> c (rollback, good).
+    rows = run([release("a", 0), release("b", 1, fix=True), release("c", 3, rollback=True)])
+    row = rows["cluster_app/prod/argocd/shop/2026-03-02"]
+    assert (row["deployments"], row["failed_deployments"]) == (3, 2)
+    assert row["recovery_seconds"] == [7200.0, 10800.0]  # b: 3h-1h, a: 3h-0h
+
+
+def test_an_open_failure_has_no_recovery_time_yet() -> None:
+    syncs = [{"cluster": "prod", "app": "argocd/shop", "finished_at": at(1), "signal": "sync_degraded"}]
+    row = run([release("a", 0)], syncs=syncs)["cluster_app/prod/argocd/shop/2026-03-02"]
+    assert (row["failed_deployments"], row["recovery_count"]) == (1, 0)
+
+
+def test_a_commit_counts_once_per_scope_at_its_first_release() -> None:
+    releases = [release("a", 2), release("b", 26), release("c", 30, cluster="prod-eu"),
+                release("d", 5, app="ns/api", workload="Deployment/api")]
+    commits = [{"event_id": "a", "commit_id": "c1", "committed_at": at(0)},
+               {"event_id": "b", "commit_id": "c1", "committed_at": at(0)},  # shipped again
+               {"event_id": "b", "commit_id": "c2", "committed_at": at(25)},
+               {"event_id": "c", "commit_id": "c1", "committed_at": at(0)},  # first time in prod-eu
+               {"event_id": "d", "commit_id": "c2", "committed_at": at(25)},  # before its commit time
+               {"event_id": "d", "commit_id": "c3", "committed_at": None}]
+    prior = [{"cluster": "prod", "app": "argocd/shop", "commit_id": "c2"}]  # released before the range
+    rows = run(releases, commits=commits, prior=prior)
+    assert rows["cluster_app/prod/argocd/shop/2026-03-02"]["lead_time_seconds"] == [7200.0]
+    # b shipped c1 again (first released by a) and c2 (released before the range): nothing new.
+    assert rows["cluster_app/prod/argocd/shop/2026-03-03"]["lead_time_count"] == 0
+    assert rows["cluster_app/prod-eu/argocd/shop/2026-03-03"]["lead_time_seconds"] == [30 * 3600.0]
+    assert rows["app/*/argocd/shop/2026-03-03"]["lead_time_count"] == 0  # both went out on 03-02 or before
+    # A commit time after the release (a skewed clock) and none at all: left out, counted.
+    assert rows["cluster_app/prod/ns/api/2026-03-02"]["commits_without_time"] == 2
+    assert rows["all/*/*/2026-03-02"]["lead_time_commits"] == ["c1"]
+
+
+def test_percentiles_agree_between_numpy_and_pure_python() -> None:
+    assert (percentile([1, 2, 3, 10], 0.5), percentile([1, 2, 3, 10], 0.9)) == (2.5, 7.9)
+    assert percentile([], 0.5) is None and percentile([4], 0.9) == 4
+    rng = random.Random(12)
+    groups = [sorted(rng.randrange(0, 10**7) for _ in range(rng.randrange(1, 40))) for _ in range(300)]
+    codes = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    values = np.array([v for g in groups for v in g], dtype=float)
+    median, p90 = grouped_percentiles(codes, values, len(groups), (0.5, 0.9))
+    assert median.tolist() == [percentile(g, 0.5) for g in groups]
+    assert p90.tolist() == [percentile(g, 0.9) for g in groups]
+
+
+@pytest.mark.parametrize(("value", "band"), [(2.0, "elite"), (1.0, "elite"), (1 / 7, "high"), (1 / 30, "medium"),
+                                             (1 / 31, "low")])
+def test_frequency_bands(value: float, band: str) -> None:
+    assert frequency_band(value) == band
+
+
+def test_the_other_bands_at_their_edges() -> None:
+    day, hour = 86400.0, 3600.0
+    assert [lead_time_band(s) for s in (day - 1, day, 7 * day, 30 * day)] == ["elite", "high", "medium", "low"]
+    assert [failure_rate_band(r) for r in (0.05, 0.1, 0.15, 0.151)] == ["elite", "high", "medium", "low"]
+    assert [recovery_band(s) for s in (hour - 1, hour, day, 7 * day)] == ["elite", "high", "medium", "low"]
+    assert lead_time_band(None) is None and failure_rate_band(None) is None
