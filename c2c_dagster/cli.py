@@ -1,5 +1,5 @@
 """``c2c``: ask the traceability store from a shell. ``c2c trace --workload shop/web`` and friends;
-``c2c metrics serve`` serves Prometheus metrics from the same store.
+``c2c metrics serve`` serves Prometheus metrics from the same store; ``c2c dora`` prints DORA's four keys.
 
 The store is chosen by the same settings Dagster uses (``C2C_OPENSEARCH_URL`` or the embedded
 ``C2C_STORE_PATH``). ``c2c trace`` only reads, so read-only credentials will do. Exit status: 0
@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from c2c_dagster.delivery import cli as dora_cli
 from c2c_dagster.observability import cli as metrics_cli
 from c2c_dagster.store import ALL_INDICES, StoreError, StoreSettings
 from c2c_dagster.store.settings import shared_store
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "init", help="create the index templates and indices (needs write and template permissions)"
     )
     metrics_cli.add_parser(commands)
+    dora_cli.add_parser(commands)
     return parser
 
 
@@ -74,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return store_init()
     if args.command == "metrics":
         return metrics_cli.run(args)
+    if args.command == "dora":
+        return dora_cli.run(args)
     kind = next(name for name in QUERIES if getattr(args, name) is not None)
     value = getattr(args, kind)
     try:

@@ -1,13 +1,16 @@
 """The c2c code location: what Dagster loads (``workspace.yaml`` points here).
 
-ci_builds (Jenkins) and deployment_snapshots (Kubernetes) feed traceability_records; sensors
-fire on Jenkins builds and Argo CD syncs, a schedule scans the clusters. Every resource is
+ci_builds (Jenkins) and deployment_snapshots (Kubernetes) feed traceability_records, whose
+release events feed delivery_metrics (DORA's four keys); sensors fire on Jenkins builds and Argo
+CD syncs, a schedule scans the clusters. Every resource is
 wired from the environment here, secrets as ``EnvVar``s.
 """
 
 import dagster as dg
 
 from c2c_dagster.argocd.sensors import argocd_sync_sensor
+from c2c_dagster.delivery.assets import delivery_metrics
+from c2c_dagster.delivery.resources import delivery_policy_resource_from_env
 from c2c_dagster.jenkins.assets import ci_builds
 from c2c_dagster.jenkins.resources import jenkins_resource_from_env
 from c2c_dagster.jenkins.sensors import jenkins_build_sensor
@@ -20,13 +23,19 @@ from c2c_dagster.traceability.assets import traceability_records
 from c2c_dagster.traceability.resources import image_policy_resource_from_env
 
 defs = dg.Definitions(
-    assets=[ci_builds, deployment_snapshots, traceability_records],
+    assets=[ci_builds, deployment_snapshots, traceability_records, delivery_metrics],
     sensors=[
         jenkins_build_sensor,
         argocd_sync_sensor,
         # Runs traceability_records when ci_builds or a cluster's snapshot lands.
         dg.AutomationConditionSensorDefinition(
             "traceability_automation", target=dg.AssetSelection.assets(traceability_records),
+            default_status=dg.DefaultSensorStatus.RUNNING,
+        ),
+        # Recomputes the latest days of delivery_metrics when traceability_records lands; its own
+        # sensor, so a multi-day request becomes a backfill of this asset alone.
+        dg.AutomationConditionSensorDefinition(
+            "delivery_automation", target=dg.AssetSelection.assets(delivery_metrics),
             default_status=dg.DefaultSensorStatus.RUNNING,
         ),
     ],
@@ -37,5 +46,6 @@ defs = dg.Definitions(
         "kubernetes": kubernetes_resource_from_env(),
         "registry": registry_resource_from_env(),
         "image_policy": image_policy_resource_from_env(),  # which images CI builds (internal) and advice
+        "delivery_policy": delivery_policy_resource_from_env(),  # production, failure window, fix releases
     },
 )

@@ -21,6 +21,8 @@ DEFAULT_WINDOWS: dict[str, tuple[str, str]] = {
     "deployment_snapshots": ("25m", "40m"),
     # Refreshed as soon as a snapshot lands, so the snapshot's windows plus a run's length.
     "traceability_records": ("30m", "45m"),
+    # Recomputed whenever traceability_records lands (its windows plus a run), and at midnight.
+    "delivery_metrics": ("45m", "1h"),
 }
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")

@@ -16,7 +16,7 @@ from typing import Any
 
 from c2c_dagster.delivery.metrics import (
     COMMIT_COLUMNS,
-    PRIOR_COLUMNS,
+    RAN_COLUMNS,
     RELEASE_COLUMNS,
     SYNC_COLUMNS,
     DeliveryInputs,
@@ -32,7 +32,7 @@ from c2c_dagster.store import (
     TRACEABILITY_METADATA,
     MetadataStore,
 )
-from c2c_core.timeutil import parse_time
+from c2c_core.timeutil import iso_utc, parse_time
 
 # Values per lookup: SQLite binds one parameter each, OpenSearch one term each.
 LOOKUP_CHUNK = 1000
@@ -68,12 +68,12 @@ def _key(doc: dict[str, Any], digest: str | None) -> tuple[Any, ...]:
 
 @dataclass
 class InputStats:
-    """What was read, for the materialization's metadata and the logs."""
+    """What was read, for the logs."""
 
     release_events: int = 0
     builds: int = 0
     failure_syncs: int = 0
-    prior_commits: int = 0
+    commits_ran_before: int = 0
 
 
 def production_clusters(store: MetadataStore, policy: DeliveryPolicy) -> list[str]:
@@ -124,16 +124,13 @@ def read_inputs(store: MetadataStore, policy: DeliveryPolicy, start: datetime, e
 
     syncs = _failure_syncs(store, policy, context_start, context_end)
     stats.failure_syncs = len(syncs)
-    # A commit made after the range began cannot have been released before it.
-    candidates = {c["commit_id"] for c in commit_rows
-                  if c["committed_at"] is None or parse_time(c["committed_at"]) < start}
-    prior = _released_before(store, policy, candidates, start)
-    stats.prior_commits = len(prior)
+    ran = _ran_in_production(store, policy, {c["commit_id"] for c in commit_rows})
+    stats.commits_ran_before = len(ran)
     inputs = DeliveryInputs(
         releases=frame(release_rows, RELEASE_COLUMNS),
         commits=frame(commit_rows, COMMIT_COLUMNS),
         syncs=frame(syncs, SYNC_COLUMNS),
-        prior=frame(prior, PRIOR_COLUMNS),
+        ran=frame(ran, RAN_COLUMNS),
         observed_since=observed,
     )
     return inputs, stats
@@ -156,20 +153,29 @@ def _failure_syncs(store: MetadataStore, policy: DeliveryPolicy, start: datetime
     return rows
 
 
-def _released_before(store: MetadataStore, policy: DeliveryPolicy, commits: set[str], start: datetime) -> list[dict[str, Any]]:
-    """(cluster, app, commit) of production releases before ``start`` that brought ``commits``:
-    the records of the builds that took them, then the release events of those digests."""
+def _ran_in_production(store: MetadataStore, policy: DeliveryPolicy, commits: set[str]) -> list[dict[str, Any]]:
+    """(cluster, app, commit, since) for every production digest that carried one of ``commits``:
+    the records of the builds that took them (a record is a digest that ran in a workload), each
+    since the earliest of its first pod start and its release events. This is what makes a
+    commit running at c2c's first scan, or released outside the computed range, not new."""
     if not commits:
         return []
-    records = {_key(r, r.get("image_digest")): r for r in find_many(store, TRACEABILITY_METADATA.name, "commit_ids", commits)
-               if r.get("image_digest")}
+    records = [r for r in find_many(store, TRACEABILITY_METADATA.name, "commit_ids", commits)
+               if r.get("image_digest") and policy.production.covers(r["cluster"], r["namespace"])]
+    released: dict[tuple[Any, ...], datetime] = {}
+    for event in find_many(store, RELEASE_EVENTS.name, "to_digest", {r["image_digest"] for r in records}):
+        key, at = _key(event, event["to_digest"]), parse_time(event["at"])
+        if at is not None and (key not in released or at < released[key]):
+            released[key] = at
     rows: list[dict[str, Any]] = []
-    for event in find_many(store, RELEASE_EVENTS.name, "to_digest", {key[-1] for key in records}):
-        record = records.get(_key(event, event["to_digest"]))
-        if record is None or parse_time(event["at"]) >= start or not policy.production.covers(event["cluster"], event["namespace"]):
+    for record in records:
+        # A rollback restarts the record's first_seen; its first release event remembers the start.
+        times = [t for t in (parse_time(record.get("first_seen")), released.get(_key(record, record["image_digest"]))) if t]
+        if not times:
             continue
-        app = app_of(event, record)
-        rows += [{"cluster": event["cluster"], "app": app, "commit_id": c} for c in record.get("commit_ids") or [] if c in commits]
+        since, app = iso_utc(min(times)), app_of(record, record)
+        rows += [{"cluster": record["cluster"], "app": app, "commit_id": c, "since": since}
+                 for c in record.get("commit_ids") or [] if c in commits]
     return rows
 
 

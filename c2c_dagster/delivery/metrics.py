@@ -23,7 +23,9 @@ definitions, each against DORA's (dora.dev, "DORA's software delivery metrics: t
   every commit of the build that made a deployment's new digest (the build's commit range, as
   ``c2c-build-metadata`` or Jenkins' change sets recorded it): release time minus commit time
   (the committer date: when the commit took its final form, after any rebase), each commit counted
-  once, at its first release in the scope. Median and p90 per scope and period. Deployments
+  once, at its first release in the scope. A commit that already ran there is not new: one a digest
+  running at c2c's first scan carried (a rebuild's range can list it again), one released before,
+  and every commit of a rollback. Median and p90 per scope and period. Deployments
   without a build (external and untraceable images) have no commits, hence no lead time; commits
   without a recorded time, or with a time after the release (a skewed clock), are counted in
   ``commits_without_time`` and left out.
@@ -58,15 +60,8 @@ import pandas as pd
 
 from c2c_dagster.delivery.bands import quantile_fraction
 from c2c_dagster.delivery.policy import DeliveryPolicy
+from c2c_dagster.delivery.rows import ALL, SCOPES, row_id
 
-ALL = "*"  # the scope value meaning "every cluster" or "every app"
-SCOPES: dict[str, tuple[str, str]] = {
-    # scope name: which of (cluster, app) it keeps; the other is ALL
-    "cluster_app": ("cluster", "app"),
-    "cluster": ("cluster", ALL),
-    "app": (ALL, "app"),
-    "all": (ALL, ALL),
-}
 
 # One row per release event (a container's digest change) of a production workload.
 RELEASE_COLUMNS = {
@@ -85,8 +80,9 @@ RELEASE_COLUMNS = {
 COMMIT_COLUMNS = {"event_id": "str", "commit_id": "str", "committed_at": "datetime64[ns, UTC]"}
 # Failed or degraded syncs: signal is "sync_failed" or "sync_degraded".
 SYNC_COLUMNS = {"cluster": "str", "app": "str", "finished_at": "datetime64[ns, UTC]", "signal": "str"}
-# Commits released before the computed range, by cluster and app: their first release is earlier.
-PRIOR_COLUMNS = {"cluster": "str", "app": "str", "commit_id": "str"}
+# Commits that ran in production from ``since`` on, by cluster and app, whatever the releases given
+# say: digests running at c2c's first scan, and releases outside the computed range.
+RAN_COLUMNS = {"cluster": "str", "app": "str", "commit_id": "str", "since": "datetime64[ns, UTC]"}
 
 SIGNAL_ROLLBACK = "rolled_back"
 SIGNAL_FIX = "fix_release"
@@ -110,7 +106,7 @@ class DeliveryInputs:
     releases: pd.DataFrame
     commits: pd.DataFrame
     syncs: pd.DataFrame
-    prior: pd.DataFrame = field(default_factory=lambda: frame([], PRIOR_COLUMNS))
+    ran: pd.DataFrame = field(default_factory=lambda: frame([], RAN_COLUMNS))
     # cluster -> when c2c first scanned it: days before have no rows, days after count as observed.
     observed_since: Mapping[str, datetime] = field(default_factory=dict)
 
@@ -205,18 +201,24 @@ def grouped_percentiles(codes: np.ndarray, values: np.ndarray, groups: int, qs: 
     return out
 
 
-def _first_releases(deps: pd.DataFrame, commits: pd.DataFrame, event_map: pd.DataFrame) -> pd.DataFrame:
-    """One row per (deployment, commit) with the deployment's scope fields and the lead time."""
-    c = commits.merge(event_map, on="event_id").drop_duplicates(["deployment_id", "commit_id"])
+def _first_releases(deps: pd.DataFrame, commits: pd.DataFrame, event_map: pd.DataFrame,
+                    rollbacks: pd.Series) -> pd.DataFrame:
+    """One row per (deployment, commit) with the deployment's scope fields and the lead time.
+
+    A rollback's commits are left out: it returns to a digest that ran in that workload before,
+    so they were in production already (even when that was before c2c's first scan, which no
+    release event records)."""
+    c = commits[~commits["event_id"].isin(rollbacks)]
+    c = c.merge(event_map, on="event_id").drop_duplicates(["deployment_id", "commit_id"])
     c = c.merge(deps[["deployment_id", "cluster", "app", "at"]], on="deployment_id")
     c["seconds"] = (c["at"] - c["committed_at"]).dt.total_seconds()
     return c.sort_values(["at", "deployment_id", "commit_id"], kind="stable")
 
 
 def _scoped(data: pd.DataFrame, scope: str) -> pd.DataFrame:
-    cluster, app = SCOPES[scope]
-    return data.assign(scope_cluster=data["cluster"] if cluster == "cluster" else ALL,
-                       scope_app=data["app"] if app == "app" else ALL)
+    keeps_cluster, keeps_app = SCOPES[scope]
+    return data.assign(scope_cluster=data["cluster"] if keeps_cluster else ALL,
+                       scope_app=data["app"] if keeps_app else ALL)
 
 
 KEYS = ["scope_cluster", "scope_app", "day"]
@@ -253,7 +255,7 @@ def delivery_metrics(inputs: DeliveryInputs, start: datetime, end: datetime, pol
     deployments a restoring one in the range may end) and forward to ``end + failure_window``
     (the signals that mark a deployment of the range failed); ``inputs.syncs`` likewise.
     ``inputs.commits`` needs the commits of the range's releases (more are harmless), and
-    ``inputs.prior`` the commits released before the earliest release given.
+    ``inputs.ran`` when each of them first ran in production, as far as the store knows.
     """
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     deps, event_map = deployments_of(inputs.releases)
@@ -264,7 +266,8 @@ def delivery_metrics(inputs: DeliveryInputs, start: datetime, end: datetime, pol
     restored["day"] = pd.to_datetime(restored["restored_at"], utc=True).dt.floor("D")
     restored["recovery_seconds"] = (pd.to_datetime(restored["restored_at"], utc=True) - restored["at"]).dt.total_seconds()
     restored = restored.sort_values(["recovery_seconds", "deployment_id"], kind="stable")
-    first = _first_releases(deps, inputs.commits, event_map)
+    rollback_events = inputs.releases.loc[inputs.releases["rollback"], "event_id"]
+    first = _first_releases(deps, inputs.commits, event_map, rollback_events)
 
     rows: list[dict[str, Any]] = []
     for scope in SCOPES:
@@ -291,12 +294,18 @@ def _scope_rows(scope: str, in_range: pd.DataFrame, restored: pd.DataFrame, firs
                        ["workload_key", "namespace", "cluster"])
     recoveries = _split(_scoped(restored, scope), ["deployment_id", "recovery_seconds"])
 
-    # Each commit once per scope, at its first release in that scope (before the range: prior).
-    scoped_first = _scoped(first, scope).drop_duplicates(["scope_cluster", "scope_app", "commit_id"])
-    prior = _scoped(inputs.prior, scope)[["scope_cluster", "scope_app", "commit_id"]].drop_duplicates()
-    if not prior.empty:
-        seen = scoped_first.merge(prior, on=["scope_cluster", "scope_app", "commit_id"], how="left", indicator=True)
-        scoped_first = scoped_first[(seen["_merge"] == "left_only").to_numpy()]
+    # Each commit once per scope, at its first release in that scope; a commit that ran there
+    # earlier (inputs.ran: at the first scan, or released outside the range) is not new. On a tie
+    # the release counts: its own digest's record says it ran since that very release.
+    ran = _scoped(inputs.ran, scope)
+    candidates = pd.concat([
+        _scoped(first, scope)[["scope_cluster", "scope_app", "commit_id", "at", "seconds"]].assign(ran_before=False),
+        pd.DataFrame({"scope_cluster": ran["scope_cluster"], "scope_app": ran["scope_app"], "commit_id": ran["commit_id"],
+                      "at": ran["since"], "seconds": np.nan, "ran_before": True}),
+    ], ignore_index=True) if not ran.empty else _scoped(first, scope).assign(ran_before=False)
+    candidates = candidates.sort_values(["at", "ran_before"], kind="stable")
+    scoped_first = candidates.drop_duplicates(["scope_cluster", "scope_app", "commit_id"])
+    scoped_first = scoped_first[~scoped_first["ran_before"].astype(bool)]
     scoped_first = scoped_first[(scoped_first["at"] >= start) & (scoped_first["at"] < end)]
     scoped_first = scoped_first.assign(day=scoped_first["at"].dt.floor("D"))
     dated_mask = scoped_first["seconds"].notna() & (scoped_first["seconds"] >= 0)
@@ -308,7 +317,7 @@ def _scope_rows(scope: str, in_range: pd.DataFrame, restored: pd.DataFrame, firs
 
     keys = set(counts) | set(leads) | set(recoveries) | set(undated)
     keys |= _observed_days(scope, inputs.observed_since, start, end)
-    observed = _observed_since(scope, inputs.observed_since)
+    observed = _observed_since(inputs.observed_since)
     rows = []
     for key in sorted(keys):
         cluster, app, day = key
@@ -323,7 +332,7 @@ def _scope_rows(scope: str, in_range: pd.DataFrame, restored: pd.DataFrame, firs
         recovery_median, _ = recovery_stats.get(key, (None, None))
         day_text = day.strftime("%Y-%m-%d")
         rows.append({
-            "row_id": f"{scope}/{cluster}/{app}/{day_text}",
+            "row_id": row_id(scope, cluster, app, day_text),
             "scope": scope,
             "cluster": cluster,
             "app": app,
@@ -355,7 +364,7 @@ def _scope_rows(scope: str, in_range: pd.DataFrame, restored: pd.DataFrame, firs
     return rows
 
 
-def _observed_since(scope: str, observed: Mapping[str, datetime]) -> dict[str, str]:
+def _observed_since(observed: Mapping[str, datetime]) -> dict[str, str]:
     """Each cluster's first scan, and for "every cluster" the earliest of them."""
     text = {cluster: _iso(pd.Timestamp(moment)) for cluster, moment in observed.items()}
     if observed:
@@ -366,10 +375,11 @@ def _observed_since(scope: str, observed: Mapping[str, datetime]) -> dict[str, s
 def _observed_days(scope: str, observed: Mapping[str, datetime], start: pd.Timestamp, end: pd.Timestamp) -> set[tuple]:
     """Rows for the scopes without an app on every day c2c observed, deployments or not, so a quiet
     day reads as zero and a day before the first scan reads as nothing."""
-    if SCOPES[scope][1] != ALL or not observed:
+    keeps_cluster, keeps_app = SCOPES[scope]
+    if keeps_app or not observed:
         return set()
     firsts = {cluster: pd.Timestamp(moment).floor("D") for cluster, moment in observed.items()}
-    if SCOPES[scope][0] == ALL:
+    if not keeps_cluster:
         firsts = {ALL: min(firsts.values())}
     days = pd.date_range(start.floor("D"), end - timedelta(microseconds=1), freq="D", tz="UTC")
     return {(cluster, ALL, day) for cluster, first in firsts.items() for day in days if day >= first}

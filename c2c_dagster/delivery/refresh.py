@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from c2c_dagster.delivery.inputs import InputStats, read_inputs
-from c2c_dagster.delivery.metrics import ALL, delivery_metrics
+from c2c_dagster.delivery.metrics import delivery_metrics
 from c2c_dagster.delivery.policy import DeliveryPolicy
 from c2c_dagster.store import DELIVERY_METRICS, MetadataStore
 
@@ -50,7 +50,7 @@ def refresh_days(store: MetadataStore, policy: DeliveryPolicy, start: datetime, 
             result.written += store.upsert(DELIVERY_METRICS.name, computed.rows).written
         result.deleted += store.delete_range(DELIVERY_METRICS.name, chunk_start, chunk_end,
                                              keep=[row["row_id"] for row in computed.rows])
-        for name in ("release_events", "builds", "failure_syncs", "prior_commits"):
+        for name in ("release_events", "builds", "failure_syncs", "commits_ran_before"):
             setattr(result.stats, name, getattr(result.stats, name) + getattr(stats, name))
         for row in computed.rows:
             if row["scope"] == "all":
@@ -73,4 +73,4 @@ def refresh_days(store: MetadataStore, policy: DeliveryPolicy, start: datetime, 
     return result
 
 
-__all__ = ["ALL", "CHUNK", "RefreshResult", "refresh_days"]
+__all__ = ["CHUNK", "RefreshResult", "refresh_days"]

@@ -8,10 +8,11 @@ an app, ``pay/api`` and ``infra/proxy`` (an external nginx). Times are UTC.
 
 What happens (D = a deployment; c... = commits with their commit times):
 
-* 03-01 08:00 first scan of prod: web (build web-10), worker, api, proxy already run. Records, no
-  release events: history, not deployments.
+* 03-01 08:00 first scan of prod: web (build web-10), worker, api, proxy already run (since 02-21).
+  Records, no release events: history, not deployments. prod-eu runs web-10 too.
 * 03-02 09:00 staging gets web-11 (not production: must not count, nor make c11a "released").
-* D1 03-02 10:00 prod web -> web-11 (c11a 03-01 10:00, c11b 03-02 08:00); the envoy sidecar's
+* D1 03-02 10:00 prod web -> web-11 (c11a 03-01 10:00, c11b 03-02 08:00, and c10, which ran since
+  before the first scan: not new); the envoy sidecar's
   external digest changes in the same rollout: one deployment, two release events.
 * D2 03-02 10:00 prod worker -> worker-5 (cw5 03-02 09:00).
 * D4 03-03 09:00 prod web -> web-12 (c12 03-03 06:00, and c11b again: a commit in two builds).
@@ -69,7 +70,8 @@ COMMITS: dict[str, str | None] = {
 BUILDS: dict[str, dict[str, Any]] = {
     # build id: job, number, image, commits, branch
     "shop/web/main-10": {"commits": ["c10"], "image": "web"},
-    "shop/web/main-11": {"commits": ["c11a", "c11b"], "image": "web"},
+    # c10 again: its range overlaps web-10's (a rebuild), and web-10 ran before the first scan.
+    "shop/web/main-11": {"commits": ["c11a", "c11b", "c10"], "image": "web"},
     "shop/web/main-12": {"commits": ["c12", "c11b"], "image": "web"},
     "shop/worker/main-4": {"commits": ["cw4"], "image": "worker"},
     "shop/worker/main-5": {"commits": ["cw5"], "image": "worker"},
@@ -187,30 +189,34 @@ def events() -> list[dict[str, Any]]:
         event("prod", "shop", "worker", "worker", "2026-03-04T14:00:00Z", WORKER[5], WORKER[6]),  # D7
         event("prod", "shop", "worker", "worker", "2026-03-04T16:00:00Z", WORKER[6], WORKER[7]),  # D8
         event("prod", "pay", "api", "api", "2026-03-05T10:00:00Z", API[7], UNTRACEABLE),  # D9
-        event("prod-eu", "shop", "web", "web", "2026-03-05T09:00:00Z", WEB[11], WEB[12]),  # D12
+        event("prod-eu", "shop", "web", "web", "2026-03-05T09:00:00Z", WEB[10], WEB[12]),  # D12
         event("prod", "infra", "proxy", "nginx", "2026-03-05T11:00:00Z", digest("nginx-1.27"), digest("nginx-1.28")),  # D10
         event("prod", "pay", "api", "api", "2026-03-05T12:00:00Z", UNTRACEABLE, API[8]),  # D11
     ]
 
 
+BEFORE_FIRST_SCAN = "2026-02-21T00:00:00Z"  # pods that already ran when c2c first looked
+
+
 def records() -> list[dict[str, Any]]:
-    running = {
-        # the digests running at the end, and what ran before (running False)
-        ("prod", "shop", "web", "web"): ([WEB[11]], [WEB[10], WEB[12]]),
-        ("prod", "shop", "web", "envoy"): ([digest("envoy-1.31")], [digest("envoy-1.30")]),
-        ("prod", "shop", "worker", "worker"): ([WORKER[7]], [WORKER[4], WORKER[5], WORKER[6]]),
-        ("prod", "pay", "api", "api"): ([API[8]], [API[6], API[7], UNTRACEABLE]),
-        ("prod", "infra", "proxy", "nginx"): ([digest("nginx-1.28")], [digest("nginx-1.27")]),
-        ("prod-eu", "shop", "web", "web"): ([WEB[12]], [WEB[11]]),
-        ("staging", "shop", "web", "web"): ([WEB[11]], [WEB[10]]),
+    """Each digest that ran in each workload container, as traceability_records leaves it: since
+    when it runs (its first pod start; a rollback restarts it) and whether it still runs."""
+    ran = {
+        ("prod", "shop", "web", "web"): [(WEB[10], BEFORE_FIRST_SCAN, False), (WEB[12], "2026-03-03T09:00:00Z", False),
+                                         (WEB[11], "2026-03-03T12:00:00Z", True)],  # D1's start reset by D5
+        ("prod", "shop", "web", "envoy"): [(digest("envoy-1.30"), BEFORE_FIRST_SCAN, False),
+                                           (digest("envoy-1.31"), "2026-03-02T10:00:00Z", True)],
+        ("prod", "shop", "worker", "worker"): [(WORKER[4], BEFORE_FIRST_SCAN, False), (WORKER[5], "2026-03-02T10:00:00Z", False),
+                                               (WORKER[6], "2026-03-04T14:00:00Z", False), (WORKER[7], "2026-03-04T16:00:00Z", True)],
+        ("prod", "pay", "api", "api"): [(API[6], BEFORE_FIRST_SCAN, False), (API[7], "2026-03-04T10:00:00Z", False),
+                                        (UNTRACEABLE, "2026-03-05T10:00:00Z", False), (API[8], "2026-03-05T12:00:00Z", True)],
+        ("prod", "infra", "proxy", "nginx"): [(digest("nginx-1.27"), BEFORE_FIRST_SCAN, False),
+                                              (digest("nginx-1.28"), "2026-03-05T11:00:00Z", True)],
+        ("prod-eu", "shop", "web", "web"): [(WEB[10], "2026-01-20T00:00:00Z", False), (WEB[12], "2026-03-05T09:00:00Z", True)],
+        ("staging", "shop", "web", "web"): [(WEB[10], BEFORE_FIRST_SCAN, False), (WEB[11], "2026-03-02T09:00:00Z", True)],
     }
-    docs = []
-    for key, (now, before) in running.items():
-        for d in now:
-            docs.append(record(*key, d, first_seen="2026-03-02T10:00:00Z", running=True))
-        for d in before:
-            docs.append(record(*key, d, first_seen="2026-02-20T10:00:00Z", running=False))
-    return docs
+    return [record(*key, image_digest, first_seen=since, running=running)
+            for key, digests in ran.items() for image_digest, since, running in digests]
 
 
 def syncs() -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from c2c_dagster.delivery.bands import (
 )
 from c2c_dagster.delivery.metrics import (
     COMMIT_COLUMNS,
-    PRIOR_COLUMNS,
+    RAN_COLUMNS,
     RELEASE_COLUMNS,
     SYNC_COLUMNS,
     DeliveryInputs,
@@ -43,10 +43,10 @@ def release(event_id: str, hours: float, *, workload: str = "Deployment/web", ap
             "traceable": flags.get("traceable", True), "external": flags.get("external", False)}
 
 
-def run(releases: list[dict], *, commits: list[dict] = (), syncs: list[dict] = (), prior: list[dict] = (),
+def run(releases: list[dict], *, commits: list[dict] = (), syncs: list[dict] = (), ran: list[dict] = (),
         days: int = 5, policy: DeliveryPolicy = DeliveryPolicy()) -> dict[str, dict]:
     inputs = DeliveryInputs(frame(releases, RELEASE_COLUMNS), frame(list(commits), COMMIT_COLUMNS),
-                            frame(list(syncs), SYNC_COLUMNS), frame(list(prior), PRIOR_COLUMNS))
+                            frame(list(syncs), SYNC_COLUMNS), frame(list(ran), RAN_COLUMNS))
     result = delivery_metrics(inputs, DAY0, DAY0 + timedelta(days=days), policy)
     return {r["row_id"]: r for r in result.rows}
 
@@ -107,10 +107,13 @@ def test_a_commit_counts_once_per_scope_at_its_first_release() -> None:
                {"event_id": "c", "commit_id": "c1", "committed_at": at(0)},  # first time in prod-eu
                {"event_id": "d", "commit_id": "c2", "committed_at": at(25)},  # before its commit time
                {"event_id": "d", "commit_id": "c3", "committed_at": None}]
-    prior = [{"cluster": "prod", "app": "argocd/shop", "commit_id": "c2"}]  # released before the range
-    rows = run(releases, commits=commits, prior=prior)
+    # c2 already ran in prod's argocd/shop before the range (a release earlier, or the first scan).
+    ran = [{"cluster": "prod", "app": "argocd/shop", "commit_id": "c2", "since": at(-30)},
+           # a's own digest: its record runs since a, which is no reason to skip a's commits
+           {"cluster": "prod", "app": "argocd/shop", "commit_id": "c1", "since": at(2)}]
+    rows = run(releases, commits=commits, ran=ran)
     assert rows["cluster_app/prod/argocd/shop/2026-03-02"]["lead_time_seconds"] == [7200.0]
-    # b shipped c1 again (first released by a) and c2 (released before the range): nothing new.
+    # b shipped c1 again (first released by a) and c2 (ran before the range): nothing new.
     assert rows["cluster_app/prod/argocd/shop/2026-03-03"]["lead_time_count"] == 0
     assert rows["cluster_app/prod-eu/argocd/shop/2026-03-03"]["lead_time_seconds"] == [30 * 3600.0]
     assert rows["app/*/argocd/shop/2026-03-03"]["lead_time_count"] == 0  # both went out on 03-02 or before

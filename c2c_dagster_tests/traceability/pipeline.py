@@ -96,16 +96,18 @@ class Pipeline:
     def ci_build(self, number: int, name: str, tag: str, digest: str | None, *, commit: str,
                  status: str = "SUCCESS", platforms: list[dict] | None = None, at: str | None = None,
                  job: str | None = None, author: tuple[str, str] = ("Ada Lovelace", "ada@example.com"),
-                 duration_ms: int = 60_000, previous_commit: str | None = None) -> str:
+                 duration_ms: int = 60_000, previous_commit: str | None = None,
+                 committed_at: str | None = None) -> str:
         """A finished Jenkins build (in the emulator) whose archived metadata names this image
-        (no metadata archived when ``digest`` is None)."""
+        (no metadata archived when ``digest`` is None); ``committed_at``: the commit's time."""
         at = at or f"2026-01-{number:02d}T10:00:00Z"
         job = job or self.job
         build_id = f"{job}-{number}"
         metadata = {
             "build_id": build_id, "job_name": job, "build_number": number, "branch": "main",
             "image_name": f"{self.registry.host}/{self.repo(name)}", "image_tag": tag, "image_digest": digest,
-            "commits": [{"commit_id": commit, "author": author[0], "email": author[1], "message": f"change {number}"}],
+            "commits": [{"commit_id": commit, "author": author[0], "email": author[1], "message": f"change {number}",
+                         **({"timestamp": committed_at} if committed_at else {})}],
             "authors": [f"{author[0]} <{author[1]}>"], "build_status": status, "timestamp": at,
             "source_commit": commit,
         }

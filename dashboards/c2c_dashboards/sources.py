@@ -73,6 +73,8 @@ SYNCS = _index("ds_syncs", "argocd-sync-events", "finished_at", "every finished 
 RELEASES = _index("ds_releases", "release-events", "at", "every change of a workload's running digest")
 PROBLEMS = _index("ds_problems", "ingest-problems", "last_seen",
                   "what an ingestion could not read: a Jenkins job or folder, open until no longer seen")
+DELIVERY = _index("ds_delivery", "delivery-metrics", "day",
+                  "DORA's four keys per scope (cluster and app) and day, from delivery_metrics")
 
-INDEX_SOURCES: tuple[IndexSource, ...] = (BUILDS, DEPLOYMENTS, TRACEABILITY, SYNCS, RELEASES, PROBLEMS)
+INDEX_SOURCES: tuple[IndexSource, ...] = (BUILDS, DEPLOYMENTS, TRACEABILITY, SYNCS, RELEASES, PROBLEMS, DELIVERY)
 ALL_SOURCES: tuple[Source, ...] = (PROMETHEUS, *INDEX_SOURCES)
