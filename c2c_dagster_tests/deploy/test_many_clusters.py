@@ -32,7 +32,7 @@ from c2c_dagster.store import (
     MetadataStoreResource,
     OpenSearchStore,
 )
-from c2c_dagster.store.timeutil import iso_utc, utc_now
+from c2c_core.timeutil import iso_utc, utc_now
 from c2c_dagster_tests.argocd.data import application, history_entry, operation_state, status, synced
 from c2c_dagster_tests.kubernetes.conftest import wait_pods
 from c2c_devstack.emulators.jenkins import EmulatedBuild
