@@ -30,6 +30,7 @@ The built commit (``source_commit``), and which rule chose it (``source_commit_r
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,14 +79,19 @@ def commits_from_change_sets(build: Mapping[str, Any]) -> list[dict[str, str]]:
             if not commit_id or commit_id in seen:
                 continue
             seen.add(commit_id)
-            commits.append(
-                {
-                    "commit_id": commit_id,
-                    "author": (item.get("author") or {}).get("fullName", ""),
-                    "email": item.get("authorEmail", ""),
-                    "message": (item.get("msg") or item.get("comment") or "").strip(),
-                }
-            )
+            commit = {
+                "commit_id": commit_id,
+                "author": (item.get("author") or {}).get("fullName", ""),
+                "email": item.get("authorEmail", ""),
+                "message": (item.get("msg") or item.get("comment") or "").strip(),
+            }
+            # The git plugin's timestamp (epoch ms) is the committer date, or the author date when
+            # the job sets "Use commit author in changelog"; the pipeline tool records the former.
+            millis = item.get("timestamp")
+            if isinstance(millis, int) and not isinstance(millis, bool) and millis > 0:
+                with suppress(OverflowError, OSError, ValueError):  # out of range: no time, not a failure
+                    commit["timestamp"] = jenkins_time(millis)
+            commits.append(commit)
     return commits
 
 

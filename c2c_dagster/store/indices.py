@@ -65,6 +65,7 @@ CI_BUILD_METADATA = IndexSpec(
         "commits.author": KEYWORD,
         "commits.email": KEYWORD,
         "commits.message": TEXT,
+        "commits.timestamp": DATE,  # the committer date: where a commit's lead time starts
         "authors": KEYWORD,
         "build_status": KEYWORD,
         "timestamp": DATE,

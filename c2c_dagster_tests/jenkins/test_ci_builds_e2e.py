@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -111,6 +112,11 @@ def test_commit_to_digest_through_the_sensor_into_opensearch(
     assert [c["commit_id"] for c in doc["commits"]] == [third, second]
     assert doc["authors"] == ["Ada Lovelace <ada@example.com>", "Bob Kahn <bob@example.com>"]
     assert doc["commit_range"] == {"from": first, "to": third}
+    # Each commit's committer date, from git through the pipeline tool and Jenkins into the store:
+    # where delivery_metrics starts its lead time.
+    for c in doc["commits"]:
+        committed = int(git(repo, "log", "-1", "--format=%ct", c["commit_id"]))
+        assert c["timestamp"] == datetime.fromtimestamp(committed, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     tag = f"node-js-master-2-{third[:7]}"
     assert doc["image_tag"] == tag
     assert doc["image_digest"] == oci_registry.manifest_digest("c2c/node-js", tag)

@@ -126,13 +126,18 @@ def test_unreadable_artifact_problem_is_kept() -> None:
 def test_freestyle_change_set_object_and_pipeline_change_set_list() -> None:
     freestyle = jenkins_build(changeSets=None)
     freestyle["changeSet"] = {"kind": "git", "items": [
-        {"commitId": SHA2, "author": {"fullName": "Ada"}, "authorEmail": "ada@x.io", "msg": "a"},
-        {"commitId": SHA, "author": {"fullName": "Bob"}, "authorEmail": "bob@x.io", "comment": "b\n"},
+        {"commitId": SHA2, "author": {"fullName": "Ada"}, "authorEmail": "ada@x.io", "msg": "a",
+         "timestamp": 1769838318000},
+        {"commitId": SHA, "author": {"fullName": "Bob"}, "authorEmail": "bob@x.io", "comment": "b\n",
+         "timestamp": "not a number"},
         {"commitId": SHA2, "author": {"fullName": "Ada"}, "authorEmail": "ada@x.io", "msg": "a"},
     ]}
     commits = commits_from_change_sets(freestyle)
     assert [c["commit_id"] for c in commits] == [SHA2, SHA]
     assert commits[1]["message"] == "b"
+    # The git plugin's timestamp (epoch ms, the committer date by default) is the commit's time;
+    # one Jenkins did not give usably is left out rather than guessed.
+    assert commits[0]["timestamp"] == "2026-01-31T05:45:18Z" and "timestamp" not in commits[1]
     assert commit_authors(commits) == ["Ada <ada@x.io>", "Bob <bob@x.io>"]
 
 

@@ -63,19 +63,29 @@ def short_commit(commit: str, length: int = SHORT_COMMIT_LENGTH) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Commit:
-    """One commit of a build, in the seed's field names (section 3.6)."""
+    """One commit of a build, in the seed's field names (section 3.6), and when it was committed.
+
+    ``timestamp`` is the committer date (ISO 8601, UTC): when the commit took its final form, after
+    any rebase or cherry-pick — the start of its lead time. Jenkins' change sets carry the same
+    date unless a job sets "Use commit author in changelog". None where it was not recorded (builds
+    from before c2c recorded it); such a commit has no lead time.
+    """
 
     commit_id: str
     author: str
     email: str
     message: str
+    timestamp: str | None = None
 
     @property
     def author_line(self) -> str:
         return author_line(self.author, self.email)
 
     def as_dict(self) -> dict[str, str]:
-        return {"commit_id": self.commit_id, "author": self.author, "email": self.email, "message": self.message}
+        doc = {"commit_id": self.commit_id, "author": self.author, "email": self.email, "message": self.message}
+        if self.timestamp is not None:
+            doc["timestamp"] = self.timestamp
+        return doc
 
 
 def author_line(name: str, email: str) -> str:

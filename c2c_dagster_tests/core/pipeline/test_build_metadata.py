@@ -16,6 +16,7 @@ from c2c_core.pipeline.build_metadata import (
     CommitCollection,
     DigestResult,
     DigestSourceError,
+    GitError,
     MalformedDigestError,
     assemble_document,
     parse_buildx_metadata,
@@ -160,14 +161,35 @@ def test_buildx_metadata_failures(content: str, error: type[Exception], message:
 # -- commits and the document ---------------------------------------------------------------------
 
 
-def test_git_log_records_survive_newlines_and_pipes() -> None:
+def test_git_log_records_survive_newlines_and_pipes_and_keep_the_commit_time_in_utc() -> None:
     message = "Fix | pipes\n\nBody line one\nBody line two | more"
-    output = f"{COMMIT}\x00Ann\x00ann@x\x00{message}\n\x00{'1' * 40}\x00Bob\x00bob@x\x00Second\n\x00"
+    output = (f"{COMMIT}\x00Ann\x00ann@x\x002026-01-31T07:45:18+02:00\x00{message}\n\x00"
+              f"{'1' * 40}\x00Bob\x00bob@x\x002026-01-30T23:00:00Z\x00Second\n\x00")
     assert parse_git_log(output) == [
-        Commit(COMMIT, "Ann", "ann@x", message),
-        Commit("1" * 40, "Bob", "bob@x", "Second"),
+        Commit(COMMIT, "Ann", "ann@x", message, "2026-01-31T05:45:18Z"),
+        Commit("1" * 40, "Bob", "bob@x", "Second", "2026-01-30T23:00:00Z"),
     ]
     assert parse_git_log("") == []
+    with pytest.raises(GitError, match="not ISO 8601"):
+        parse_git_log(f"{COMMIT}\x00Ann\x00ann@x\x00yesterday\x00m\x00")
+
+
+def test_a_commit_time_is_optional_but_checked_when_present() -> None:
+    doc = _document((Commit(COMMIT, "Ann", "ann@x", "m", "2026-01-31T05:45:18Z"),))
+    assert schema_errors(doc) == [] and doc["commits"][0]["timestamp"] == "2026-01-31T05:45:18Z"
+    older = _document((Commit(COMMIT, "Ann", "ann@x", "m"),))  # written before commit times were
+    assert schema_errors(older) == [] and "timestamp" not in older["commits"][0]
+    older["commits"][0]["timestamp"] = "last week"
+    assert schema_errors(older) == ["commits[0].timestamp 'last week' is not an ISO 8601 time"]
+
+
+def _document(commits: tuple[Commit, ...]) -> dict:
+    return assemble_document(
+        job_name="Node-JS/master", build_number=67, image_name="narendra115c/node-js",
+        image_tag="node-js-master-67-3606e8f", digest=DigestResult(DIGEST, "test"),
+        collection=CommitCollection(commits, head=COMMIT, previous=None), build_status="SUCCESS",
+        timestamp=datetime(2026, 1, 31, 5, 45, 18, tzinfo=UTC), branch="master", repo_url=None,
+    )
 
 
 def test_assembled_document_passes_the_schema_in_seed_order(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,12 @@ OTHER = "sha256:" + "b" * 64
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     assert SCRIPT.exists(), f"{SCRIPT} missing: run `uv sync --extra test` to install the console script"
     return subprocess.run([str(SCRIPT), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def committed_at(history: History, commit: str) -> str:
+    """What git says the commit's committer date is, as c2c writes times."""
+    seconds = int(history.repo.git("log", "-1", "--format=%ct", commit))
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_jenkins_environment_alone_gives_the_range_with_the_merge(history: History, tmp_path: Path) -> None:
@@ -66,7 +73,10 @@ def test_jenkins_environment_alone_gives_the_range_with_the_merge(history: Histo
         "author": BOB[0],
         "email": BOB[1],
         "message": MULTILINE,  # the full message, newlines, tabs and pipes intact
+        "timestamp": committed_at(history, history.multiline),
     }
+    # Every commit carries its committer date, in UTC: where its lead time starts.
+    assert all(c["timestamp"] == committed_at(history, c["commit_id"]) for c in doc["commits"])
     assert by_id[history.merge]["message"] == "Merge branch 'feature'"
     # Two people, each once, in the order they first appear in the log (the merge is newest: Bob).
     assert doc["authors"] == [f"{BOB[0]} <{BOB[1]}>", f"{ANN[0]} <{ANN[1]}>"]

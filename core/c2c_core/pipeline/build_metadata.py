@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 from c2c_core.builds import Commit, authors_of, build_id, is_commit_prefix, is_null_commit
 from c2c_core.images import ImageReference, InvalidReferenceError, is_digest, parse_reference
 from c2c_core.registry.client import PlatformDigest
-from c2c_core.timeutil import iso_utc
+from c2c_core.timeutil import iso_utc, parse_time
 
 #: The seed's example document order (section 3.6), then c2c's additions.
 FIELD_ORDER = (
@@ -275,26 +275,36 @@ def commit_exists(repo: Path, rev: str) -> str | None:
         return None
 
 
+GIT_LOG_FORMAT = "%H%x00%an%x00%ae%x00%cI%x00%B"
+_LOG_FIELDS = 5
+
+
 def parse_git_log(output: str) -> list[Commit]:
-    """Records from ``git log -z --format=%H%x00%an%x00%ae%x00%B``: NUL separates fields and commits.
+    """Records from ``git log -z --format=%H%x00%an%x00%ae%x00%cI%x00%B``: NUL separates fields
+    and commits; ``%cI`` is the committer date, kept as UTC.
 
     NUL cannot occur in a commit message, so messages with newlines, ``|`` or tabs come through whole.
     """
     parts = output.split("\x00")
     if parts and parts[-1].strip() == "":
         parts = parts[:-1]
-    if len(parts) % 4:
-        raise GitError(f"unexpected git log output ({len(parts)} fields, not a multiple of 4)")
+    if len(parts) % _LOG_FIELDS:
+        raise GitError(f"unexpected git log output ({len(parts)} fields, not a multiple of {_LOG_FIELDS})")
     commits = []
-    for i in range(0, len(parts), 4):
+    for i in range(0, len(parts), _LOG_FIELDS):
         # git puts a newline between -z records after the first; the id is hex, so strip is safe.
-        commit_id, author, email, message = parts[i].strip(), parts[i + 1], parts[i + 2], parts[i + 3]
-        commits.append(Commit(commit_id=commit_id, author=author, email=email, message=message.rstrip("\n")))
+        commit_id, author, email, committed, message = (parts[i].strip(), *parts[i + 1:i + _LOG_FIELDS])
+        try:
+            timestamp = iso_utc(parse_time(committed))
+        except (TypeError, ValueError):
+            raise GitError(f"git log gave commit {commit_id} the date {committed!r}, not ISO 8601") from None
+        commits.append(Commit(commit_id=commit_id, author=author, email=email, message=message.rstrip("\n"),
+                              timestamp=timestamp))
     return commits
 
 
 def git_log(repo: Path, *revs: str, max_count: int | None = None) -> list[Commit]:
-    args = ["log", "-z", "--no-color", "--no-show-signature", "--format=%H%x00%an%x00%ae%x00%B"]
+    args = ["log", "-z", "--no-color", "--no-show-signature", f"--format={GIT_LOG_FORMAT}"]
     if max_count is not None:
         args.append(f"--max-count={max_count}")
     return parse_git_log(_git(repo, *args, *revs, "--"))

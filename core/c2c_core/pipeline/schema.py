@@ -76,9 +76,19 @@ def schema_errors(doc: Any) -> list[str]:
                 errors.append(f"commits[{i}].{key} missing or not a string")
         if isinstance(commit.get("commit_id"), str) and not is_commit_id(commit["commit_id"]):
             errors.append(f"commits[{i}].commit_id {commit['commit_id']!r} is not a full git object id")
+        # Optional (documents written before it was recorded have none): the committer date.
+        if commit.get("timestamp") is not None and not _is_time(commit["timestamp"]):
+            errors.append(f"commits[{i}].timestamp {commit['timestamp']!r} is not an ISO 8601 time")
     if not all(isinstance(a, str) for a in doc["authors"]):
         errors.append("authors must be strings 'Name <email>'")
     for i, item in enumerate(doc.get("platform_digests") or []):
         if not isinstance(item, Mapping) or not is_digest(item.get("digest")):
             errors.append(f"platform_digests[{i}] needs a sha256 digest")
     return errors
+
+
+def _is_time(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and parse_time(value) is not None
+    except ValueError:
+        return False

@@ -103,7 +103,9 @@ def git_changes(repo: Path, previous: str | None, head: str) -> list[dict[str, A
     """Jenkins ``GitChangeSet`` items for ``previous..head`` of a real repository, oldest first."""
     revs = f"{previous}..{head}" if previous else f"-1 {head}"
     out = subprocess.run(
-        ["git", "-C", str(repo), "log", "--reverse", "--format=%H%x1f%an%x1f%ae%x1f%at%x1f%s%x1f%B%x1e", *revs.split()],
+        # %ct: the git plugin's changeSet timestamp is the committer date unless a job sets
+        # "Use commit author in changelog".
+        ["git", "-C", str(repo), "log", "--reverse", "--format=%H%x1f%an%x1f%ae%x1f%ct%x1f%s%x1f%B%x1e", *revs.split()],
         capture_output=True, text=True, check=True,
     ).stdout
     items = []
