@@ -63,7 +63,7 @@ def main() -> None:
 
             started = time.perf_counter()
             now = datetime.now(UTC)
-            docs = [build_document(a["job_name"], b, a, ingested_at=now) for b, a in samples]
+            docs = [build_document(a["job_name"], b, a, ingested_at=now).to_document() for b, a in samples]
             bulk_store.upsert("ci-build-metadata", docs)
             bulk_seconds = time.perf_counter() - started
 

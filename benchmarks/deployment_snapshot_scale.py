@@ -36,7 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from c2c_dagster.kubernetes.collect import RESOURCE_TYPES, api_page_lister, collect_cluster, gc_paused
+from c2c_dagster.documents.base import gc_paused
+from c2c_dagster.kubernetes.collect import RESOURCE_TYPES, api_page_lister, collect_cluster
 from c2c_dagster.kubernetes.history import plan_history, read_open_versions, write_history
 from c2c_dagster.kubernetes.snapshot import build_snapshot
 from c2c_dagster.store import EmbeddedStore
@@ -156,7 +157,7 @@ def main() -> None:
 
                 def snapshot_and_write():
                     snap = snapshot()
-                    plan = plan_history(snap.documents, read_open_versions(store, "bench"),
+                    plan = plan_history(snap.versions, read_open_versions(store, "bench"),
                                         snapshot_time=snap.snapshot_time, may_close=lambda d: True)
                     write_history(store, plan)
                     return plan

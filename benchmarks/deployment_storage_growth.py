@@ -65,7 +65,7 @@ def crash(objects: dict, restarts: int) -> None:
 def scan(store: EmbeddedStore, objects: dict, when: datetime) -> None:
     collection = collect(FakeApi(objects), server="synthetic", page_size=500)
     snap = build_snapshot(collection, cluster="steady", snapshot_time=when)
-    plan = plan_history(snap.documents, read_open_versions(store, "steady"), snapshot_time=snap.snapshot_time,
+    plan = plan_history(snap.versions, read_open_versions(store, "steady"), snapshot_time=snap.snapshot_time,
                         may_close=lambda d: True, partial=collection.partial)
     write_history(store, plan)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from c2c_core.timeutil import parse_time
+from c2c_dagster.documents.argocd import SyncEventDocument
 
 Application = Mapping[str, Any]
 
@@ -59,7 +60,7 @@ class SyncEvent:
     """One finished sync of one Application, as stored in ``argocd-sync-events``."""
 
     event_id: str
-    document: dict[str, Any]
+    document: SyncEventDocument
     history_id: int | None
     finished_at: str | None
     # True for the operation in ``status.operationState`` (the latest one), whose resources,
@@ -302,7 +303,7 @@ def _event(
     doc["event_id"] = event_id
     return SyncEvent(
         event_id=event_id,
-        document={k: v for k, v in doc.items() if v is not None},
+        document=SyncEventDocument.from_document(doc),
         history_id=history_id,
         finished_at=finished_at,
         is_current_operation=bool(operation),
@@ -318,24 +319,24 @@ def wants_snapshot(event: SyncEvent) -> bool:
     operator needs. One that applied nothing (every resource ``SyncFailed``, or no syncResult
     at all, e.g. manifest generation failed) changed nothing, and the scheduled scan covers it.
     """
-    if event.document.get("phase") == SUCCEEDED:
+    if event.document.phase == SUCCEEDED:
         return True
-    return any(r.get("status") in APPLIED for r in event.document.get("resources") or [] if not r.get("hook_type"))
+    return any(r.status in APPLIED for r in event.document.resources if not r.hook_type)
 
 
 def snapshot_scope(event: SyncEvent) -> SnapshotScope:
     """The destination namespace(s) and synced workloads of one sync, for a scoped snapshot."""
     doc = event.document
-    default_ns = doc.get("destination_namespace") or ""
+    default_ns = doc.destination_namespace or ""
     namespaces = {default_ns} if default_ns else set()
     workloads: set[str] = set()
-    for resource in doc.get("resources") or []:
-        if resource.get("hook_type"):
+    for resource in doc.resources:
+        if resource.hook_type:
             continue
-        namespace = resource.get("namespace") or ""
+        namespace = resource.namespace or ""
         if namespace:
             namespaces.add(namespace)
         # A pruned workload no longer exists; its namespace is still worth reading.
-        if (resource.get("group") or "", resource.get("kind")) in WORKLOAD_KINDS and resource.get("status") != "Pruned":
-            workloads.add(f"{resource['kind']}/{namespace or default_ns}/{resource['name']}")
+        if (resource.group or "", resource.kind) in WORKLOAD_KINDS and resource.status != "Pruned":
+            workloads.add(f"{resource.kind}/{namespace or default_ns}/{resource.name}")
     return SnapshotScope(namespaces=sorted(namespaces), workloads=sorted(workloads))

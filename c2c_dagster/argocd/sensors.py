@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dagster as dg
@@ -12,12 +12,13 @@ from kubernetes import client as k8s_client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from c2c_core.timeutil import iso_utc, parse_time, utc_now
 from c2c_dagster.argocd.cursor import AppCursor, ArgoCursor, advance_app, snapshot_event
 from c2c_dagster.argocd.events import SyncEvent, app_key, app_uid, snapshot_scope, sync_events, wants_snapshot
+from c2c_dagster.documents.argocd import SyncEventDocument
 from c2c_dagster.kubernetes.partitions import CLUSTER_TAG
 from c2c_dagster.kubernetes.resources import KubernetesResource, cluster_configured_by_env
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStoreResource, StoreError
-from c2c_core.timeutil import iso_utc, parse_time, utc_now
 
 SNAPSHOT_ASSET = dg.AssetKey("deployment_snapshots")
 ARGOCD_GROUP, ARGOCD_VERSION, ARGOCD_APPLICATIONS = "argoproj.io", "v1alpha1", "applications"
@@ -116,7 +117,7 @@ def _describe(cluster: str, url: str, exc: Exception) -> str:
 class _Tick:
     """What one evaluation found, before anything is returned to Dagster."""
 
-    documents: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[SyncEventDocument] = field(default_factory=list)
     requests: list[dg.RunRequest] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     without_crd: list[str] = field(default_factory=list)
@@ -130,7 +131,7 @@ def _hook_run_id(instance: dg.DagsterInstance, event: SyncEvent, partition: str)
     The hook runs inside the sync, before Argo CD writes the history entry, so it cannot know
     the event id: its run is matched by app, partition and creation after the operation started.
     """
-    started = parse_time(event.document.get("started_at"))
+    started = parse_time(event.document.started_at)
     if started is None:
         return None
     runs = instance.get_runs(
@@ -145,7 +146,7 @@ def _hook_run_id(instance: dg.DagsterInstance, event: SyncEvent, partition: str)
 
 def _app_name(event: SyncEvent) -> str:
     """``<app-namespace>/<app-name>``: how the hook's ConfigMap and the snapshot config name an app."""
-    return f"{event.document['app_namespace']}/{event.document['app']}"
+    return event.document.app_name
 
 
 def snapshot_request(event: SyncEvent, partition: str) -> dg.RunRequest:
@@ -196,7 +197,7 @@ def _read_cluster(
     baseline = not cursor.is_known(cluster)
     known = cursor.clusters.get(cluster, {})
     apps_cursor: dict[str, AppCursor] = {}
-    documents: list[dict[str, Any]] = []
+    documents: list[SyncEventDocument] = []
     requests: list[dg.RunRequest] = []
     covered = 0
     for app in listing:  # raises ClusterReadError mid-way: nothing of this cluster is kept
@@ -212,7 +213,7 @@ def _read_cluster(
         phase = ((app.get("status") or {}).get("operationState") or {}).get("phase")
         chosen = None if baseline else snapshot_event(new, phase)
         for event in new:
-            doc = dict(event.document)
+            doc = replace(event.document)
             if event is chosen and wants_snapshot(event):
                 if target is None:
                     context.log.warning(
@@ -221,11 +222,11 @@ def _read_cluster(
                         f"configured cluster; sync {event.event_id} recorded without a snapshot"
                     )
                 elif hook_run := _hook_run_id(context.instance, event, target):
-                    doc["snapshot_run_id"] = hook_run
+                    doc.snapshot_run_id = hook_run
                     covered += 1
                 else:
                     request = snapshot_request(event, target)
-                    doc["snapshot_run_key"] = request.run_key
+                    doc.snapshot_run_key = request.run_key
                     requests.append(request)
             documents.append(doc)
     cursor.clusters[cluster] = apps_cursor  # apps deleted from Argo CD drop out here
@@ -270,7 +271,7 @@ def argocd_sync_sensor(
 
     if tick.documents:
         try:
-            store.get_store().upsert(ARGOCD_SYNC_EVENTS.name, tick.documents)
+            store.get_store().upsert(ARGOCD_SYNC_EVENTS.name, [doc.to_document() for doc in tick.documents])
         except StoreError as exc:
             # No run is requested for a sync whose event is not stored; the next tick retries both.
             return dg.SkipReason(f"sync events could not be stored; cursor unchanged: {exc}")

@@ -7,13 +7,13 @@ from the function signature at definition time.
 
 import dagster as dg
 
+from c2c_core.timeutil import utc_now
 from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.jenkins.ingest import BuildRef, builds_in_window, fetch_builds
 from c2c_dagster.jenkins.partitions import ci_build_partitions
 from c2c_dagster.jenkins.resources import JenkinsResource
 from c2c_dagster.observability.ui import builds_preview
 from c2c_dagster.store import CI_BUILD_METADATA, MetadataStoreResource
-from c2c_core.timeutil import utc_now
 
 # Lists in run metadata are cut to this many names; the counts beside them are whole.
 SHOWN = 50
@@ -79,12 +79,12 @@ def ci_builds(
     # A build Jenkins would not describe now is recorded as such, unless an earlier run recorded it
     # fully: a passing 5xx must not wipe a good document.
     recorded = {d["build_id"] for d in db.find(CI_BUILD_METADATA.name, "build_id", sorted(report.unreadable))} if report.unreadable else set()
-    documents = [d for d in report.documents if not (d["build_id"] in recorded and d["metadata_source"] == "unreadable")]
+    documents = [d for d in report.documents if not (d.build_id in recorded and d.metadata_source == "unreadable")]
     for doc in documents:
-        for problem in doc["ingest_problems"]:
-            context.log.warning(f"{doc['build_id']}: {problem}")
+        for problem in doc.ingest_problems:
+            context.log.warning(f"{doc.build_id}: {problem}")
 
-    written = db.upsert(CI_BUILD_METADATA.name, documents).written
+    written = db.upsert(CI_BUILD_METADATA.name, [doc.to_document() for doc in documents]).written
     statuses = report.status_counts()
     missing = report.missing_digests()
     not_read = {

@@ -14,6 +14,7 @@ from typing import Any
 
 from c2c_core.builds import build_id
 from c2c_core.timeutil import to_epoch_ms
+from c2c_dagster.documents.builds import BuildDocument
 from c2c_dagster.jenkins.resources import (
     HISTORY_PAGE,
     JenkinsAuthError,
@@ -48,7 +49,7 @@ class BuildRef:
 
 @dataclass
 class IngestReport:
-    documents: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[BuildDocument] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)  # deleted between listing and fetching
     still_running: list[str] = field(default_factory=list)
     # Builds Jenkins would not describe (an error answer after retries): build id -> why. Each
@@ -56,16 +57,16 @@ class IngestReport:
     unreadable: dict[str, str] = field(default_factory=dict)
 
     def status_counts(self) -> Counter[str]:
-        return Counter(str(doc.get("build_status")) for doc in self.documents)
+        return Counter(str(doc.build_status) for doc in self.documents)
 
     def missing_digests(self) -> list[str]:
-        return [doc["build_id"] for doc in self.documents if doc.get("digest_missing")]
+        return [doc.build_id for doc in self.documents if doc.digest_missing]
 
     def invalid_artifacts(self) -> list[str]:
         return [
-            doc["build_id"]
+            doc.build_id
             for doc in self.documents
-            if any("fails the schema" in p or "not valid JSON" in p for p in doc.get("ingest_problems", []))
+            if any("fails the schema" in p or "not valid JSON" in p for p in doc.ingest_problems)
         ]
 
 
@@ -77,7 +78,7 @@ class UnreadableBuild(Exception):
 WHOLE_JENKINS_ERRORS = (JenkinsAuthError, JenkinsUnreachableError)
 
 
-def fetch_one(jenkins: JenkinsResource, ref: BuildRef, now: datetime) -> dict[str, Any] | str:
+def fetch_one(jenkins: JenkinsResource, ref: BuildRef, now: datetime) -> BuildDocument | str:
     """The document for one build, or a short reason it has none (gone, still running)."""
     try:
         build = jenkins.build(ref.job, ref.number)

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from c2c_dagster.documents.builds import IngestProblemDocument
+
 SOURCE = "jenkins"
 JOB_UNREADABLE = "job_unreadable"
 FOLDER_UNREADABLE = "folder_unreadable"
@@ -37,30 +39,29 @@ class IngestProblem:
 
 
 def problem_documents(
-    problems: Iterable[IngestProblem], known: Mapping[str, Mapping[str, Any]], *, now: str
-) -> list[dict[str, Any]]:
+    problems: Iterable[IngestProblem], known: Mapping[str, IngestProblemDocument], *, now: str
+) -> list[IngestProblemDocument]:
     """Documents for this tick's problems; one already open keeps its ``first_seen``."""
-    docs: dict[str, dict[str, Any]] = {}
+    docs: dict[str, IngestProblemDocument] = {}
     for problem in problems:
-        before = known.get(problem.problem_id) or {}
-        first_seen = before.get("first_seen") if before.get("open") else None
-        doc = {
-            "problem_id": problem.problem_id,
-            "source": SOURCE,
-            "kind": problem.kind,
-            "subject": problem.subject,
-            "reason": problem.reason,
-            "url": problem.url,
-            "open": True,
-            "first_seen": first_seen or now,
-            "last_seen": now,
-        }
-        docs[problem.problem_id] = {k: v for k, v in doc.items() if v is not None}
+        before = known.get(problem.problem_id)
+        first_seen = before.first_seen if before is not None and before.open else None
+        docs[problem.problem_id] = IngestProblemDocument(
+            problem_id=problem.problem_id,
+            source=SOURCE,
+            kind=problem.kind,
+            subject=problem.subject,
+            reason=problem.reason,
+            url=problem.url,
+            open=True,
+            first_seen=first_seen or now,
+            last_seen=now,
+        )
     return list(docs.values())
 
 
 def resolved_documents(
-    known: Mapping[str, Mapping[str, Any]], seen_now: Iterable[IngestProblem], *, now: str
+    known: Mapping[str, IngestProblemDocument], seen_now: Iterable[IngestProblem], *, now: str
 ) -> list[dict[str, Any]]:
     """Merge updates closing every open problem this tick did not see again.
 
@@ -71,5 +72,5 @@ def resolved_documents(
     return [
         {"problem_id": problem_id, "open": False, "resolved_at": now}
         for problem_id, doc in sorted(known.items())
-        if doc.get("open") and problem_id not in still
+        if doc.open and problem_id not in still
     ]

@@ -17,6 +17,8 @@ from typing import Any
 
 import dagster as dg
 
+from c2c_core.timeutil import iso_utc, utc_now
+from c2c_dagster.documents.builds import IngestProblemDocument
 from c2c_dagster.jenkins.assets import ci_builds
 from c2c_dagster.jenkins.cursor import JenkinsCursor, advance_job
 from c2c_dagster.jenkins.ingest import BuildRef
@@ -32,7 +34,6 @@ from c2c_dagster.jenkins.problems import (
 )
 from c2c_dagster.jenkins.resources import JenkinsError, JenkinsResource, JenkinsUnreachableError, JobListing
 from c2c_dagster.store import FIND_ALL, INGEST_PROBLEMS, MetadataStoreResource, StoreError
-from c2c_core.timeutil import iso_utc, utc_now
 
 # One run ingests at most this many builds; a burst becomes several runs, each retryable alone.
 MAX_BUILDS_PER_RUN = 200
@@ -124,10 +125,11 @@ def record_problems(
     """Upsert this tick's problems and close the open ones not seen again; (open, resolved) counts."""
     db = store.get_store()
     ids = sorted({p.problem_id for p in problems} | still_open)
-    known = {doc["problem_id"]: doc for doc in db.find(INGEST_PROBLEMS.name, "problem_id", ids, limit=FIND_ALL)}
+    found = IngestProblemDocument.from_documents(db.find(INGEST_PROBLEMS.name, "problem_id", ids, limit=FIND_ALL))
+    known = {doc.problem_id: doc for doc in found}
     docs = problem_documents(problems, known, now=now)
     if docs:
-        db.upsert(INGEST_PROBLEMS.name, docs)
+        db.upsert(INGEST_PROBLEMS.name, [doc.to_document() for doc in docs])
     resolved = resolved_documents(known, problems, now=now)
     if resolved:
         db.upsert(INGEST_PROBLEMS.name, resolved, mode="merge")

@@ -29,7 +29,7 @@ The built commit (``source_commit``), and which rule chose it (``source_commit_r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +37,7 @@ from typing import Any
 from c2c_core.builds import Commit, authors_of, branch_name, build_id
 from c2c_core.pipeline.schema import schema_errors
 from c2c_core.timeutil import iso_utc
+from c2c_dagster.documents.builds import BuildDocument
 
 METADATA_ARTIFACT = "build-metadata.json"
 GIT_BUILD_DATA = "hudson.plugins.git.util.BuildData"
@@ -69,9 +70,9 @@ def change_sets(build: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return sets
 
 
-def commits_from_change_sets(build: Mapping[str, Any]) -> list[dict[str, str]]:
-    """Commits in the seed's shape from Jenkins' change sets, in Jenkins' order, de-duplicated."""
-    commits: list[dict[str, str]] = []
+def commits_from_change_sets(build: Mapping[str, Any]) -> list[Commit]:
+    """Commits from Jenkins' change sets, in Jenkins' order, de-duplicated."""
+    commits: list[Commit] = []
     seen: set[str] = set()
     for change_set in change_sets(build):
         for item in change_set.get("items") or []:
@@ -79,25 +80,23 @@ def commits_from_change_sets(build: Mapping[str, Any]) -> list[dict[str, str]]:
             if not commit_id or commit_id in seen:
                 continue
             seen.add(commit_id)
-            commit = {
-                "commit_id": commit_id,
-                "author": (item.get("author") or {}).get("fullName", ""),
-                "email": item.get("authorEmail", ""),
-                "message": (item.get("msg") or item.get("comment") or "").strip(),
-            }
             # The git plugin's timestamp (epoch ms) is the committer date, or the author date when
             # the job sets "Use commit author in changelog"; the pipeline tool records the former.
             millis = item.get("timestamp")
+            committed: str | None = None
             if isinstance(millis, int) and not isinstance(millis, bool) and millis > 0:
                 with suppress(OverflowError, OSError, ValueError):  # out of range: no time, not a failure
-                    commit["timestamp"] = jenkins_time(millis)
-            commits.append(commit)
+                    committed = jenkins_time(millis)
+            commits.append(
+                Commit(
+                    commit_id=commit_id,
+                    author=(item.get("author") or {}).get("fullName", ""),
+                    email=item.get("authorEmail", ""),
+                    message=(item.get("msg") or item.get("comment") or "").strip(),
+                    timestamp=committed,
+                )
+            )
     return commits
-
-
-def commit_authors(commits: Iterable[Mapping[str, str]]) -> list[str]:
-    """The ``authors`` of commits in the seed's shape (``c2c_core.builds.authors_of``)."""
-    return authors_of(Commit(c["commit_id"], c["author"], c["email"], c["message"]) for c in commits)
 
 
 def git_checkouts(build: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -143,7 +142,7 @@ def choose_checkout(
     checkouts = git_checkouts(build)
     if not checkouts:
         return None, None
-    taken = {c["commit_id"] for c in commits_from_change_sets(build)}
+    taken = {c.commit_id for c in commits_from_change_sets(build)}
     candidates, rule = checkouts, None
     in_change_sets = [c for c in checkouts if c["lastBuiltRevision"]["SHA1"] in taken]
     if in_change_sets:
@@ -182,7 +181,7 @@ def build_document(
     artifact_problem: str | None = None,
     ingested_at: datetime,
     number: int | None = None,
-) -> dict[str, Any]:
+) -> BuildDocument:
     """The ci-build-metadata document for one finished Jenkins build.
 
     ``artifact`` is the parsed build-metadata.json (None if absent); ``artifact_problem`` says why
@@ -208,40 +207,36 @@ def build_document(
             problems.append(f"{METADATA_ARTIFACT} fails the schema: " + "; ".join(errors))
         else:
             usable = artifact
-    elif not artifact_problem:
-        problems.append(f"no {METADATA_ARTIFACT} archived: image digest unknown")
 
     if usable is not None:
-        commits = [dict(c) for c in usable["commits"]]
-        doc: dict[str, Any] = {
-            key: usable.get(key)
-            for key in (
-                "branch",
-                "image_name",
-                "image_tag",
-                "image_digest",
-                "repo_url",
-                "commit_range",
-                "platform_digests",
-                "source_commit",
-            )
-            if usable.get(key) is not None
-        }
-        doc["commits"] = commits
-        doc["authors"] = list(usable.get("authors") or commit_authors(commits))
-        metadata_source = "artifact"
+        # What the pipeline recorded; Jenkins' own values for the rest (below).
+        recorded = BuildDocument.from_document(usable)
+        doc = BuildDocument(
+            branch=recorded.branch,
+            image_name=recorded.image_name,
+            image_tag=recorded.image_tag,
+            image_digest=recorded.image_digest,
+            repo_url=recorded.repo_url,
+            commit_range=recorded.commit_range,
+            platform_digests=recorded.platform_digests,
+            source_commit=recorded.source_commit,
+            commits=recorded.commits,
+            authors=recorded.authors or authors_of(recorded.commits),
+            metadata_source="artifact",
+        )
     else:
+        if artifact is None and not artifact_problem:
+            problems.append(f"no {METADATA_ARTIFACT} archived: image digest unknown")
         commits = commits_from_change_sets(build)
-        doc = {"commits": commits, "authors": commit_authors(commits)}
-        metadata_source = "jenkins"
+        doc = BuildDocument(commits=commits, authors=authors_of(commits), metadata_source="jenkins")
 
-    if doc.get("source_commit"):
-        doc["source_commit_rule"] = "artifact"
+    if doc.source_commit:
+        doc.source_commit_rule = "artifact"
     else:
         # An artifact that failed the schema still says which repository and image were built.
         hints = artifact if isinstance(artifact, Mapping) else {}
-        repo_hint = doc.get("repo_url") or hints.get("repo_url")
-        image_hint = doc.get("image_name") or hints.get("image_name")
+        repo_hint = doc.repo_url or hints.get("repo_url")
+        image_hint = doc.image_name or hints.get("image_name")
         checkout, rule = choose_checkout(
             build,
             repo_url=repo_hint if isinstance(repo_hint, str) else None,
@@ -250,42 +245,35 @@ def build_document(
         if checkout is not None:
             revision = checkout["lastBuiltRevision"]
             branches = [b for b in revision.get("branch") or [] if isinstance(b, Mapping)]
-            doc["source_commit"] = revision["SHA1"]
-            doc["source_commit_rule"] = rule
-            if not doc.get("branch") and branches and branch_name(branches[0].get("name")):
-                doc["branch"] = branch_name(branches[0].get("name"))
+            doc.source_commit = revision["SHA1"]
+            doc.source_commit_rule = rule
+            if not doc.branch and branches and branch_name(branches[0].get("name")):
+                doc.branch = branch_name(branches[0].get("name"))
             remotes = [u for u in checkout.get("remoteUrls") or [] if isinstance(u, str)]
-            if not doc.get("repo_url") and remotes:
-                doc["repo_url"] = remotes[0]
+            if not doc.repo_url and remotes:
+                doc.repo_url = remotes[0]
 
-    doc.update(
-        {
-            "build_id": doc_id,
-            "job_name": job_full_name,
-            "build_number": number,
-            "build_status": build.get("result"),
-            "timestamp": started,
-            "duration_ms": build.get("duration"),
-            "build_url": build.get("url"),
-            "digest_missing": "image_digest" not in doc,
-            "metadata_source": metadata_source,
-            "ingest_problems": problems,
-            "ingested_at": iso_utc(ingested_at),
-        }
-    )
+    doc.build_id = doc_id
+    doc.job_name = job_full_name
+    doc.build_number = number
+    doc.build_status = build.get("result")
+    doc.timestamp = started
+    doc.duration_ms = build.get("duration")
+    doc.build_url = build.get("url")
+    doc.digest_missing = doc.image_digest is None
+    doc.ingest_problems = problems
+    doc.ingested_at = iso_utc(ingested_at)
     return doc
 
 
-def unreadable_build_document(job_full_name: str, number: int, reason: str, *, ingested_at: datetime) -> dict[str, Any]:
+def unreadable_build_document(job_full_name: str, number: int, reason: str, *, ingested_at: datetime) -> BuildDocument:
     """The record of a build Jenkins would not describe: it is known to exist, nothing more."""
-    return {
-        "build_id": build_id(job_full_name, number),
-        "job_name": job_full_name,
-        "build_number": number,
-        "commits": [],
-        "authors": [],
-        "digest_missing": True,
-        "metadata_source": "unreadable",
-        "ingest_problems": [f"build details could not be read from Jenkins: {reason}"],
-        "ingested_at": iso_utc(ingested_at),
-    }
+    return BuildDocument(
+        build_id=build_id(job_full_name, number),
+        job_name=job_full_name,
+        build_number=number,
+        digest_missing=True,
+        metadata_source="unreadable",
+        ingest_problems=[f"build details could not be read from Jenkins: {reason}"],
+        ingested_at=iso_utc(ingested_at),
+    )

@@ -8,6 +8,8 @@ import re
 
 import dagster as dg
 
+from c2c_core.timeutil import utc_now
+from c2c_dagster.documents.deployments import PodVersion, WorkloadVersion
 from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.kubernetes.collect import DAEMONSETS, DEPLOYMENTS, PODS, STATEFULSETS, collect_cluster
 from c2c_dagster.kubernetes.history import plan_history, read_open_versions, write_history
@@ -16,7 +18,6 @@ from c2c_dagster.kubernetes.resources import KubernetesResource
 from c2c_dagster.kubernetes.snapshot import Scope, build_snapshot
 from c2c_dagster.observability.ui import snapshot_preview
 from c2c_dagster.store import MetadataStoreResource
-from c2c_core.timeutil import utc_now
 
 MODES = ("scan", "post-sync")
 _WORKLOAD_RE = re.compile(r"^[A-Za-z]+/[^/]+/[^/]+$")
@@ -101,29 +102,28 @@ def deployment_snapshots(
 
     metadata_store = store.get_store()
     previous = [
-        doc
-        for doc in read_open_versions(metadata_store, cluster, scope.list_namespaces)
-        if scope.covers(doc.get("namespace"), doc.get("workload", ""), doc.get("argocd_app"))
+        version
+        for version in read_open_versions(metadata_store, cluster, scope.list_namespaces)
+        if scope.covers(version.namespace, version.workload or "", version.argocd_app)
     ]
 
-    def may_close(doc: dict) -> bool:
+    def may_close(version: WorkloadVersion | PodVersion) -> bool:
         # An app-scoped snapshot that could not read the Applications cannot tell "gone" from
         # "no longer matched to the app": it closes nothing.
         if scope.argocd_app and "applications" not in collection.complete:
             return False
-        kind = PODS.key if doc.get("doc_type") == "pod" else _TYPE_OF_KIND.get(doc.get("workload_kind", ""))
+        kind = PODS.key if isinstance(version, PodVersion) else _TYPE_OF_KIND.get(version.workload_kind or "")
         return kind in collection.complete
 
     plan = plan_history(
-        snapshot.documents, previous, snapshot_time=snapshot.snapshot_time, may_close=may_close,
+        snapshot.versions, previous, snapshot_time=snapshot.snapshot_time, may_close=may_close,
         partial=collection.partial,
     )
     write_history(metadata_store, plan)
 
     containers = snapshot.containers()
     unknown = sorted({
-        f"{pod['namespace']}/{pod['pod_name']}/{c['name']}"
-        for pod in snapshot.pods for c in pod["containers"] if not c["image_digest"]
+        f"{pod.namespace}/{pod.pod_name}/{c.name}" for pod in snapshot.pods for c in pod.containers if not c.image_digest
     })
     return dg.MaterializeResult(
         metadata={

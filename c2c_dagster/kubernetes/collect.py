@@ -9,18 +9,18 @@ generated model classes cost several times the parse time for fields c2c never r
 
 from __future__ import annotations
 
-import gc
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
+
+from c2c_dagster.documents.base import gc_paused
 
 Slim = dict[str, Any]
 
@@ -356,24 +356,6 @@ def _message(exc: ApiException) -> str:
         return json.loads(exc.body).get("message") or exc.reason
     except (TypeError, ValueError, AttributeError):
         return str(exc.reason)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while pages are parsed and reduced (or joined).
-
-    A parsed page is a tree of ~10^5 fresh dicts and lists; each batch of allocations triggers
-    a collection that walks them all and frees nothing (JSON trees have no cycles, and plain
-    reference counting frees each page once reduced). Measured on 2,000 pods: json.loads 3x and
-    the reduction 2.4x faster with it paused. Re-enabled on the way out, whatever happens.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def list_all(

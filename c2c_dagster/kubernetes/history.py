@@ -28,10 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from c2c_dagster.documents.deployments import PodVersion, Version, WorkloadVersion, version_from_document
 from c2c_dagster.store import DEPLOYMENT_METADATA, FIND_ALL, MetadataStore
+
+AnyVersion = WorkloadVersion | PodVersion
 
 # Fields that are never state: when it was seen, by which run, and the history bookkeeping.
 VOLATILE_FIELDS = frozenset(
@@ -44,16 +47,10 @@ VOLATILE_FIELDS = frozenset(
 VOLATILE_CONTAINER_FIELDS = frozenset({"startedAt", "finishedAt"})
 
 
-def object_key(doc: dict[str, Any]) -> str:
-    """The identity that versions belong to: cluster, document type and Kubernetes object."""
-    if doc["doc_type"] == "pod":
-        return f"{doc['cluster']}/pod/{doc['namespace']}/{doc['pod_name']}"
-    return f"{doc['cluster']}/workload/{doc['workload']}"
-
-
-def state_hash(doc: dict[str, Any]) -> str:
-    """sha256 over the state fields (see the module docstring), stable across key order."""
-    state = {k: v for k, v in doc.items() if k not in VOLATILE_FIELDS}
+def state_hash(version: Version) -> str:
+    """sha256 over the state fields (see the module docstring) of the stored document, stable
+    across key order."""
+    state = {k: v for k, v in version.to_document().items() if k not in VOLATILE_FIELDS}
     if "containers" in state:
         state["containers"] = [
             {k: v for k, v in c.items() if k not in VOLATILE_CONTAINER_FIELDS} for c in state["containers"]
@@ -68,9 +65,9 @@ def version_id(key: str, first_seen: str) -> str:
 
 @dataclass
 class HistoryPlan:
-    """What to write: new versions (replace), then refreshes and closings (merge)."""
+    """What to write: new versions (replace), then refreshes and closings (merge updates)."""
 
-    new: list[dict[str, Any]] = field(default_factory=list)
+    new: list[AnyVersion] = field(default_factory=list)
     refreshed: list[dict[str, Any]] = field(default_factory=list)
     closed: list[dict[str, Any]] = field(default_factory=list)
     gone: int = 0  # objects no longer observed (a subset of ``closed``)
@@ -80,74 +77,78 @@ class HistoryPlan:
         return [*self.refreshed, *self.closed]
 
 
-def _close(doc: dict[str, Any], when: str, *, gone: bool) -> dict[str, Any]:
+def _close(version: Version, when: str, *, gone: bool) -> dict[str, Any]:
     # null removes the lookup keys: a closed version is no longer found as current.
-    return {"doc_id": doc["doc_id"], "current": None, "current_ns": None, "until": when, "gone": gone}
+    return {"doc_id": version.doc_id, "current": None, "current_ns": None, "until": when, "gone": gone}
+
+
+def _refresh(before: Version, observed: Version, when: str) -> dict[str, Any]:
+    return {"doc_id": before.doc_id, "last_seen": when, "last_mode": observed.mode,
+            "last_sync_event_id": observed.sync_event_id}
 
 
 def plan_history(
-    observed: Iterable[dict[str, Any]],
-    previous: Iterable[dict[str, Any]],
+    observed: Iterable[AnyVersion],
+    previous: Iterable[AnyVersion],
     *,
     snapshot_time: str,
-    may_close: Callable[[dict[str, Any]], bool],
+    may_close: Callable[[AnyVersion], bool],
     partial: bool = False,
 ) -> HistoryPlan:
-    """Compare a snapshot's documents with the open versions of the same scope.
+    """Compare a snapshot's versions with the open versions of the same scope.
 
-    ``may_close(previous_doc)`` says whether a version not observed now may be closed as gone:
-    only when it lies in the snapshot's scope and its type was listed completely (a 403 on
+    ``may_close(previous_version)`` says whether a version not observed now may be closed as
+    gone: only when it lies in the snapshot's scope and its type was listed completely (a 403 on
     StatefulSets must not read as "every StatefulSet was deleted").
     """
     plan = HistoryPlan()
-    open_versions: dict[str, dict[str, Any]] = {}
-    for doc in sorted(previous, key=lambda d: (d.get("first_seen") or "", d["doc_id"])):
-        key = object_key(doc)
+    open_versions: dict[str, AnyVersion] = {}
+    for version in sorted(previous, key=lambda v: (v.first_seen or "", v.doc_id or "")):
+        key = version.object_key
         if key in open_versions:  # an older duplicate open version: keep the newest only
-            plan.closed.append(_close(open_versions[key], doc["first_seen"], gone=False))
-        open_versions[key] = doc
+            plan.closed.append(_close(open_versions[key], version.first_seen or snapshot_time, gone=False))
+        open_versions[key] = version
 
-    for doc in observed:
-        key = object_key(doc)
-        digest = state_hash(doc)
+    for version in observed:
+        key = version.object_key
+        digest = state_hash(version)
         before = open_versions.pop(key, None)
-        if before is not None and before.get("state_hash") == digest:
-            plan.refreshed.append({
-                "doc_id": before["doc_id"], "last_seen": snapshot_time,
-                "last_mode": doc.get("mode"), "last_sync_event_id": doc.get("sync_event_id"),
-            })
+        if before is not None and before.state_hash == digest:
+            plan.refreshed.append(_refresh(before, version, snapshot_time))
             continue
         if before is not None:
             plan.closed.append(_close(before, snapshot_time, gone=False))
-        plan.new.append({
-            **doc,
-            "doc_id": version_id(key, snapshot_time),
-            "state_hash": digest,
-            "snapshot_time": snapshot_time,
-            "first_seen": snapshot_time,
-            "last_seen": snapshot_time,
-            "until": None,
-            "gone": False,
-            "partial": partial,
-            "current": doc["cluster"],
-            "current_ns": f"{doc['cluster']}/{doc['namespace']}",
-        })
+        plan.new.append(replace(
+            version,
+            doc_id=version_id(key, snapshot_time),
+            state_hash=digest,
+            snapshot_time=snapshot_time,
+            first_seen=snapshot_time,
+            last_seen=snapshot_time,
+            until=None,
+            gone=False,
+            partial=partial,
+            current=version.cluster,
+            current_ns=f"{version.cluster}/{version.namespace}",
+        ))
 
-    for doc in open_versions.values():
-        if may_close(doc):
-            plan.closed.append(_close(doc, snapshot_time, gone=True))
+    for version in open_versions.values():
+        if may_close(version):
+            plan.closed.append(_close(version, snapshot_time, gone=True))
             plan.gone += 1
     return plan
 
 
-def read_open_versions(store: MetadataStore, cluster: str, namespaces: Iterable[str] = ()) -> list[dict[str, Any]]:
+def read_open_versions(store: MetadataStore, cluster: str, namespaces: Iterable[str] = ()) -> list[AnyVersion]:
     """The open versions of a cluster (or of some of its namespaces): one query, however many
     (the stores page past OpenSearch's 10,000-hit window)."""
     index = DEPLOYMENT_METADATA.name
     wanted = sorted(set(namespaces))
     if wanted:
-        return store.find(index, "current_ns", [f"{cluster}/{ns}" for ns in wanted], limit=FIND_ALL)
-    return store.find(index, "current", cluster, limit=FIND_ALL)
+        docs = store.find(index, "current_ns", [f"{cluster}/{ns}" for ns in wanted], limit=FIND_ALL)
+    else:
+        docs = store.find(index, "current", cluster, limit=FIND_ALL)
+    return [version_from_document(doc) for doc in docs]
 
 
 def write_history(store: MetadataStore, plan: HistoryPlan) -> None:
@@ -155,6 +156,6 @@ def write_history(store: MetadataStore, plan: HistoryPlan) -> None:
     an object, which the next snapshot resolves (newest stays open), never a lost one."""
     index = DEPLOYMENT_METADATA.name
     if plan.new:
-        store.upsert(index, plan.new, mode="replace")
+        store.upsert(index, [version.to_document() for version in plan.new], mode="replace")
     if plan.merges:
         store.upsert(index, plan.merges, mode="merge")

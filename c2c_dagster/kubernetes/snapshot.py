@@ -22,6 +22,19 @@ from typing import Any
 
 from c2c_core.images import ImageReference, normalize_image_id, parse_image
 from c2c_core.timeutil import iso_utc
+from c2c_dagster.documents.base import gc_paused
+from c2c_dagster.documents.deployments import (
+    POD,
+    WORKLOAD,
+    Condition,
+    NodePlacement,
+    PodContainer,
+    PodVersion,
+    Replicas,
+    ReplicaSetRef,
+    TemplateContainer,
+    WorkloadVersion,
+)
 from c2c_dagster.kubernetes.collect import (
     DAEMONSETS,
     DEPLOYMENTS,
@@ -31,7 +44,6 @@ from c2c_dagster.kubernetes.collect import (
     STATEFULSETS,
     Collection,
     Slim,
-    gc_paused,
 )
 
 TRACKING_ID_ANNOTATION = "argocd.argoproj.io/tracking-id"
@@ -81,22 +93,22 @@ class Scope:
 
 @dataclass
 class Snapshot:
-    """The documents of one snapshot (history fields not yet set) and what the join noticed."""
+    """The versions one snapshot observed (history fields not yet set) and what the join noticed."""
 
     cluster: str
     snapshot_time: str
     mode: str
-    workloads: list[dict[str, Any]] = field(default_factory=list)
-    pods: list[dict[str, Any]] = field(default_factory=list)
+    workloads: list[WorkloadVersion] = field(default_factory=list)
+    pods: list[PodVersion] = field(default_factory=list)
     # Pods whose owner was not in the LIST results (deleted between the calls, or unreadable).
     orphaned_pods: list[str] = field(default_factory=list)
 
     @property
-    def documents(self) -> list[dict[str, Any]]:
+    def versions(self) -> list[WorkloadVersion | PodVersion]:
         return [*self.workloads, *self.pods]
 
-    def containers(self) -> list[dict[str, Any]]:
-        return [c for pod in self.pods for c in pod["containers"]]
+    def containers(self) -> list[PodContainer]:
+        return [c for pod in self.pods for c in pod.containers]
 
 
 def workload_key(kind: str, namespace: str | None, name: str | None) -> str:
@@ -165,50 +177,49 @@ class _ImageFields:
         return cls(ref.written, ref.tag, ref.pin, ref.digest)
 
 
-def _container_docs(pod: Slim) -> list[dict[str, Any]]:
+def _pod_containers(pod: Slim) -> list[PodContainer]:
     statuses = {(kind, s["name"]): s for kind, items in pod["statuses"].items() for s in items}
-    docs = []
+    containers = []
     for spec in pod["containers"]:
         image = _ImageFields.of(spec.get("image"))
         status = statuses.get((spec["type"], spec["name"]), {})
         state_name, state = next(iter((status.get("state") or {}).items()), (None, {}))
         last_name, last = next(iter((status.get("lastState") or {}).items()), (None, {}))
-        docs.append({
-            "type": spec["type"],
-            "name": spec["name"],
-            "image": spec.get("image"),
-            "image_repository": image.repository,
-            "image_tag": image.tag,
-            "image_pin": image.pin,
-            "imageID": status.get("imageID") or "",
+        running = normalize_image_id(status.get("imageID"))
+        containers.append(PodContainer(
+            type=spec["type"],
+            name=spec["name"],
+            image=spec.get("image"),
+            image_repository=image.repository,
+            image_tag=image.tag,
+            image_pin=image.pin,
+            imageID=status.get("imageID") or "",
             # The runtime's digest when known; a digest pinned in the spec is what it will pull.
-            "image_digest": normalize_image_id(status.get("imageID")) or image.digest,
-            "digest_source": (
-                "imageID" if normalize_image_id(status.get("imageID")) else "spec" if image.digest else None
-            ),
-            "ready": bool(status.get("ready")),
-            "restartCount": int(status.get("restartCount") or 0),
-            "state": state_name,
-            "reason": (state or {}).get("reason"),
-            "exitCode": (state or {}).get("exitCode"),
-            "last_state": last_name,
-            "last_state_reason": (last or {}).get("reason"),
-            "last_exitCode": (last or {}).get("exitCode"),
-        })
-    return docs
+            image_digest=running or image.digest,
+            digest_source="imageID" if running else "spec" if image.digest else None,
+            ready=bool(status.get("ready")),
+            restartCount=int(status.get("restartCount") or 0),
+            state=state_name,
+            reason=(state or {}).get("reason"),
+            exitCode=(state or {}).get("exitCode"),
+            last_state=last_name,
+            last_state_reason=(last or {}).get("reason"),
+            last_exitCode=(last or {}).get("exitCode"),
+        ))
+    return containers
 
 
-def _template_container_docs(workload: Slim) -> list[dict[str, Any]]:
-    docs = []
+def _template_containers(workload: Slim) -> list[TemplateContainer]:
+    containers = []
     for spec in workload.get("template_containers") or []:
         image = _ImageFields.of(spec.get("image"))
-        docs.append({
-            "type": spec["type"], "name": spec["name"], "image": spec.get("image"),
-            "image_repository": image.repository, "image_tag": image.tag, "image_pin": image.pin,
+        containers.append(TemplateContainer(
+            type=spec["type"], name=spec["name"], image=spec.get("image"),
+            image_repository=image.repository, image_tag=image.tag, image_pin=image.pin,
             # Only a digest pinned in the spec is known at the workload level; pods carry the rest.
-            "image_digest": image.digest,
-        })
-    return docs
+            image_digest=image.digest,
+        ))
+    return containers
 
 
 def build_snapshot(
@@ -244,13 +255,12 @@ def _join(
     workload_apps = {key: apps.app_for(w["kind"], w["namespace"], w["name"], w) for key, w in workloads.items()}
 
     # ReplicaSets of each Deployment that still run pods: during a rollout, old and new.
-    rs_of: dict[str, list[dict[str, Any]]] = {}
+    rs_of: dict[str, list[ReplicaSetRef]] = {}
     for rs in replicasets.values():
         ref = _controller(rs["ownerReferences"])
         if ref and ref["kind"] == "Deployment":
             rs_of.setdefault(workload_key("Deployment", rs["namespace"], ref["name"]), []).append(
-                {"name": rs["name"], "revision": rs.get("revision"), "replicas": rs.get("replicas", 0),
-                 POD_TEMPLATE_HASH: rs["labels"].get(POD_TEMPLATE_HASH)}
+                ReplicaSetRef(rs["name"], rs.get("revision"), rs.get("replicas", 0), rs["labels"].get(POD_TEMPLATE_HASH))
             )
 
     def owner_of(pod: Slim) -> tuple[str, str, Slim | None, bool]:
@@ -305,36 +315,36 @@ def _join(
         ref = _controller(pod["ownerReferences"])
         replicaset = ref["name"] if ref and ref["kind"] == "ReplicaSet" else None
         rs = replicasets_by_name.get((pod["namespace"], replicaset)) if replicaset else None
-        snap.pods.append({
+        snap.pods.append(PodVersion(
             **common,
-            "doc_type": "pod",
-            "namespace": pod["namespace"],
-            "workload_kind": kind,
-            "workload_name": name,
-            "workload": key,
-            "owner_resolved": resolved,
-            "replicaset": replicaset,
-            POD_TEMPLATE_HASH: pod["labels"].get(POD_TEMPLATE_HASH),
-            "revision": rs.get("revision") if rs else None,
-            "pod_name": pod["name"],
-            "pod_uid": pod["uid"],
-            "nodeName": pod.get("nodeName"),
-            "node": {
-                "name": pod.get("nodeName"),
-                "zone": node.get("zone") if node else None,
-                "region": node.get("region") if node else None,
-                "instance_type": node.get("instance_type") if node else None,
-            },
-            "podIP": pod.get("podIP"),
-            "hostIP": pod.get("hostIP"),
-            "phase": pod.get("phase"),
-            "phase_reason": pod.get("reason"),
-            "ready": pod.get("ready", False),
-            "startTime": pod.get("startTime"),
-            "labels": pod["labels"],
-            "containers": _container_docs(pod),
-            "argocd_app": app,
-        })
+            doc_type=POD,
+            namespace=pod["namespace"],
+            workload_kind=kind,
+            workload_name=name,
+            workload=key,
+            owner_resolved=resolved,
+            replicaset=replicaset,
+            pod_template_hash=pod["labels"].get(POD_TEMPLATE_HASH),
+            revision=rs.get("revision") if rs else None,
+            pod_name=pod["name"],
+            pod_uid=pod["uid"],
+            nodeName=pod.get("nodeName"),
+            node=NodePlacement(
+                name=pod.get("nodeName"),
+                zone=node.get("zone") if node else None,
+                region=node.get("region") if node else None,
+                instance_type=node.get("instance_type") if node else None,
+            ),
+            podIP=pod.get("podIP"),
+            hostIP=pod.get("hostIP"),
+            phase=pod.get("phase"),
+            phase_reason=pod.get("reason"),
+            ready=pod.get("ready", False),
+            startTime=pod.get("startTime"),
+            labels=pod["labels"],
+            containers=_pod_containers(pod),
+            argocd_app=app,
+        ))
 
     for key, w in workloads.items():
         app = workload_apps[key]
@@ -348,32 +358,29 @@ def _join(
             and replicas["updated"] == replicas["desired"] == replicas["available"]
             and replicas["current"] == replicas["desired"]
         )
-        snap.workloads.append({
+        snap.workloads.append(WorkloadVersion(
             **common,
-            "doc_type": "workload",
-            "namespace": w["namespace"],
-            "workload_kind": w["kind"],
-            "workload_name": w["name"],
-            "workload": key,
-            "workload_uid": w["uid"],
-            "replicas": {k: replicas[k] for k in ("desired", "current", "ready", "available", "updated")},
-            "strategy": {k: _str_or_none(v) for k, v in w["strategy"].items()},
-            "paused": w.get("paused", False),
-            "labels": w["labels"],
-            "annotations": w["annotations"],
-            "revision": revision,
-            "generation": generation,
-            "observedGeneration": observed,
-            "rollout_complete": rollout_done,
-            "conditions": [
-                {"type": c["type"], "status": c["status"], "reason": c["reason"], "message": c["message"]}
-                for c in w["conditions"]
-            ],
-            "replicasets": sorted(
-                (rs for rs in rs_of.get(key, []) if rs["replicas"]), key=lambda rs: rs["name"]
+            doc_type=WORKLOAD,
+            namespace=w["namespace"],
+            workload_kind=w["kind"],
+            workload_name=w["name"],
+            workload=key,
+            workload_uid=w["uid"],
+            replicas=Replicas(**{k: replicas[k] for k in ("desired", "current", "ready", "available", "updated")}),
+            strategy={k: _str_or_none(v) for k, v in w["strategy"].items()},
+            paused=w.get("paused", False),
+            labels=w["labels"],
+            annotations=w["annotations"],
+            revision=revision,
+            generation=generation,
+            observedGeneration=observed,
+            rollout_complete=rollout_done,
+            conditions=[Condition(c["type"], c["status"], c["reason"], c["message"]) for c in w["conditions"]],
+            replicasets=sorted(
+                (rs for rs in rs_of.get(key, []) if rs.replicas), key=lambda rs: rs.name or ""
             ),
-            "containers": _template_container_docs(w),
-            "pod_count": pod_counts.get(key, 0),
-            "argocd_app": app,
-        })
+            containers=_template_containers(w),
+            pod_count=pod_counts.get(key, 0),
+            argocd_app=app,
+        ))
     return snap

@@ -20,6 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from c2c_core.timeutil import parse_time
 from c2c_dagster.observability.families import StoreState, families
 from c2c_dagster.observability.reads import documents, group_stats
 from c2c_dagster.store import (
@@ -33,7 +34,6 @@ from c2c_dagster.store import (
     MetadataStore,
     StoreError,
 )
-from c2c_core.timeutil import parse_time
 
 SNAPSHOT_ASSET = "deployment_snapshots"
 

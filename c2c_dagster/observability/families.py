@@ -17,8 +17,8 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from c2c_dagster.observability.reads import Group
 from c2c_core.timeutil import parse_time
+from c2c_dagster.observability.reads import Group
 from c2c_dagster.traceability.correlate import Flag
 from c2c_dagster.traceability.view import TRACED_CONTAINER_TYPES
 

@@ -13,9 +13,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from c2c_core.timeutil import parse_time
 from c2c_dagster.store import MetadataStore, StoreUnavailableError
 from c2c_dagster.store.base import values_at
-from c2c_core.timeutil import parse_time
 
 Where = Mapping[str, str | bool]
 COMPOSITE_PAGE = 1000

@@ -16,6 +16,10 @@ from urllib.parse import urlencode
 
 import dagster as dg
 
+from c2c_dagster.documents.builds import BuildDocument
+from c2c_dagster.documents.deployments import PodVersion, WorkloadVersion
+from c2c_dagster.documents.traceability import ReleaseEvent, TraceabilityRecord
+
 GRAFANA_URL_ENV = "C2C_GRAFANA_URL"
 # The dashboards' uids (dashboards/c2c_dashboards/links.py; a test checks they exist).
 OVERVIEW = "c2c-overview"
@@ -54,50 +58,50 @@ def _short(digest: Any) -> str:
     return str(digest or "")[:19]
 
 
-def traceability_preview(cluster: str, records: Sequence[Mapping[str, Any]],
-                         events: Sequence[Mapping[str, Any]]) -> dict[str, dg.MetadataValue]:
+def traceability_preview(cluster: str, records: Sequence[TraceabilityRecord],
+                         events: Sequence[ReleaseEvent]) -> dict[str, dg.MetadataValue]:
     """For ``traceability_records``: flagged running images, counts per namespace, newest releases."""
-    attention = sorted((r for r in records if set(r.get("flags") or []) - ADVICE_FLAGS),
-                       key=lambda r: (r["namespace"], r["workload_name"], r["container_name"]))
+    attention = sorted((r for r in records if set(r.flags) - ADVICE_FLAGS),
+                       key=lambda r: (r.namespace or "", r.workload_name or "", r.container_name or ""))
     per_namespace: dict[str, Counter[str]] = defaultdict(Counter)
     for record in records:
-        counts = per_namespace[record["namespace"]]
+        counts = per_namespace[record.namespace or ""]
         counts["running_images"] += 1
-        counts["traced_to_a_build"] += bool(record.get("build_id"))
-        counts["untraceable"] += "untraceable" in (record.get("flags") or [])
-    newest = sorted(events, key=lambda e: e["at"], reverse=True)[:PREVIEW_ROWS]
+        counts["traced_to_a_build"] += bool(record.build_id)
+        counts["untraceable"] += "untraceable" in record.flags
+    newest = sorted(events, key=lambda e: e.at or "", reverse=True)[:PREVIEW_ROWS]
     return {
         "flagged_records": _table(
             [("namespace", "string"), ("workload", "string"), ("container", "string"), ("digest", "string"),
              ("build_id", "string"), ("flags", "string")],
-            ({"namespace": r["namespace"], "workload": r["workload_name"], "container": r["container_name"],
-              "digest": _short(r.get("image_digest")), "build_id": r.get("build_id") or "",
-              "flags": ", ".join(r.get("flags") or [])} for r in attention[:PREVIEW_ROWS])),
+            ({"namespace": r.namespace, "workload": r.workload_name, "container": r.container_name,
+              "digest": _short(r.image_digest), "build_id": r.build_id or "",
+              "flags": ", ".join(r.flags)} for r in attention[:PREVIEW_ROWS])),
         "per_namespace": _table(
             [("namespace", "string"), ("running_images", "int"), ("traced_to_a_build", "int"), ("untraceable", "int")],
             ({"namespace": ns, **counts} for ns, counts in sorted(per_namespace.items()))),
         "newest_releases": _table(
             [("at", "string"), ("namespace", "string"), ("workload", "string"), ("from_build_id", "string"),
              ("to_build_id", "string"), ("rollback", "bool")],
-            ({"at": e["at"], "namespace": e["namespace"], "workload": e["workload_name"],
-              "from_build_id": e.get("from_build_id") or "", "to_build_id": e.get("to_build_id") or "",
-              "rollback": bool(e.get("rollback"))} for e in newest)),
+            ({"at": e.at, "namespace": e.namespace, "workload": e.workload_name,
+              "from_build_id": e.from_build_id or "", "to_build_id": e.to_build_id or "",
+              "rollback": bool(e.rollback)} for e in newest)),
         **_link("dashboard", OVERVIEW, cluster=cluster),
         **_link("release_history", RELEASE_HISTORY, cluster=cluster),
     }
 
 
-def snapshot_preview(cluster: str, pods: Sequence[Mapping[str, Any]],
-                     workloads: Sequence[Mapping[str, Any]]) -> dict[str, dg.MetadataValue]:
+def snapshot_preview(cluster: str, pods: Sequence[PodVersion],
+                     workloads: Sequence[WorkloadVersion]) -> dict[str, dg.MetadataValue]:
     """For ``deployment_snapshots``: what the snapshot saw, per namespace."""
     per_namespace: dict[str, Counter[str]] = defaultdict(Counter)
     for workload in workloads:
-        per_namespace[workload["namespace"]]["workloads"] += 1
+        per_namespace[workload.namespace or ""]["workloads"] += 1
     for pod in pods:
-        counts = per_namespace[pod["namespace"]]
+        counts = per_namespace[pod.namespace or ""]
         counts["pods"] += 1
-        counts["not_ready"] += not pod.get("ready")
-        counts["restarts"] += sum(int(c.get("restartCount") or 0) for c in pod.get("containers") or [])
+        counts["not_ready"] += not pod.ready
+        counts["restarts"] += sum(c.restartCount or 0 for c in pod.containers)
     return {
         "per_namespace": _table(
             [("namespace", "string"), ("workloads", "int"), ("pods", "int"), ("not_ready", "int"), ("restarts", "int")],
@@ -107,16 +111,15 @@ def snapshot_preview(cluster: str, pods: Sequence[Mapping[str, Any]],
     }
 
 
-def builds_preview(documents: Sequence[Mapping[str, Any]]) -> dict[str, dg.MetadataValue]:
+def builds_preview(builds: Sequence[BuildDocument]) -> dict[str, dg.MetadataValue]:
     """For ``ci_builds``: the builds just ingested, unsuccessful or digest-less first."""
-    ordered = sorted(documents, key=lambda d: (d.get("build_status") == "SUCCESS" and not d.get("digest_missing"),
-                                               str(d.get("timestamp") or "")))
+    ordered = sorted(builds, key=lambda b: (b.build_status == "SUCCESS" and not b.digest_missing, b.timestamp or ""))
     return {
         "builds": _table(
             [("build_id", "string"), ("build_status", "string"), ("image_tag", "string"), ("digest", "string"),
              ("digest_missing", "bool")],
-            ({"build_id": d["build_id"], "build_status": d.get("build_status") or "", "image_tag": d.get("image_tag") or "",
-              "digest": _short(d.get("image_digest")), "digest_missing": bool(d.get("digest_missing"))}
-             for d in ordered[:PREVIEW_ROWS])),
+            ({"build_id": b.build_id, "build_status": b.build_status or "", "image_tag": b.image_tag or "",
+              "digest": _short(b.image_digest), "digest_missing": bool(b.digest_missing)}
+             for b in ordered[:PREVIEW_ROWS])),
         **_link("dashboard", JENKINS_BUILDS),
     }

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from c2c_dagster.store.indices import IndexSpec, index_spec
 from c2c_core.timeutil import parse_time
+from c2c_dagster.store.indices import IndexSpec, index_spec
 
 Document = dict[str, Any]
 #: A ``find``/``list_range`` limit meaning "every match": both stores page through any number

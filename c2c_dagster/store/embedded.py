@@ -16,11 +16,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from c2c_core.timeutil import parse_time, to_epoch_ms
 from c2c_dagster.store.base import (
-    Document,
-    MetadataStore,
     BulkItemError,
     BulkWriteError,
+    Document,
+    MetadataStore,
     StoreUnavailableError,
     WriteMode,
     WriteResult,
@@ -29,7 +30,6 @@ from c2c_dagster.store.base import (
     values_at,
 )
 from c2c_dagster.store.indices import ALL_INDICES
-from c2c_core.timeutil import parse_time, to_epoch_ms
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (

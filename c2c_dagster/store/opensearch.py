@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from opensearchpy import OpenSearch, helpers
 from opensearchpy import exceptions as os_exc
 
+from c2c_core.timeutil import iso_utc, parse_time
 from c2c_dagster.store.base import (
     BulkItemError,
     BulkWriteError,
@@ -29,7 +30,6 @@ from c2c_dagster.store.base import (
     prepare,
 )
 from c2c_dagster.store.indices import ALL_INDICES, IndexSpec
-from c2c_core.timeutil import iso_utc, parse_time
 
 T = TypeVar("T")
 

@@ -5,15 +5,18 @@ function signature at definition time.
 """
 
 from collections import defaultdict
-from typing import Any
 
 import dagster as dg
 
+from c2c_core.timeutil import iso_utc, utc_now
+from c2c_dagster.documents.argocd import SyncEventDocument
+from c2c_dagster.documents.deployments import version_from_document
+from c2c_dagster.documents.traceability import CONTAINER_KEY, ReleaseEvent, TraceabilityRecord
 from c2c_dagster.freshness import freshness_policy
+from c2c_dagster.jenkins.assets import ci_builds
 from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions
 from c2c_dagster.observability.ui import traceability_preview
-from c2c_dagster.jenkins.assets import ci_builds
 from c2c_dagster.registry.resources import RegistryResource
 from c2c_dagster.store import (
     ARGOCD_SYNC_EVENTS,
@@ -24,15 +27,12 @@ from c2c_dagster.store import (
     MetadataStore,
     MetadataStoreResource,
 )
-from c2c_core.timeutil import iso_utc, utc_now
 from c2c_dagster.traceability.build_lookup import relevant_builds
 from c2c_dagster.traceability.correlate import BuildIndex, Flag, SyncInfo, correlate
 from c2c_dagster.traceability.releases import ObservedState, release_events
 from c2c_dagster.traceability.resources import ImagePolicyResource
 from c2c_dagster.traceability.tags import moved_tags, observed_digests, tag_key
 from c2c_dagster.traceability.view import running_containers
-
-CONTAINER_KEY = ("cluster", "namespace", "workload_kind", "workload_name", "container_name")
 
 # eager(), minus "no dependency missing": ci_builds has a partition per day since 2020 and most
 # were never ingested, which would otherwise block the join forever. Any newly updated
@@ -62,25 +62,26 @@ def _latest_syncs(store: MetadataStore, apps: set[str], cluster: str) -> dict[st
     only syncs whose destination is this cluster describe what runs here."""
     names = {app.rpartition("/")[2] for app in apps}
     latest: dict[str, SyncInfo] = {}
-    for event in store.find(ARGOCD_SYNC_EVENTS.name, "app", sorted(names), limit=FIND_ALL) if names else []:
-        if event.get("cluster") != cluster:
+    found = store.find(ARGOCD_SYNC_EVENTS.name, "app", sorted(names), limit=FIND_ALL) if names else []
+    for event in SyncEventDocument.from_documents(found):
+        if event.cluster != cluster:
             continue
         info = SyncInfo(
-            app=f"{event.get('app_namespace')}/{event['app']}",
-            revision=event.get("revision"),
-            images=tuple(event.get("images") or ()),
-            finished_at=event.get("finished_at"),
-            initiated_by=event.get("initiated_by"),
+            app=event.app_name,
+            revision=event.revision,
+            images=tuple(event.images),
+            finished_at=event.finished_at,
+            initiated_by=event.initiated_by,
         )
-        for key in (info.app, event["app"]):
+        for key in (info.app, event.app):
             latest.setdefault(key, info)  # find() is newest first
     return latest
 
 
-def _check(name: str, records: list[dict[str, Any]], flag: Flag, severity: dg.AssetCheckSeverity,
+def _check(name: str, records: list[TraceabilityRecord], flag: Flag, severity: dg.AssetCheckSeverity,
            *, internal_only: bool = False) -> dg.AssetCheckResult:
-    flagged = sorted(r["record_id"] for r in records if str(flag) in r["flags"]
-                     and not (internal_only and r.get("image_class") == "external"))
+    flagged = sorted(r.record_id for r in records if str(flag) in r.flags
+                     and not (internal_only and r.image_class == "external"))
     return dg.AssetCheckResult(
         check_name=name,
         passed=not flagged,
@@ -119,10 +120,15 @@ def traceability_records(
     policy = image_policy.policy(db)
     context.log.info(f"internal images: {', '.join(policy.internal) or 'all'} ({policy.source})")
 
-    containers = running_containers(db.find(DEPLOYMENT_METADATA.name, "current", cluster, limit=FIND_ALL))
-    previous = {r["record_id"]: r for r in db.find(TRACEABILITY_METADATA.name, "cluster", cluster, limit=FIND_ALL)}
+    containers = running_containers(
+        version_from_document(doc) for doc in db.find(DEPLOYMENT_METADATA.name, "current", cluster, limit=FIND_ALL)
+    )
+    previous = {
+        r.record_id: r
+        for r in TraceabilityRecord.from_documents(db.find(TRACEABILITY_METADATA.name, "cluster", cluster, limit=FIND_ALL))
+    }
     # Digests that ran before too: a release event names the build it replaced.
-    earlier_digests = [r["image_digest"] for r in previous.values() if r.get("image_digest")]
+    earlier_digests = [r.image_digest for r in previous.values() if r.image_digest]
     index = relevant_builds(db, containers, extra_digests=earlier_digests)
     # Only digests no build names go to the registry: a revision label or index members may
     # still tie them to a build.
@@ -164,45 +170,45 @@ def traceability_records(
     )
 
     for record in records:
-        before = previous.get(record["record_id"])
+        before = previous.get(record.record_id)
         # The release time survives pod restarts while the digest keeps running; a digest that
         # stopped and came back (a rollback) was released again, at its new first_seen.
         if (
             before
-            and before.get("running", True)
-            and before.get("first_seen")
-            and (not record["first_seen"] or before["first_seen"] < record["first_seen"])
+            and before.is_running
+            and before.first_seen
+            and (not record.first_seen or before.first_seen < record.first_seen)
         ):
-            record["first_seen"] = before["first_seen"]
-        record.update(running=True, last_seen=now)
-    current_ids = {r["record_id"] for r in records}
+            record.first_seen = before.first_seen
+        record.running, record.last_seen = True, now
+    current_ids = {r.record_id for r in records}
     stopped = [
         {"record_id": rid, "running": False, "updated_at": now}
         for rid, r in previous.items()
-        if r.get("running", True) and rid not in current_ids
+        if r.is_running and rid not in current_ids
     ]
-    db.upsert(TRACEABILITY_METADATA.name, records)
+    db.upsert(TRACEABILITY_METADATA.name, [record.to_document() for record in records])
     if stopped:
         db.upsert(TRACEABILITY_METADATA.name, stopped, mode="merge")
 
     events = _release_events(previous, records, index, syncs, now)
     if events:
-        db.upsert(RELEASE_EVENTS.name, events)
+        db.upsert(RELEASE_EVENTS.name, [event.to_document() for event in events])
 
     flags: dict[str, int] = defaultdict(int)
     for record in records:
-        for flag in record["flags"]:
+        for flag in record.flags:
             flags[flag] += 1
     return dg.MaterializeResult(
         metadata={
             "records": len(records),
-            "matched_to_a_build": sum(1 for r in records if r["build_id"]),
+            "matched_to_a_build": sum(1 for r in records if r.build_id),
             "stopped_running": len(stopped),
             "release_events": len(events),
-            "rollbacks": sum(1 for e in events if e["rollback"]),
+            "rollbacks": sum(1 for e in events if e.rollback),
             "flags": dg.MetadataValue.json(dict(sorted(flags.items()))),
-            "external": sum(1 for r in records if r["image_class"] == "external"),
-            "pending": sum(1 for r in records if r["digest_state"] == "pending"),
+            "external": sum(1 for r in records if r.image_class == "external"),
+            "pending": sum(1 for r in records if r.digest_state == "pending"),
             "moved_tags": dg.MetadataValue.json({f"{name}:{tag}": digests for (name, tag), digests in
                                                  sorted(moved.items())[:50]}),
             "internal_images": dg.MetadataValue.json({"prefixes": list(policy.internal), "from": policy.source}),
@@ -222,38 +228,35 @@ def traceability_records(
 
 
 def _release_events(
-    previous: dict[str, dict[str, Any]],
-    records: list[dict[str, Any]],
+    previous: dict[str, TraceabilityRecord],
+    records: list[TraceabilityRecord],
     index: BuildIndex,
     syncs: dict[str, SyncInfo],
     now: str,
-) -> list[dict[str, Any]]:
+) -> list[ReleaseEvent]:
     """Digest changes per workload container between the last run and this one."""
-    def key_of(record: dict[str, Any]) -> tuple[str, ...]:
-        return tuple(record[k] for k in CONTAINER_KEY)
-
-    before: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    before: dict[tuple[str | None, ...], list[TraceabilityRecord]] = defaultdict(list)
     for record in previous.values():
-        before[key_of(record)].append(record)
-    now: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        before[record.container_key].append(record)
+    now: dict[tuple[str | None, ...], list[TraceabilityRecord]] = defaultdict(list)
     for record in records:
-        now[key_of(record)].append(record)
+        now[record.container_key].append(record)
 
-    events: list[dict[str, Any]] = []
+    events: list[ReleaseEvent] = []
     for key, current in now.items():
-        was_running = [r for r in before.get(key, []) if r.get("running", True) and r.get("image_digest")]
+        was_running = [r for r in before.get(key, []) if r.is_running and r.image_digest]
         if not was_running:
             continue  # first sight of this container: history starts here, no release
-        new = [r for r in current if r.get("image_digest") and r["image_digest"] not in {p["image_digest"] for p in was_running}]
+        new = [r for r in current if r.image_digest and r.image_digest not in {p.image_digest for p in was_running}]
         if not new:
             continue
-        earlier = {r["image_digest"] for r in before[key] if not r.get("running", True) and r.get("image_digest")}
+        earlier = {r.image_digest for r in before[key] if not r.is_running and r.image_digest}
         states = [
-            ObservedState("", tuple(r["image_digest"] for r in was_running for _ in r.get("pods") or [None])),
-            ObservedState(min((r["first_seen"] for r in new if r["first_seen"]), default=now),
-                          tuple(r["image_digest"] for r in current if r.get("image_digest") for _ in r.get("pods") or [None])),
+            ObservedState("", tuple(r.image_digest for r in was_running for _ in r.pods or [None])),
+            ObservedState(min((r.first_seen for r in new if r.first_seen), default=now),
+                          tuple(r.image_digest for r in current if r.image_digest for _ in r.pods or [None])),
         ]
-        app = current[0].get("argocd_app")
+        app = current[0].argocd_app
         app_syncs = [syncs[app]] if app and app in syncs else []
         events += release_events(dict(zip(CONTAINER_KEY, key)), states, index, app_syncs, earlier=earlier)
     return events

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from c2c_dagster.store import CI_BUILD_METADATA, MetadataStore
 from c2c_core.images import parse_image
+from c2c_dagster.store import CI_BUILD_METADATA, MetadataStore
 from c2c_dagster.traceability.correlate import BUILD_ID_KEYS, COMMIT_KEYS, BuildIndex, RunningContainer
 
 # A terms query takes at most 65,536 values; stay well below per request.
@@ -47,4 +47,4 @@ def relevant_builds(
     ):
         for build in _find_all(store, field, values):
             builds[build["build_id"]] = build
-    return BuildIndex(builds.values())
+    return BuildIndex.of_documents(builds.values())

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from c2c_core.images import parse_image
-
+from c2c_dagster.documents.base import gc_paused
+from c2c_dagster.documents.builds import BuildDocument
+from c2c_dagster.documents.deployments import Replicas
+from c2c_dagster.documents.traceability import RecordPod, TraceabilityRecord
 
 BUILD_ID_KEYS = ("c2c.io/build-id", "jenkins.io/build-id")
 COMMIT_KEYS = ("c2c.io/commit", "org.opencontainers.image.revision")
@@ -110,7 +113,7 @@ class RunningContainer:
     annotations: Mapping[str, str] = field(default_factory=dict)
     rollout_in_progress: bool = False
     argocd_app: str | None = None
-    replicas: Mapping[str, Any] | None = None
+    replicas: Replicas | None = None
     strategy: Mapping[str, Any] | None = None
     first_seen: Mapping[str, str] = field(default_factory=dict)  # digest -> first time seen running
 
@@ -126,32 +129,43 @@ class SyncInfo:
     initiated_by: str | None = None
 
 
-def _build_time(build: Mapping[str, Any]) -> str:
-    return str(build.get("timestamp") or "")
-
-
 class BuildIndex:
     """Every build, findable by digest (incl. platform digests), repository+tag, id and commit."""
 
-    def __init__(self, builds: Iterable[Mapping[str, Any]]):
-        self.by_digest: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-        self.by_platform_digest: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-        self.by_tag: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
-        self.by_id: dict[str, Mapping[str, Any]] = {}
-        self.by_commit: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    def __init__(self, builds: Iterable[BuildDocument] = ()):
+        self.by_digest: dict[str, list[BuildDocument]] = defaultdict(list)
+        self.by_platform_digest: dict[str, list[BuildDocument]] = defaultdict(list)
+        self.by_tag: dict[tuple[str, str], list[BuildDocument]] = defaultdict(list)
+        self.by_id: dict[str, BuildDocument] = {}
+        self.by_commit: dict[str, list[BuildDocument]] = defaultdict(list)
+        self.add(builds)
+
+    @classmethod
+    def of_documents(cls, docs: Iterable[Mapping[str, Any]]) -> BuildIndex:
+        """The index of ci-build-metadata documents as the store returns them."""
+        return cls(BuildDocument.from_documents(docs))
+
+    def add(self, builds: Iterable[BuildDocument]) -> None:
+        """Index more builds; one already indexed (same id) is left as it is."""
+        with gc_paused():  # ~10^5 list entries and no cycles: see gc_paused
+            self._add(builds)
+
+    def _add(self, builds: Iterable[BuildDocument]) -> None:
         for build in builds:
-            self.by_id[build["build_id"]] = build
-            if build.get("image_digest"):
-                self.by_digest[build["image_digest"]].append(build)
-            for platform in build.get("platform_digests") or []:
-                self.by_platform_digest[platform["digest"]].append(build)
-            ref = parse_image(build.get("image_name"))
-            if ref is not None and build.get("image_tag"):
-                self.by_tag[(ref.name, build["image_tag"])].append(build)
-            commits = [c["commit_id"] for c in build.get("commits") or () if c.get("commit_id")]
-            source = build.get("source_commit")
-            if source and source not in commits:
-                commits.append(source)
+            if build.build_id in self.by_id:
+                continue
+            self.by_id[build.build_id] = build
+            if build.image_digest:
+                self.by_digest[build.image_digest].append(build)
+            for platform in build.platform_digests:
+                if platform.digest:
+                    self.by_platform_digest[platform.digest].append(build)
+            ref = parse_image(build.image_name)
+            if ref is not None and build.image_tag:
+                self.by_tag[(ref.name, build.image_tag)].append(build)
+            commits = [c.commit_id for c in build.commits if c.commit_id]
+            if build.source_commit and build.source_commit not in commits:
+                commits.append(build.source_commit)
             for commit in commits:
                 self.by_commit[commit].append(build)
 
@@ -161,7 +175,7 @@ class BuildIndex:
 
 @dataclass
 class Match:
-    build: Mapping[str, Any] | None
+    build: BuildDocument | None
     key: MatchKey
 
     @property
@@ -169,14 +183,14 @@ class Match:
         return CONFIDENCE[self.key]
 
 
-def _pick(builds: Sequence[Mapping[str, Any]], spec_tag: str | None) -> Mapping[str, Any]:
+def _pick(builds: Sequence[BuildDocument], spec_tag: str | None) -> BuildDocument:
     """Among builds sharing a key: the one CI tagged as the spec asks, then a successful one,
     then the earliest (a retag re-pushes the same digest; the first build produced it)."""
     if len(builds) == 1:  # the common case: one build per digest
         return builds[0]
     return min(
         builds,
-        key=lambda b: (b.get("image_tag") != spec_tag, b.get("build_status") != "SUCCESS", _build_time(b), b["build_id"]),
+        key=lambda b: (b.image_tag != spec_tag, b.build_status != "SUCCESS", b.timestamp or "", b.build_id),
     )
 
 
@@ -259,8 +273,8 @@ def flags_for(
     ):
         flags.append(Flag.UNTRACEABLE)
     if spec is not None and spec.tag:
-        tagged = [b.get("image_digest") for b in index.by_tag.get((spec.name, spec.tag), ()) if b.get("image_digest")]
-        platform = {p["digest"] for b in index.by_tag.get((spec.name, spec.tag), ()) for p in b.get("platform_digests") or []}
+        tagged = [b.image_digest for b in index.by_tag.get((spec.name, spec.tag), ()) if b.image_digest]
+        platform = {p.digest for b in index.by_tag.get((spec.name, spec.tag), ()) for p in b.platform_digests}
         if tagged and digest not in tagged and digest not in platform:
             flags.append(Flag.DIGEST_MISMATCH)
     if distinct_digests > 1 and not container.rollout_in_progress:
@@ -269,7 +283,7 @@ def flags_for(
         flags.append(Flag.TAG_MOVED)
     if judgement.advise_digest_pinning and (spec is None or spec.digest is None):
         flags.append(Flag.NOT_PINNED)
-    if match.build is not None and match.build.get("build_status") != "SUCCESS":
+    if match.build is not None and match.build.build_status != "SUCCESS":
         flags.append(Flag.FAILED_BUILD_DEPLOYED)
     if sync is not None and sync.images and spec is not None:
         tags, digests = _declared(sync)
@@ -297,15 +311,30 @@ def correlate(
     classify: Callable[[str], str] | None = None,
     moved: Mapping[tuple[str, str], Sequence[str]] | None = None,
     advise_digest_pinning: bool = False,
-) -> list[dict[str, Any]]:
-    """traceability-metadata documents: one per workload container and running digest (all of
+) -> list[TraceabilityRecord]:
+    """traceability-metadata records: one per workload container and running digest (all of
     its pods whose digest is not known yet in one ``pending`` record).
 
     ``classify`` names an image ``internal`` or ``external`` (default: all internal); ``moved``
     holds the tags seen pointing at more than one image (``tags.moved_tags``).
     """
-    records: list[dict[str, Any]] = []
-    moved = moved or {}
+    with gc_paused():  # one record, its pods and flags per container: many objects, no cycles
+        return _correlate(containers, index, syncs, index_members, revision_of, updated_at, classify, moved or {},
+                          advise_digest_pinning)
+
+
+def _correlate(
+    containers: Iterable[RunningContainer],
+    index: BuildIndex,
+    syncs: Mapping[str, SyncInfo] | None,
+    index_members: Mapping[str, Sequence[str]] | None,
+    revision_of: Callable[[str], str | None] | None,
+    updated_at: str,
+    classify: Callable[[str], str] | None,
+    moved: Mapping[tuple[str, str], Sequence[str]],
+    advise_digest_pinning: bool,
+) -> list[TraceabilityRecord]:
+    records: list[TraceabilityRecord] = []
     for container in containers:
         pods_by_digest: dict[str | None, list[RunningPod]] = defaultdict(list)
         for pod in container.pods:
@@ -319,48 +348,48 @@ def correlate(
             spec = parse_image(image)
             match = match_build(container, digest, index, image=image, index_members=index_members,
                                 revision_of=revision_of)
-            build = match.build or {}
+            build = match.build or BuildDocument()
             started = sorted(p.started_at for p in pods if p.started_at)
             judgement = Judgement(classify(image) if classify else "internal", moved, advise_digest_pinning)
             tag = (spec.name, spec.tag or "latest") if spec is not None and spec.digest is None else None
             reasons = Counter(p.waiting_reason for p in pods if p.waiting_reason)
             records.append(
-                {
-                    "record_id": record_id(container, digest),
-                    "cluster": container.cluster,
-                    "namespace": container.namespace,
-                    "workload_kind": container.workload_kind,
-                    "workload_name": container.workload_name,
-                    "container_name": container.container,
-                    "image": image,
-                    "image_tag": spec.tag if spec else None,
-                    "image_digest": digest,
-                    "pods": [{"name": p.name, "nodeName": p.node, "startTime": p.started_at} for p in pods],
-                    "replicas": dict(container.replicas) if container.replicas else None,
-                    "strategy": dict(container.strategy) if container.strategy else None,
-                    "build_id": build.get("build_id"),
-                    "job_name": build.get("job_name"),
-                    "build_number": build.get("build_number"),
-                    "build_status": build.get("build_status"),
-                    "build_url": build.get("build_url"),
-                    "built_image_tag": build.get("image_tag"),
-                    "commit_ids": [c["commit_id"] for c in build.get("commits") or []],
-                    "authors": list(build.get("authors") or []),
-                    "argocd_app": container.argocd_app,
+                TraceabilityRecord(
+                    record_id=record_id(container, digest),
+                    cluster=container.cluster,
+                    namespace=container.namespace,
+                    workload_kind=container.workload_kind,
+                    workload_name=container.workload_name,
+                    container_name=container.container,
+                    image=image,
+                    image_tag=spec.tag if spec else None,
+                    image_digest=digest,
+                    pods=[RecordPod(p.name, p.node, p.started_at) for p in pods],
+                    replicas=replace(container.replicas) if container.replicas else None,
+                    strategy=dict(container.strategy) if container.strategy else None,
+                    build_id=build.build_id or None,
+                    job_name=build.job_name,
+                    build_number=build.build_number,
+                    build_status=build.build_status,
+                    build_url=build.build_url,
+                    built_image_tag=build.image_tag,
+                    commit_ids=build.commit_ids,
+                    authors=list(build.authors),
+                    argocd_app=container.argocd_app,
                     # The config repo's revision Argo CD synced: never the app commit.
-                    "argocd_revision": sync.revision if sync else None,
-                    "match_key": str(match.key),
-                    "match_confidence": match.confidence,
-                    "first_seen": container.first_seen.get(digest or "") or (started[0] if started else None),
-                    "image_class": judgement.image_class,
+                    argocd_revision=sync.revision if sync else None,
+                    match_key=str(match.key),
+                    match_confidence=match.confidence,
+                    first_seen=container.first_seen.get(digest or "") or (started[0] if started else None),
+                    image_class=judgement.image_class,
                     # pending: no runtime has reported a digest for these pods yet (still pulling).
-                    "digest_state": "known" if digest else "pending",
-                    "pending_reason": None if digest else (min(reasons, key=lambda r: (-reasons[r], r)) if reasons else None),
+                    digest_state="known" if digest else "pending",
+                    pending_reason=None if digest else (min(reasons, key=lambda r: (-reasons[r], r)) if reasons else None),
                     # The image's org.opencontainers.image.revision label, when the registry was asked.
-                    "image_revision": revision_of(digest) if digest and revision_of else None,
-                    "tag_digests": list(moved[tag]) if tag in moved else None,
-                    "flags": flags_for(container, digest, match, index, len(known), sync, image, judgement),
-                    "updated_at": updated_at,
-                }
+                    image_revision=revision_of(digest) if digest and revision_of else None,
+                    tag_digests=list(moved[tag]) if tag in moved else None,
+                    flags=flags_for(container, digest, match, index, len(known), sync, image, judgement),
+                    updated_at=updated_at,
+                )
             )
     return records

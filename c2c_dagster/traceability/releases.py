@@ -12,9 +12,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from c2c_core.timeutil import parse_time
+from c2c_dagster.documents.builds import BuildDocument
+from c2c_dagster.documents.traceability import ReleaseEvent
 from c2c_dagster.traceability.correlate import BuildIndex, SyncInfo
 
 
@@ -30,16 +31,10 @@ def _main_digest(state: ObservedState) -> str | None:
     return min(counts, key=lambda d: (-counts[d], d)) if counts else None
 
 
-def _build_summary(index: BuildIndex, digest: str | None) -> dict[str, Any]:
-    builds = (index.by_digest.get(digest or "") or index.by_platform_digest.get(digest or "") or []) if digest else []
-    if not builds:
-        return {"build_id": None, "commit_ids": []}
-    build = min(builds, key=lambda b: (str(b.get("timestamp") or ""), b["build_id"]))
-    return {
-        "build_id": build["build_id"],
-        "commit_ids": [c["commit_id"] for c in build.get("commits") or []],
-        "build_time": build.get("timestamp"),
-    }
+def _first_build(index: BuildIndex, digest: str | None) -> BuildDocument | None:
+    """The build that first produced ``digest`` (as its image or one platform's manifest)."""
+    builds = (index.by_digest.get(digest) or index.by_platform_digest.get(digest) or []) if digest else []
+    return min(builds, key=lambda b: (b.timestamp or "", b.build_id)) if builds else None
 
 
 # Argo CD marks an operation finished once its resources are applied and healthy, which can be
@@ -61,11 +56,11 @@ def release_events(
     index: BuildIndex,
     syncs: Sequence[SyncInfo] = (),
     earlier: Iterable[str] = (),
-) -> list[dict[str, Any]]:
+) -> list[ReleaseEvent]:
     """Events for one workload container (``key``: cluster, namespace, workload_kind,
     workload_name, container_name), oldest first. ``earlier``: digests that ran there before
     ``states`` begin (a return to one of them is a rollback too)."""
-    events: list[dict[str, Any]] = []
+    events: list[ReleaseEvent] = []
     seen: set[str] = set(earlier)
     previous: ObservedState | None = None
     for state in states:
@@ -77,23 +72,23 @@ def release_events(
                 seen.add(digest)
                 continue  # the first observation is where history starts, not a release
             sync = sync_at(syncs, state.seen_at)
-            to = _build_summary(index, digest)
+            to, source = _first_build(index, digest), _first_build(index, from_digest)
             events.append(
-                {
-                    "event_id": "/".join([*key.values(), state.seen_at, digest]),
+                ReleaseEvent(
+                    event_id="/".join([*key.values(), state.seen_at, digest]),
                     **key,
-                    "at": state.seen_at,
-                    "from_digest": from_digest,
-                    "to_digest": digest,
-                    "from_build_id": _build_summary(index, from_digest)["build_id"],
-                    "to_build_id": to["build_id"],
-                    "to_commit_ids": to["commit_ids"],
-                    "to_build_time": to.get("build_time"),
-                    "rollback": digest in seen,
-                    "argocd_app": sync.app if sync else None,
-                    "argocd_revision": sync.revision if sync else None,
-                    "initiated_by": sync.initiated_by if sync else None,
-                }
+                    at=state.seen_at,
+                    from_digest=from_digest,
+                    to_digest=digest,
+                    from_build_id=source.build_id if source else None,
+                    to_build_id=to.build_id if to else None,
+                    to_commit_ids=to.commit_ids if to else [],
+                    to_build_time=to.timestamp if to else None,
+                    rollback=digest in seen,
+                    argocd_app=sync.app if sync else None,
+                    argocd_revision=sync.revision if sync else None,
+                    initiated_by=sync.initiated_by if sync else None,
+                )
             )
         seen |= running
         previous = state

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 from c2c_core.images import parse_image
+from c2c_dagster.documents.traceability import TraceabilityRecord
 from c2c_dagster.traceability.correlate import BuildIndex, RunningContainer
 
 TagKey = tuple[str, str]  # ("registry/repository", tag)
@@ -35,8 +35,8 @@ def image_of(index: BuildIndex, members: Mapping[str, Sequence[str]]) -> dict[st
     owner: dict[str, str] = {}
     for platform_digest, builds in index.by_platform_digest.items():
         for build in builds:
-            if build.get("image_digest"):
-                owner[platform_digest] = build["image_digest"]
+            if build.image_digest:
+                owner[platform_digest] = build.image_digest
     for index_digest, platform_digests in members.items():
         for platform_digest in platform_digests:
             owner.setdefault(platform_digest, index_digest)
@@ -47,7 +47,7 @@ def observed_digests(
     containers: Iterable[RunningContainer],
     index: BuildIndex,
     *,
-    earlier_records: Iterable[Mapping[str, Any]] = (),
+    earlier_records: Iterable[TraceabilityRecord] = (),
     registry_tags: Mapping[TagKey, str] | None = None,
     members: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[TagKey, set[str]]:
@@ -62,13 +62,13 @@ def observed_digests(
 
     for (name, tag), builds in index.by_tag.items():
         for build in builds:
-            if build.get("image_digest"):
-                seen[(name, tag)].add(build["image_digest"])
+            if build.image_digest:
+                seen[(name, tag)].add(build.image_digest)
     for container in containers:
         for pod in container.pods:
             observe(pod.image or container.image, pod.digest)
     for record in earlier_records:
-        observe(record.get("image"), record.get("image_digest"))
+        observe(record.image, record.image_digest)
     for key, digest in (registry_tags or {}).items():
         seen[key].add(owner.get(digest, digest))
     return dict(seen)

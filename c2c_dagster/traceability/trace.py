@@ -12,6 +12,8 @@ from typing import Any
 
 from c2c_core.builds import is_commit_prefix
 from c2c_core.images import normalize_digest
+from c2c_dagster.documents.builds import BuildDocument
+from c2c_dagster.documents.traceability import TraceabilityRecord
 from c2c_dagster.store import CI_BUILD_METADATA, TRACEABILITY_METADATA, MetadataStore
 
 
@@ -22,32 +24,46 @@ class TraceQueryError(ValueError):
 @dataclass
 class TraceAnswer:
     query: dict[str, str]
-    running: list[dict[str, Any]] = field(default_factory=list)
-    previously: list[dict[str, Any]] = field(default_factory=list)
-    builds: list[dict[str, Any]] = field(default_factory=list)
+    running: list[TraceabilityRecord] = field(default_factory=list)
+    previously: list[TraceabilityRecord] = field(default_factory=list)
+    builds: list[BuildDocument] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         return not (self.running or self.previously or self.builds)
 
     def as_json(self) -> dict[str, Any]:
-        return {"query": self.query, "running": self.running, "previously": self.previously, "builds": self.builds}
+        """The answer with each record and build as the store holds it."""
+        return {
+            "query": self.query,
+            "running": [r.to_document() for r in self.running],
+            "previously": [r.to_document() for r in self.previously],
+            "builds": [b.to_document() for b in self.builds],
+        }
 
 
-def _split(records: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _records(docs: Iterable[dict[str, Any]]) -> list[TraceabilityRecord]:
+    return TraceabilityRecord.from_documents(docs)
+
+
+def _builds(docs: Iterable[dict[str, Any]]) -> list[BuildDocument]:
+    return BuildDocument.from_documents(docs)
+
+
+def _split(records: Iterable[TraceabilityRecord]) -> tuple[list[TraceabilityRecord], list[TraceabilityRecord]]:
     running, before = [], []
-    for record in sorted(records, key=lambda r: (r.get("first_seen") or "", r["record_id"])):
-        if record.get("running", True):
+    for record in sorted(records, key=lambda r: (r.first_seen or "", r.record_id)):
+        if record.is_running:
             running.append(record)
-        elif record.get("digest_state") != "pending":
+        elif record.digest_state != "pending":
             # Pods that were pulling and then ran (or went away) ran nothing of their own before.
             before.append(record)
     return running, before
 
 
-def _builds_of(store: MetadataStore, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    ids = sorted({r["build_id"] for r in records if r.get("build_id")})
-    return store.find(CI_BUILD_METADATA.name, "build_id", ids) if ids else []
+def _builds_of(store: MetadataStore, records: Iterable[TraceabilityRecord]) -> list[BuildDocument]:
+    ids = sorted({r.build_id for r in records if r.build_id})
+    return _builds(store.find(CI_BUILD_METADATA.name, "build_id", ids)) if ids else []
 
 
 def trace_workload(store: MetadataStore, target: str) -> TraceAnswer:
@@ -58,8 +74,8 @@ def trace_workload(store: MetadataStore, target: str) -> TraceAnswer:
     cluster, namespace, name = parts if len(parts) == 3 else (None, *parts)
     records = [
         r
-        for r in store.find(TRACEABILITY_METADATA.name, "workload_name", name)
-        if r["namespace"] == namespace and (cluster is None or r["cluster"] == cluster)
+        for r in _records(store.find(TRACEABILITY_METADATA.name, "workload_name", name))
+        if r.namespace == namespace and (cluster is None or r.cluster == cluster)
     ]
     running, before = _split(records)
     return TraceAnswer({"workload": target}, running, before, _builds_of(store, records))
@@ -70,14 +86,14 @@ def trace_pod(store: MetadataStore, target: str) -> TraceAnswer:
     namespace, _, pod = target.partition("/")
     if not namespace or not pod or "/" in pod:
         raise TraceQueryError(f"--pod {target!r}: expected NAMESPACE/POD")
-    records = [r for r in store.find(TRACEABILITY_METADATA.name, "pods.name", pod) if r["namespace"] == namespace]
+    records = [r for r in _records(store.find(TRACEABILITY_METADATA.name, "pods.name", pod)) if r.namespace == namespace]
     running, before = _split(records)
     return TraceAnswer({"pod": target}, running, before, _builds_of(store, records))
 
 
-def _trace_builds(store: MetadataStore, query: dict[str, str], builds: list[dict[str, Any]]) -> TraceAnswer:
-    ids = [b["build_id"] for b in builds]
-    records = store.find(TRACEABILITY_METADATA.name, "build_id", ids) if ids else []
+def _trace_builds(store: MetadataStore, query: dict[str, str], builds: list[BuildDocument]) -> TraceAnswer:
+    ids = [b.build_id for b in builds]
+    records = _records(store.find(TRACEABILITY_METADATA.name, "build_id", ids)) if ids else []
     running, before = _split(records)
     return TraceAnswer(query, running, before, builds)
 
@@ -87,13 +103,13 @@ def trace_commit(store: MetadataStore, sha: str) -> TraceAnswer:
     sha = sha.lower()
     if not is_commit_prefix(sha):
         raise TraceQueryError(f"--commit {sha!r}: expected a hexadecimal commit id or prefix (4+ characters)")
-    builds = store.find(CI_BUILD_METADATA.name, "commits.commit_id", sha, prefix=True)
+    builds = _builds(store.find(CI_BUILD_METADATA.name, "commits.commit_id", sha, prefix=True))
     return _trace_builds(store, {"commit": sha}, builds)
 
 
 def trace_build(store: MetadataStore, build_id: str) -> TraceAnswer:
     build = store.get(CI_BUILD_METADATA.name, build_id)
-    return _trace_builds(store, {"build": build_id}, [build] if build else [])
+    return _trace_builds(store, {"build": build_id}, [BuildDocument.from_document(build)] if build else [])
 
 
 def trace_digest(store: MetadataStore, digest: str) -> TraceAnswer:
@@ -105,6 +121,5 @@ def trace_digest(store: MetadataStore, digest: str) -> TraceAnswer:
     builds = store.find(CI_BUILD_METADATA.name, "image_digest", digest) or store.find(
         CI_BUILD_METADATA.name, "platform_digests.digest", digest
     )
-    records = store.find(TRACEABILITY_METADATA.name, "image_digest", digest)
-    running, before = _split(records)
-    return TraceAnswer({"digest": digest}, running, before, builds)
+    running, before = _split(_records(store.find(TRACEABILITY_METADATA.name, "image_digest", digest)))
+    return TraceAnswer({"digest": digest}, running, before, _builds(builds))

@@ -50,7 +50,7 @@ def test_a_failed_sync_after_a_success_is_new_once() -> None:
     _, cursor, _ = advance(None, app)
     app["status"]["operationState"] = operation_state("Failed", SHA, started=at(5), finished=at(6), resources=[])
     new, cursor, chosen = advance(cursor, app)
-    assert new == [at(6)] and chosen.document["phase"] == "Failed"
+    assert new == [at(6)] and chosen.document.phase == "Failed"
     assert cursor.finished_at == at(6)
     assert advance(cursor, app)[0] == []
 

@@ -18,6 +18,11 @@ SHA1, SHA2, SHA3 = "1" * 40, "2" * 40, "3" * 40
 UID = "0d7c3f6e-1111-2222-3333-444455556666"
 
 
+def stored(event) -> dict:
+    """The event's document as it is stored."""
+    return event.document.to_document()
+
+
 def events_of(app, cluster: str | None = "prod"):
     return sync_events(app, argocd_cluster="prod", cluster=cluster, recorded_at="2026-01-31T11:00:00Z")
 
@@ -48,7 +53,7 @@ def test_a_succeeded_operation_and_its_history_entry_are_one_event_with_resource
     old, current = events_of(app)
     assert [old.event_id, current.event_id] == [f"prod/argocd/guestbook/{UID}/0", f"prod/argocd/guestbook/{UID}/1"]
     assert current.is_current_operation and not old.is_current_operation
-    doc = current.document
+    doc = stored(current)
     assert {k: doc[k] for k in (
         "cluster", "app", "app_namespace", "project", "destination_server", "destination_namespace", "repo_url",
         "revision", "revisions", "history_id", "phase", "sync_status", "health", "initiated_by", "automated",
@@ -64,10 +69,10 @@ def test_a_succeeded_operation_and_its_history_entry_are_one_event_with_resource
     assert field_type_error(ARGOCD_SYNC_EVENTS, doc) is None
 
     # The older entry says what it deployed and who, but not today's health or resources.
-    assert old.document["revision"] == SHA1 and old.document["phase"] == "Succeeded"
-    assert old.document["automated"] is True and old.document["initiated_by"] == "automated"
-    assert "health" not in old.document and "images" not in old.document and old.document["resources"] == []
-    assert old.document["finished_at"] == "2026-01-30T09:00:20Z"  # deployedAt: when it finished applying
+    assert stored(old)["revision"] == SHA1 and stored(old)["phase"] == "Succeeded"
+    assert stored(old)["automated"] is True and stored(old)["initiated_by"] == "automated"
+    assert "health" not in stored(old) and "images" not in stored(old) and stored(old)["resources"] == []
+    assert stored(old)["finished_at"] == "2026-01-30T09:00:20Z"  # deployedAt: when it finished applying
 
     # Scope: destination + every synced namespace; workloads only, not pruned ones, not hooks.
     scope = snapshot_scope(current)
@@ -95,12 +100,12 @@ def test_multi_source_apps_keep_every_repo_and_revision_with_paths_aligned() -> 
     app["status"] = status(history=[entry], operation=operation)
     (event,) = events_of(app)
     assert event.event_id == "prod/argocd/guestbook/3"  # a dict never read from an API server: no uid
-    assert event.document["repo_url"] == ["https://charts.example.com", REPO, REPO]
-    assert event.document["revision"] == ["1.4.0", SHA3, SHA3] == event.document["revisions"]
+    assert stored(event)["repo_url"] == ["https://charts.example.com", REPO, REPO]
+    assert stored(event)["revision"] == ["1.4.0", SHA3, SHA3] == stored(event)["revisions"]
     # One path per source, "" for the ref-only one: source_paths[i] is where revisions[i] was read.
-    assert event.document["source_paths"] == ["guestbook", "", "overlays/prod"]
-    assert len(event.document["source_paths"]) == len(event.document["revisions"])
-    assert field_type_error(ARGOCD_SYNC_EVENTS, event.document) is None
+    assert stored(event)["source_paths"] == ["guestbook", "", "overlays/prod"]
+    assert len(stored(event)["source_paths"]) == len(stored(event)["revisions"])
+    assert field_type_error(ARGOCD_SYNC_EVENTS, stored(event)) is None
 
 
 def test_a_recreated_app_of_the_same_name_gets_event_ids_of_its_own() -> None:
@@ -115,7 +120,7 @@ def test_a_recreated_app_of_the_same_name_gets_event_ids_of_its_own() -> None:
     # Argo CD restarts history ids at 0 in the new object: the uid keeps both events.
     assert old.history_id == new.history_id == 0
     assert old.event_id != new.event_id
-    assert (old.document["app_uid"], new.document["app_uid"]) == (UID, "9f9f9f9f-0000-4000-8000-000000000001")
+    assert (stored(old)["app_uid"], stored(new)["app_uid"]) == (UID, "9f9f9f9f-0000-4000-8000-000000000001")
 
 
 def test_a_failed_operation_is_an_event_of_its_own_keyed_by_finished_at() -> None:
@@ -135,7 +140,7 @@ def test_a_failed_operation_is_an_event_of_its_own_keyed_by_finished_at() -> Non
     assert last_success.event_id == f"prod/argocd/guestbook/{UID}/4" and not last_success.is_current_operation
     assert failed.event_id == f"prod/argocd/guestbook/{UID}/2026-01-31T10:01:00Z"
     assert failed.history_id is None and failed.is_current_operation
-    doc = failed.document
+    doc = stored(failed)
     assert (doc["phase"], doc["revision"], doc["initiated_by"], doc["health"], doc["sync_status"]) == (
         "Failed", SHA2, "bob", "Degraded", "OutOfSync")
     assert doc["message"] == "one or more objects failed to apply"
@@ -149,7 +154,7 @@ def test_a_failed_operation_is_an_event_of_its_own_keyed_by_finished_at() -> Non
         "Error", SHA3, started="2026-01-31T12:00:00Z", finished="2026-01-31T12:00:01Z", resources=None,
         message="rpc error: Manifest generation error")
     errored = events_of(app)[-1]
-    assert (errored.document["phase"], errored.document["revision"]) == ("Error", SHA3)
+    assert (stored(errored)["phase"], stored(errored)["revision"]) == ("Error", SHA3)
     assert not wants_snapshot(errored)
 
 
@@ -170,7 +175,7 @@ def test_history_without_deploy_started_at_matches_the_operation_by_time() -> No
         "Succeeded", SHA2, started="2026-01-31T10:00:00Z", finished="2026-01-31T10:00:42Z", resources=[]))
     (event,) = events_of(app)
     assert event.is_current_operation and event.history_id == 7
-    assert event.document["started_at"] == "2026-01-31T10:00:00Z"
+    assert stored(event)["started_at"] == "2026-01-31T10:00:00Z"
 
 
 def test_unknown_destination_is_recorded_with_the_reason_and_no_cluster() -> None:
@@ -180,8 +185,8 @@ def test_unknown_destination_is_recorded_with_the_reason_and_no_cluster() -> Non
         operation=operation_state("Succeeded", SHA1, started="2026-01-31T10:00:00Z",
                                   finished="2026-01-31T10:00:21Z", resources=[]))
     (event,) = events_of(app, cluster=None)
-    assert "cluster" not in event.document and event.document["argocd_cluster"] == "prod"
-    assert "https://10.0.0.9:6443" in event.document["ingest_problems"][0]
+    assert "cluster" not in stored(event) and stored(event)["argocd_cluster"] == "prod"
+    assert "https://10.0.0.9:6443" in stored(event)["ingest_problems"][0]
 
 
 def test_syncs_started_in_the_same_second_are_told_apart_newest_first() -> None:
@@ -199,8 +204,8 @@ def test_syncs_started_in_the_same_second_are_told_apart_newest_first() -> None:
     events = {e.history_id: e for e in events_of(app)}
     assert sorted(events) == [0, 1, 2]
     assert events[2].is_current_operation and not events[1].is_current_operation
-    assert (events[2].document["revision"], events[2].document["initiated_by"]) == (SHA1, "alice")
-    assert events[1].document["resources"] == [] and events[2].document["resources"]
+    assert (stored(events[2])["revision"], stored(events[2])["initiated_by"]) == (SHA1, "alice")
+    assert stored(events[1])["resources"] == [] and stored(events[2])["resources"]
 
     # A selective sync (some resources only) writes no entry: the same-second entry is an earlier
     # sync's, of another revision, and the operation is an event of its own.
@@ -209,7 +214,7 @@ def test_syncs_started_in_the_same_second_are_told_apart_newest_first() -> None:
                                                       resources=[synced("Deployment", "guestbook-ui", "guestbook")])
     by_id = {e.event_id: e for e in events_of(app)}
     assert set(by_id) == {f"prod/argocd/guestbook/{UID}/{i}" for i in (0, 1)} | {f"prod/argocd/guestbook/{UID}/{second}"}
-    assert by_id[f"prod/argocd/guestbook/{UID}/{second}"].document["revision"] == SHA3
+    assert stored(by_id[f"prod/argocd/guestbook/{UID}/{second}"])["revision"] == SHA3
 
 
 def test_a_syncs_images_are_those_it_applied_not_the_summary_from_before_it() -> None:
@@ -225,9 +230,9 @@ def test_a_syncs_images_are_those_it_applied_not_the_summary_from_before_it() ->
         images=["shop/web:1", "shop/worker:1"],
     )
     (event,) = events_of(app)
-    assert event.document["images"] == ["shop/web:2", "shop/worker:2"]
+    assert stored(event)["images"] == ["shop/web:2", "shop/worker:2"]
     # An Argo CD that records no images per resource: the summary is all there is.
     for resource in app["status"]["operationState"]["syncResult"]["resources"]:
         resource.pop("images")
     (event,) = events_of(app)
-    assert event.document["images"] == ["shop/web:1", "shop/worker:1"]
+    assert stored(event)["images"] == ["shop/web:1", "shop/worker:1"]

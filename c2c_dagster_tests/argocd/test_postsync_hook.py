@@ -14,8 +14,8 @@ import dagster as dg
 import pytest
 import yaml
 
-from c2c_dagster.store import ARGOCD_SYNC_EVENTS
 from c2c_core.timeutil import iso_utc, utc_now
+from c2c_dagster.store import ARGOCD_SYNC_EVENTS
 from c2c_dagster_tests.argocd.conftest import CLUSTER, ArgoEnv
 from c2c_dagster_tests.argocd.data import application, history_entry, operation_state, status, synced
 from c2c_dagster_tests.argocd.test_sensor import tick, write_status

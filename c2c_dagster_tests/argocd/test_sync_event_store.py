@@ -25,7 +25,7 @@ def documents() -> list[dict]:
     multi["status"] = status(history=[{"id": 5, "revisions": [CHART, VALUES], "sources": sources,
                                        "deployedAt": "2026-01-31T12:00:30Z", "deployStartedAt": "2026-01-31T12:00:00Z"}],
                              operation=None)
-    return [e.document for app in (single, multi)
+    return [e.document.to_document() for app in (single, multi)
             for e in sync_events(app, argocd_cluster="prod", cluster="prod", recorded_at="2026-01-31T13:00:00Z")]
 
 

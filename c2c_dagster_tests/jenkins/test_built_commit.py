@@ -65,6 +65,6 @@ def test_the_application_checkout_is_the_built_commit_not_the_jenkinsfile_s(
     assert [c["commit_id"] for c in two["commits"]] == [second, head]
     assert (three["source_commit"], three["source_commit_rule"]) == (head, "last_checkout")
     # The correlation indexes the builds under the application commits only.
-    index = BuildIndex(store.iter_all("ci-build-metadata"))
+    index = BuildIndex.of_documents(store.iter_all("ci-build-metadata"))
     assert jenkinsfile not in index.by_commit
-    assert sorted(b["build_id"] for b in index.by_commit[head]) == [f"{JOB}-2", f"{JOB}-3"]
+    assert sorted(b.build_id for b in index.by_commit[head]) == [f"{JOB}-2", f"{JOB}-3"]

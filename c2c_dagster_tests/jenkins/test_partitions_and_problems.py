@@ -3,6 +3,7 @@ which listing entries a cursor can track."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from c2c_dagster.jenkins.cursor import JenkinsCursor
@@ -33,18 +34,19 @@ def test_every_build_gets_a_partition_whatever_its_start_time() -> None:
 def test_problems_keep_their_first_sighting_and_close_when_no_longer_seen() -> None:
     broken = IngestProblem("job_unreadable", "shop/api", "Jenkins answered 500", "https://j/job/shop/job/api/")
     (first,) = problem_documents([broken], {}, now="2026-01-31T10:00:00Z")
-    assert first == {"problem_id": "jenkins/job_unreadable/shop/api", "source": "jenkins", "kind": "job_unreadable",
-                     "subject": "shop/api", "reason": "Jenkins answered 500", "url": "https://j/job/shop/job/api/",
-                     "open": True, "first_seen": "2026-01-31T10:00:00Z", "last_seen": "2026-01-31T10:00:00Z"}
-    known = {first["problem_id"]: first}
+    assert first.to_document() == {
+        "problem_id": "jenkins/job_unreadable/shop/api", "source": "jenkins", "kind": "job_unreadable",
+        "subject": "shop/api", "reason": "Jenkins answered 500", "url": "https://j/job/shop/job/api/",
+        "open": True, "first_seen": "2026-01-31T10:00:00Z", "last_seen": "2026-01-31T10:00:00Z"}
+    known = {first.problem_id: first}
     (again,) = problem_documents([broken], known, now="2026-01-31T10:01:00Z")
-    assert (again["first_seen"], again["last_seen"]) == ("2026-01-31T10:00:00Z", "2026-01-31T10:01:00Z")
+    assert (again.first_seen, again.last_seen) == ("2026-01-31T10:00:00Z", "2026-01-31T10:01:00Z")
     assert resolved_documents(known, [broken], now="2026-01-31T10:01:00Z") == []
     assert resolved_documents(known, [], now="2026-01-31T10:02:00Z") == [
         {"problem_id": "jenkins/job_unreadable/shop/api", "open": False, "resolved_at": "2026-01-31T10:02:00Z"}]
     # Seen again after it was closed: a new sighting, first_seen starts over.
-    closed = {first["problem_id"]: {**first, "open": False}}
-    assert problem_documents([broken], closed, now="2026-02-01T00:00:00Z")[0]["first_seen"] == "2026-02-01T00:00:00Z"
+    closed = {first.problem_id: replace(first, open=False)}
+    assert problem_documents([broken], closed, now="2026-02-01T00:00:00Z")[0].first_seen == "2026-02-01T00:00:00Z"
 
 
 def test_only_entries_with_a_build_number_are_tracked_and_open_problems_ride_in_the_cursor() -> None:

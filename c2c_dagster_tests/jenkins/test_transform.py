@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from c2c_core.builds import authors_of
 from c2c_dagster.jenkins.transform import (
     build_document,
     choose_checkout,
-    commit_authors,
     commits_from_change_sets,
     is_finished,
     repository_path,
@@ -77,8 +77,13 @@ def artifact(**overrides) -> dict:
     return doc
 
 
+def document(*args, **kwargs) -> dict:
+    """The document as stored."""
+    return build_document(*args, **kwargs).to_document()
+
+
 def test_valid_artifact_gives_the_digest_and_jenkins_gives_the_result() -> None:
-    doc = build_document("Node-JS/master", jenkins_build("UNSTABLE"), artifact(), ingested_at=NOW)
+    doc = document("Node-JS/master", jenkins_build("UNSTABLE"), artifact(), ingested_at=NOW)
     assert doc["build_id"] == "Node-JS/master-67"
     assert doc["image_digest"] == DIGEST
     assert doc["image_tag"] == "node-js-master-67-3606e8f"
@@ -93,7 +98,7 @@ def test_valid_artifact_gives_the_digest_and_jenkins_gives_the_result() -> None:
 
 
 def test_no_artifact_records_commits_from_jenkins_and_flags_the_missing_digest() -> None:
-    doc = build_document("Node-JS/master", jenkins_build(), None, ingested_at=NOW)
+    doc = document("Node-JS/master", jenkins_build(), None, ingested_at=NOW)
     assert "image_digest" not in doc
     assert doc["digest_missing"] is True
     assert doc["metadata_source"] == "jenkins"
@@ -105,20 +110,20 @@ def test_no_artifact_records_commits_from_jenkins_and_flags_the_missing_digest()
 
 
 def test_artifact_failing_the_schema_is_refused_with_the_reason_and_no_digest() -> None:
-    doc = build_document("Node-JS/master", jenkins_build(), artifact(image_digest=""), ingested_at=NOW)
+    doc = document("Node-JS/master", jenkins_build(), artifact(image_digest=""), ingested_at=NOW)
     assert "image_digest" not in doc
     assert doc["digest_missing"] is True
     assert "image_digest '' is not sha256:<64 hex>" in doc["ingest_problems"][0]
 
 
 def test_artifact_of_another_build_is_not_trusted() -> None:
-    doc = build_document("Node-JS/master", jenkins_build(), artifact(build_id="Node-JS/master-66"), ingested_at=NOW)
+    doc = document("Node-JS/master", jenkins_build(), artifact(build_id="Node-JS/master-66"), ingested_at=NOW)
     assert doc["digest_missing"] is True
     assert "artifact is for build 'Node-JS/master-66'" in doc["ingest_problems"][0]
 
 
 def test_unreadable_artifact_problem_is_kept() -> None:
-    doc = build_document("j", jenkins_build(), None, artifact_problem="build-metadata.json is not valid JSON", ingested_at=NOW)
+    doc = document("j", jenkins_build(), None, artifact_problem="build-metadata.json is not valid JSON", ingested_at=NOW)
     assert doc["ingest_problems"] == ["build-metadata.json is not valid JSON"]
     assert doc["digest_missing"] is True
 
@@ -133,12 +138,12 @@ def test_freestyle_change_set_object_and_pipeline_change_set_list() -> None:
         {"commitId": SHA2, "author": {"fullName": "Ada"}, "authorEmail": "ada@x.io", "msg": "a"},
     ]}
     commits = commits_from_change_sets(freestyle)
-    assert [c["commit_id"] for c in commits] == [SHA2, SHA]
-    assert commits[1]["message"] == "b"
+    assert [c.commit_id for c in commits] == [SHA2, SHA]
+    assert commits[1].message == "b"
     # The git plugin's timestamp (epoch ms, the committer date by default) is the commit's time;
     # one Jenkins did not give usably is left out rather than guessed.
-    assert commits[0]["timestamp"] == "2026-01-31T05:45:18Z" and "timestamp" not in commits[1]
-    assert commit_authors(commits) == ["Ada <ada@x.io>", "Bob <bob@x.io>"]
+    assert commits[0].timestamp == "2026-01-31T05:45:18Z" and commits[1].timestamp is None
+    assert authors_of(commits) == ["Ada <ada@x.io>", "Bob <bob@x.io>"]
 
 
 def checkout(sha: str, remote: str, branch: str = "master") -> dict:
@@ -179,14 +184,14 @@ def test_the_built_checkout_is_chosen_by_change_sets_then_repository_then_positi
 
 
 def test_the_document_records_the_rule_and_the_chosen_checkout_s_branch_and_remote() -> None:
-    doc = build_document("Node-JS/release", jenkins_build(actions=[JENKINSFILE, APP], changeSets=[]),
+    doc = document("Node-JS/release", jenkins_build(actions=[JENKINSFILE, APP], changeSets=[]),
                          artifact(image_digest="not-a-digest"), ingested_at=NOW)
     # The artifact fails the schema (no digest) but still names the image: the repository rule.
     assert doc["digest_missing"] is True
     assert (doc["source_commit"], doc["source_commit_rule"]) == (SHA, "repository")
     assert (doc["branch"], doc["repo_url"]) == ("release", "git@github.com:acme/node-js.git")
     # A valid artifact naming its source commit is taken as is.
-    pinned = build_document("Node-JS/master", jenkins_build(), artifact(source_commit=SHA), ingested_at=NOW)
+    pinned = document("Node-JS/master", jenkins_build(), artifact(source_commit=SHA), ingested_at=NOW)
     assert (pinned["source_commit"], pinned["source_commit_rule"]) == (SHA, "artifact")
 
 
@@ -199,10 +204,10 @@ def test_repository_paths_compare_however_the_remote_is_written() -> None:
 
 
 def test_a_build_without_a_start_time_is_recorded_with_the_problem() -> None:
-    doc = build_document("Node-JS/master", jenkins_build(timestamp=None), None, ingested_at=NOW)
+    doc = document("Node-JS/master", jenkins_build(timestamp=None), None, ingested_at=NOW)
     assert doc["timestamp"] is None
     assert any("no usable start time" in p and "first ci_builds partition" in p for p in doc["ingest_problems"])
-    stub = unreadable_build_document("Node-JS/master", 68, "Jenkins answered 500", ingested_at=NOW)
+    stub = unreadable_build_document("Node-JS/master", 68, "Jenkins answered 500", ingested_at=NOW).to_document()
     assert (stub["build_id"], stub["metadata_source"], stub["digest_missing"]) == ("Node-JS/master-68", "unreadable", True)
 
 

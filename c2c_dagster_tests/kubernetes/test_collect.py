@@ -109,13 +109,13 @@ def test_workload_deleted_between_list_calls_leaves_orphaned_pods_not_a_crash() 
 
     collection = collect(FakeApi(objects, on_list=delete_web0_after_deployments_were_listed), page_size=10)
     snap = build_snapshot(collection, cluster="c1", snapshot_time=NOW)
-    by_pod = {p["pod_name"]: p for p in snap.pods}
+    by_pod = {p.pod_name: p for p in snap.pods}
     # The Deployment was listed, so the pod-template-hash suffix still resolves it.
-    assert by_pod["web0-abc-0"]["workload"] == "Deployment/shop/web0"
+    assert by_pod["web0-abc-0"].workload == "Deployment/shop/web0"
     objects["deployments"] = [d for d in objects["deployments"] if d["metadata"]["name"] != "web0"]
     snap = build_snapshot(collect(FakeApi(objects), page_size=10), cluster="c1", snapshot_time=NOW)
-    by_pod = {p["pod_name"]: p for p in snap.pods}
-    assert by_pod["web0-abc-0"]["workload"] == "ReplicaSet/shop/web0-abc"
-    assert by_pod["web0-abc-0"]["owner_resolved"] is False
+    by_pod = {p.pod_name: p for p in snap.pods}
+    assert by_pod["web0-abc-0"].workload == "ReplicaSet/shop/web0-abc"
+    assert by_pod["web0-abc-0"].owner_resolved is False
     assert sorted(snap.orphaned_pods) == ["shop/web0-abc-0", "shop/web0-abc-1"]
-    assert {w["workload"] for w in snap.workloads} == {"Deployment/shop/web1", "StatefulSet/db/pg"}
+    assert {w.workload for w in snap.workloads} == {"Deployment/shop/web1", "StatefulSet/db/pg"}

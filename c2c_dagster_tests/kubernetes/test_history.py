@@ -6,10 +6,12 @@ only when their type was listed completely, and any past moment can be reconstru
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from c2c_core.timeutil import iso_utc
+from c2c_dagster.documents.deployments import version_from_document
 from c2c_dagster.kubernetes.history import (
-    object_key,
     plan_history,
     read_open_versions,
     state_hash,
@@ -17,7 +19,6 @@ from c2c_dagster.kubernetes.history import (
 )
 from c2c_dagster.kubernetes.snapshot import build_snapshot
 from c2c_dagster.store import DEPLOYMENT_METADATA, EmbeddedStore
-from c2c_core.timeutil import iso_utc
 from c2c_devstack.kube_objects import collect_from, deployment, deployment_pods, node, replicaset
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -39,8 +40,8 @@ def _scan(store: EmbeddedStore, objects: dict, when: datetime, **faults):
     previous = read_open_versions(store, "c1")
     kinds = {"pod": "pods", "Deployment": "deployments"}
     plan = plan_history(
-        snap.documents, previous, snapshot_time=snap.snapshot_time, partial=collection.partial,
-        may_close=lambda d: kinds.get("pod" if d["doc_type"] == "pod" else d["workload_kind"]) in collection.complete,
+        snap.versions, previous, snapshot_time=snap.snapshot_time, partial=collection.partial,
+        may_close=lambda v: kinds.get("pod" if v.doc_type == "pod" else v.workload_kind) in collection.complete,
     )
     write_history(store, plan)
     return plan
@@ -51,8 +52,9 @@ def _state_at(store: EmbeddedStore, moment: str) -> dict[str, dict]:
     result = {}
     for doc in store.iter_all(INDEX):
         if doc["first_seen"] <= moment and doc["last_seen"] >= moment:
-            assert object_key(doc) not in result, "two versions of one object at one moment"
-            result[object_key(doc)] = doc
+            key = version_from_document(doc).object_key
+            assert key not in result, "two versions of one object at one moment"
+            result[key] = doc
     return result
 
 
@@ -64,7 +66,7 @@ def test_unchanged_cluster_refreshes_last_seen_and_writes_no_new_document(tmp_pa
         plan = _scan(store, _cluster(), T0 + timedelta(minutes=10 * i))
         assert (len(plan.new), len(plan.refreshed), len(plan.closed)) == (0, 4, 0)
     assert store.count(INDEX) == 4
-    doc = store.get(INDEX, first.new[1]["doc_id"])
+    doc = store.get(INDEX, first.new[1].doc_id)
     assert doc["first_seen"] == "2026-03-01T12:00:00Z" and doc["last_seen"] == "2026-03-01T12:50:00Z"
     assert doc["current"] == "c1"
 
@@ -88,23 +90,23 @@ def test_rollout_writes_new_versions_and_any_moment_can_be_reconstructed(tmp_pat
     assert images(before) == {"registry.local/web:1"} and images(after) == {"registry.local/web:2"}
     assert len(before) == len(after) == 4
     # Only the newest versions stay current: the previous state is still one query away.
-    assert {d["doc_id"] for d in read_open_versions(store, "c1")} == {d["doc_id"] for d in after.values()}
+    assert {v.doc_id for v in read_open_versions(store, "c1")} == {d["doc_id"] for d in after.values()}
     gone = [d for d in store.iter_all(INDEX) if d.get("gone")]
     assert len(gone) == 3 and all(d["until"] == "2026-03-01T12:20:00Z" for d in gone)
 
 
 def test_restart_count_is_state_but_timestamps_are_not() -> None:
-    (doc,) = [d for d in build_snapshot(collect_from(_cluster(replicas=1)), cluster="c1", snapshot_time=T0).pods]
-    later = copy.deepcopy(doc)
-    later["startTime"] = "2026-03-02T00:00:00Z"
-    later["mode"], later["sync_event_id"] = "post-sync", "argocd/web/7"
-    assert state_hash(later) == state_hash(doc)
-    crashed = copy.deepcopy(doc)
-    crashed["containers"][0].update(restartCount=4, state="waiting", reason="CrashLoopBackOff",
+    (pod,) = build_snapshot(collect_from(_cluster(replicas=1)), cluster="c1", snapshot_time=T0).pods
+    later = copy.deepcopy(pod)
+    later.startTime = "2026-03-02T00:00:00Z"
+    later.mode, later.sync_event_id = "post-sync", "argocd/web/7"
+    assert state_hash(later) == state_hash(pod)
+    crashed = copy.deepcopy(pod)
+    crashed.containers[0] = replace(crashed.containers[0], restartCount=4, state="waiting", reason="CrashLoopBackOff",
                                     last_state="terminated", last_state_reason="OOMKilled")
-    assert state_hash(crashed) != state_hash(doc)
+    assert state_hash(crashed) != state_hash(pod)
     again = copy.deepcopy(crashed)
-    again["containers"][0]["restartCount"] = 5
+    again.containers[0].restartCount = 5
     assert state_hash(again) != state_hash(crashed)
 
 
@@ -113,7 +115,7 @@ def test_forbidden_type_does_not_close_its_versions_as_gone(tmp_path) -> None:
     _scan(store, _cluster(), T0)
     plan = _scan(store, _cluster(), T0 + timedelta(minutes=10), forbidden={"deployments"})
     assert plan.gone == 0
-    assert {d["doc_type"] for d in read_open_versions(store, "c1")} == {"workload", "pod"}
+    assert {v.doc_type for v in read_open_versions(store, "c1")} == {"workload", "pod"}
 
 
 def test_duplicate_open_versions_from_an_interrupted_run_are_resolved(tmp_path) -> None:
@@ -122,18 +124,18 @@ def test_duplicate_open_versions_from_an_interrupted_run_are_resolved(tmp_path) 
     # A run that wrote its new versions and died before closing the old ones.
     changed = _cluster("registry.local/web:2")
     snap = build_snapshot(collect_from(changed), cluster="c1", snapshot_time=T0 + timedelta(minutes=10))
-    plan = plan_history(snap.documents, read_open_versions(store, "c1"), snapshot_time=snap.snapshot_time,
-                        may_close=lambda d: True)
-    store.upsert(INDEX, plan.new)
+    plan = plan_history(snap.versions, read_open_versions(store, "c1"), snapshot_time=snap.snapshot_time,
+                        may_close=lambda v: True)
+    store.upsert(INDEX, [v.to_document() for v in plan.new])
     assert len(read_open_versions(store, "c1")) == 8
     plan = _scan(store, changed, T0 + timedelta(minutes=20))
     assert len(plan.new) == 0 and len(read_open_versions(store, "c1")) == 4
-    assert {d["containers"][0]["image"] for d in read_open_versions(store, "c1")} == {"registry.local/web:2"}
+    assert {v.containers[0].image for v in read_open_versions(store, "c1")} == {"registry.local/web:2"}
 
 
 def test_version_ids_are_deterministic() -> None:
     snap = build_snapshot(collect_from(_cluster(replicas=1)), cluster="c1", snapshot_time=T0)
-    ids = [d["doc_id"] for d in plan_history(snap.documents, [], snapshot_time=iso_utc(T0),
-                                             may_close=lambda d: True).new]
+    ids = [v.doc_id for v in plan_history(snap.versions, [], snapshot_time=iso_utc(T0),
+                                          may_close=lambda v: True).new]
     assert ids == ["c1/workload/Deployment/shop/web@2026-03-01T12:00:00Z",
                    "c1/pod/shop/web-abc-0@2026-03-01T12:00:00Z"]

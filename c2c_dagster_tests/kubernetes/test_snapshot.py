@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from c2c_dagster.kubernetes.history import state_hash
 from c2c_dagster.kubernetes.snapshot import Scope, build_snapshot
 from c2c_devstack.kube_objects import (
     application,
@@ -63,8 +64,10 @@ def _objects() -> dict:
 
 
 def _snap(scope: Scope = Scope(), **faults) -> tuple:
+    """The pod and workload documents as they are stored, by name, and the snapshot."""
     snap = build_snapshot(collect_from(_objects(), **faults), cluster="prod", snapshot_time=NOW, scope=scope)
-    return {p["pod_name"]: p for p in snap.pods}, {w["workload"]: w for w in snap.workloads}, snap
+    pods = {p.pod_name: p.to_document() for p in snap.pods}
+    return pods, {w.workload: w.to_document() for w in snap.workloads}, snap
 
 
 def test_owner_chains_resolve_to_the_top_level_workload() -> None:
@@ -144,10 +147,10 @@ def test_helm_instance_label_without_an_application_is_not_an_argocd_app() -> No
         "apps_shop:apps/Deployment:shop/web")
     objects["statefulsets"][0]["metadata"]["labels"] = {"app.kubernetes.io/instance": "helm-release"}
     snap = build_snapshot(collect_from(objects), cluster="prod", snapshot_time=NOW)
-    workloads = {w["workload"]: w for w in snap.workloads}
-    assert workloads["StatefulSet/db/pg"]["argocd_app"] is None
+    workloads = {w.workload: w.argocd_app for w in snap.workloads}
+    assert workloads["StatefulSet/db/pg"] is None
     # The tracking annotation is Argo CD's own: trusted, even with the app not (yet) listed.
-    assert workloads["Deployment/shop/web"]["argocd_app"] == "apps_shop"
+    assert workloads["Deployment/shop/web"] == "apps_shop"
 
 
 def test_scopes_select_namespaces_workloads_or_one_app() -> None:
@@ -168,3 +171,16 @@ def test_forbidden_statefulsets_still_name_their_pods_workload_from_owner_refere
     assert pods["pg-0"]["workload"] == "StatefulSet/db/pg" and pods["pg-0"]["owner_resolved"] is False
     assert "StatefulSet/db/pg" not in workloads
     assert snap.orphaned_pods == ["db/pg-0"]
+
+
+def test_unchanged_objects_keep_the_state_hash_the_untyped_documents_had() -> None:
+    """Pinned hashes, computed by the code before documents were typed: upgrading c2c must not
+    make every object of every cluster look changed (one new version each) on the next scan."""
+    _, _, snap = _snap()
+    hashes = {getattr(v, "pod_name", None) or v.workload: state_hash(v) for v in snap.versions}
+    assert hashes["Deployment/shop/web"] == "3974b6f55cb3c8c720a56281b59bb4ec8b8c6b3d78b4729e1dcad180f6adfb86"
+    assert hashes["StatefulSet/db/pg"] == "6ae4de4aeb74b5cca4f42432e2ece252b7fd31b2b2881ae93d47dd8e135fa190"
+    assert hashes["DaemonSet/kube-system/agent"] == "d4afc13ec90e30658cd952e5203fdce7a18ed8e62ce7283d09b8d94d69ee9b35"
+    assert hashes["web-new-0"] == "38226cb8946655fe06049bbd0f11008c9f3b51b02a2e26a52800763b6fbe05fc"
+    assert hashes["pg-0"] == "f24136fdee98976db1f37483c42bf9d249051be3538c5f524c0cea44359c8096"
+    assert hashes["toolbox"] == "da3b38fe956676a2a00919c098a983adac8316710fca40d35650d58bb86edfa7"

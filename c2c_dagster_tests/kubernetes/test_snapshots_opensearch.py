@@ -47,6 +47,6 @@ def test_snapshot_history_in_real_opensearch(k8s_cluster, opensearch_service, ap
     down = metadata(snapshot(k8s_cluster.kubeconfig, resource, instance, namespaces=[namespace]))
     assert down["gone_objects"] == 2 and down["new_documents"] == 1  # the Deployment's new replica count
     open_versions = read_open_versions(store, CLUSTER, [namespace])
-    assert sorted(d["doc_type"] for d in open_versions) == ["pod", "workload"]
+    assert sorted(v.doc_type for v in open_versions) == ["pod", "workload"]
     assert store.count(INDEX) == 5
     store.close()

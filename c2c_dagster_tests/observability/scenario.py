@@ -37,9 +37,9 @@ import dagster as dg
 import requests
 import yaml
 
+from c2c_core.timeutil import iso_utc
 from c2c_dagster.kubernetes.partitions import cluster_partitions
 from c2c_dagster.store import MetadataStoreResource
-from c2c_core.timeutil import iso_utc
 from c2c_dagster_tests.traceability.pipeline import Pipeline, sha
 from c2c_devstack.services import REPO_ROOT, ManagedProcess, free_port, wait_until
 

@@ -8,23 +8,26 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from c2c_dagster.documents.builds import BuildDocument
+from c2c_dagster.documents.deployments import PodContainer, PodVersion, WorkloadVersion
+from c2c_dagster.documents.traceability import ReleaseEvent, TraceabilityRecord
 from c2c_dagster.observability import ui
 from c2c_dagster_tests.observability.test_dashboards import BOARDS
 
-RECORDS = [
+RECORDS = TraceabilityRecord.from_documents([
     {"namespace": "shop", "workload_name": "web", "container_name": "app", "image_digest": "sha256:" + "a" * 64,
      "build_id": "web-1", "flags": []},
     {"namespace": "shop", "workload_name": "tool", "container_name": "app", "image_digest": "sha256:" + "b" * 64,
      "build_id": None, "flags": ["untraceable", "mutable_tag"]},
     {"namespace": "ops", "workload_name": "cron", "container_name": "job", "image_digest": "sha256:" + "c" * 64,
      "build_id": "cron-3", "flags": ["mutable_tag"]},
-]
-EVENTS = [
+])
+EVENTS = ReleaseEvent.from_documents([
     {"at": "2026-03-01T10:00:00Z", "namespace": "shop", "workload_name": "web", "from_build_id": "web-1",
      "to_build_id": "web-2", "rollback": False},
     {"at": "2026-03-02T10:00:00Z", "namespace": "shop", "workload_name": "web", "from_build_id": "web-2",
      "to_build_id": "web-1", "rollback": True},
-]
+])
 
 
 def rows(value) -> list[dict]:
@@ -61,13 +64,13 @@ def test_links_open_the_dashboard_on_the_cluster(monkeypatch) -> None:
 
 
 def test_the_snapshot_and_builds_previews() -> None:
-    pods = [{"namespace": "shop", "ready": True, "containers": [{"restartCount": 2}]},
-            {"namespace": "shop", "ready": False, "containers": [{"restartCount": 0}, {"restartCount": 1}]}]
-    workloads = [{"namespace": "shop"}, {"namespace": "ops"}]
+    pods = [PodVersion(namespace="shop", ready=True, containers=[PodContainer(restartCount=2)]),
+            PodVersion(namespace="shop", ready=False, containers=[PodContainer(restartCount=0), PodContainer(restartCount=1)])]
+    workloads = [WorkloadVersion(namespace="shop"), WorkloadVersion(namespace="ops")]
     assert rows(ui.snapshot_preview("prod", pods, workloads)["per_namespace"]) == [
         {"namespace": "ops", "workloads": 1, "pods": 0, "not_ready": 0, "restarts": 0},
         {"namespace": "shop", "workloads": 1, "pods": 2, "not_ready": 1, "restarts": 3}]
-    builds = [{"build_id": "a-1", "build_status": "SUCCESS", "image_tag": "v1", "image_digest": "sha256:" + "1" * 64,
-               "timestamp": "2026-03-01T10:00:00Z"},
-              {"build_id": "a-2", "build_status": "FAILURE", "digest_missing": True, "timestamp": "2026-03-02T10:00:00Z"}]
+    builds = [BuildDocument(build_id="a-1", build_status="SUCCESS", image_tag="v1", image_digest="sha256:" + "1" * 64,
+                            timestamp="2026-03-01T10:00:00Z"),
+              BuildDocument(build_id="a-2", build_status="FAILURE", digest_missing=True, timestamp="2026-03-02T10:00:00Z")]
     assert [r["build_id"] for r in rows(ui.builds_preview(builds)["builds"])] == ["a-2", "a-1"]

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from c2c_dagster.traceability.correlate import (
-    BuildIndex,
-    RunningContainer,
-    RunningPod,
-    SyncInfo,
-    correlate,
-    record_id,
-)
+from c2c_dagster.documents.builds import BuildDocument
+from c2c_dagster.traceability import correlate as join
+from c2c_dagster.traceability.correlate import BuildIndex, RunningContainer, RunningPod, SyncInfo, record_id
 
 REPO = "registry.local/shop/web"
 NOW = "2026-02-01T00:00:00Z"
@@ -26,7 +21,7 @@ def sha(seed: str) -> str:
 
 
 def build(number: int, digest: str | None, *, tag: str | None = None, status: str = "SUCCESS",
-          commit: str | None = None, at: str | None = None, platforms: list[str] | None = None) -> dict:
+          commit: str | None = None, at: str | None = None, platforms: list[str] | None = None) -> BuildDocument:
     commit = commit or sha(str(number))
     doc = {
         "build_id": f"shop/web/main-{number}",
@@ -44,7 +39,12 @@ def build(number: int, digest: str | None, *, tag: str | None = None, status: st
         doc["image_digest"] = digest
     if platforms:
         doc["platform_digests"] = [{"platform": f"linux/p{i}", "digest": p} for i, p in enumerate(platforms)]
-    return doc
+    return BuildDocument.from_document(doc)
+
+
+def correlate(*args, **kwargs) -> list[dict]:
+    """The records as they are stored."""
+    return [record.to_document() for record in join.correlate(*args, **kwargs)]
 
 
 def container(image: str, *digests: str | None, name: str = "web", rollout: bool = False, app: str | None = None,

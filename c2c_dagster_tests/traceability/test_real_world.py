@@ -101,7 +101,7 @@ def test_a_container_still_pulling_is_pending_then_judged_once_its_digest_is_kno
     assert pipeline.flagged()["no_untraceable_workloads"] == [cron["record_id"]]
     # The pending record is history no trace shows as "ran before": nothing ran then.
     answer = trace_workload(pipeline.store, f"{pipeline.namespace}/web")
-    assert [r["image_digest"] for r in answer.running] == [digest] and answer.previously == []
+    assert [r.image_digest for r in answer.running] == [digest] and answer.previously == []
 
 
 def test_a_tag_that_moved_is_flagged_and_a_tag_that_did_not_is_not(pipeline: Pipeline) -> None:

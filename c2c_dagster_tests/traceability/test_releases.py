@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from c2c_dagster.traceability import releases
 from c2c_dagster.traceability.correlate import BuildIndex, SyncInfo
-from c2c_dagster.traceability.releases import ObservedState, release_events, sync_at
+from c2c_dagster.traceability.releases import ObservedState, sync_at
 
 KEY = {"cluster": "prod", "namespace": "shop", "workload_kind": "Deployment", "workload_name": "web",
        "container_name": "web"}
@@ -11,11 +12,16 @@ A, B, C = ("sha256:" + c * 64 for c in "abc")
 
 
 def builds() -> BuildIndex:
-    return BuildIndex([
+    return BuildIndex.of_documents([
         {"build_id": f"web-{n}", "image_digest": digest, "build_status": "SUCCESS", "timestamp": f"2026-01-0{n}T00:00:00Z",
          "commits": [{"commit_id": str(n) * 40}]}
         for n, digest in ((1, A), (2, B), (3, C))
     ])
+
+
+def release_events(*args, **kwargs) -> list[dict]:
+    """The events as they are stored."""
+    return [event.to_document() for event in releases.release_events(*args, **kwargs)]
 
 
 def test_deploys_and_a_rollback_with_builds_commits_and_the_sync() -> None:

@@ -3,9 +3,10 @@ registry answers; an index and its platform manifests are one image (pure rules)
 
 from __future__ import annotations
 
-from c2c_dagster.traceability.correlate import BuildIndex, correlate
+from c2c_dagster.documents.traceability import TraceabilityRecord
+from c2c_dagster.traceability.correlate import BuildIndex
 from c2c_dagster.traceability.tags import moved_tags, observed_digests, tag_key
-from c2c_dagster_tests.traceability.test_correlate import NOW, REPO, build, container, d, one
+from c2c_dagster_tests.traceability.test_correlate import NOW, REPO, build, container, correlate, d, one
 
 
 def test_tags_normalise_with_docker_hub_aliases_and_latest_by_default() -> None:
@@ -35,7 +36,7 @@ def test_pods_history_and_the_registry_are_observations_too() -> None:
         ("registry-1.docker.io/library/nginx", "latest"): sorted([d("before"), d("after")])}
     # Earlier records of the cluster: v1 ran as another digest last week.
     web = container(f"{REPO}:v1", d("now"))
-    earlier = [{"image": f"{REPO}:v1", "image_digest": d("last-week"), "running": False}]
+    earlier = [TraceabilityRecord(image=f"{REPO}:v1", image_digest=d("last-week"), running=False)]
     assert moved_tags(observed_digests([web], index, earlier_records=earlier))
     # The registry says v1 now points elsewhere than what runs.
     assert moved_tags(observed_digests([web], index, registry_tags={(REPO, "v1"): d("re-pushed")}))

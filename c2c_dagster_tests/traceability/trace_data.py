@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from c2c_dagster.documents.deployments import Replicas
 from c2c_dagster.store import MetadataStore
 from c2c_dagster.traceability.correlate import BuildIndex, RunningContainer, RunningPod, SyncInfo, correlate
 
@@ -29,12 +30,15 @@ def seed_trace_store(store: MetadataStore) -> None:
         "prod", "shop", "Deployment", "web", "web", f"{REPO}:web-2",
         [RunningPod("web-7d9-abc", "kwok-node-0", NEW, "2026-01-03T00:00:00Z"),
          RunningPod("web-7d9-def", "kwok-node-1", NEW, "2026-01-03T00:00:05Z")],
-        argocd_app="argocd/web", replicas={"desired": 2, "ready": 2, "available": 2, "updated": 2},
+        argocd_app="argocd/web", replicas=Replicas(desired=2, ready=2, available=2, updated=2),
         strategy={"type": "RollingUpdate", "maxSurge": "25%", "maxUnavailable": "25%"},
     )
-    records = correlate([web], BuildIndex(builds), syncs={"argocd/web": SyncInfo("argocd/web", "c" * 40)},
+    index = BuildIndex.of_documents(builds)
+    records = correlate([web], index, syncs={"argocd/web": SyncInfo("argocd/web", "c" * 40)},
                         updated_at="2026-01-04T00:00:00Z")
     old = correlate([RunningContainer("prod", "shop", "Deployment", "web", "web", f"{REPO}:web-1",
                                       [RunningPod("web-5f4-xyz", "kwok-node-0", OLD, "2026-01-02T00:00:00Z")])],
-                    BuildIndex(builds), updated_at="2026-01-03T00:00:00Z")
-    store.upsert("traceability-metadata", records + [{**r, "running": False} for r in old])
+                    index, updated_at="2026-01-03T00:00:00Z")
+    for record in old:
+        record.running = False
+    store.upsert("traceability-metadata", [r.to_document() for r in records + old])

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 #: Git object ids: SHA-1 (40 hex) or SHA-256 repositories (64 hex).
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -69,20 +70,30 @@ class Commit:
     any rebase or cherry-pick — the start of its lead time. Jenkins' change sets carry the same
     date unless a job sets "Use commit author in changelog". None where it was not recorded (builds
     from before c2c recorded it); such a commit has no lead time.
+
+    Each field's metadata says how c2c's store indexes it (``c2c_dagster.documents`` reads it):
+    the commit's fields are declared here once, for the pipeline tool and the store alike.
     """
 
-    commit_id: str
-    author: str
-    email: str
-    message: str
-    timestamp: str | None = None
+    commit_id: str = field(metadata={"mapping": "keyword", "lookup": True})
+    author: str = field(default="", metadata={"mapping": "keyword"})
+    email: str = field(default="", metadata={"mapping": "keyword"})
+    message: str = field(default="", metadata={"mapping": "text"})
+    # The committer date: where a commit's lead time starts.
+    timestamp: str | None = field(default=None, metadata={"mapping": "date"})
+
+    #: A document leaves an unknown commit time out rather than writing null.
+    omit_none: ClassVar[bool] = True
+    #: What build-metadata.json requires of each commit (seed section 3.6); ``timestamp`` is optional.
+    seed_fields: ClassVar[tuple[str, ...]] = ("commit_id", "author", "email", "message")
 
     @property
     def author_line(self) -> str:
         return author_line(self.author, self.email)
 
     def as_dict(self) -> dict[str, str]:
-        doc = {"commit_id": self.commit_id, "author": self.author, "email": self.email, "message": self.message}
+        """The commit as build-metadata.json records it (its time only when known)."""
+        doc = {name: getattr(self, name) for name in self.seed_fields}
         if self.timestamp is not None:
             doc["timestamp"] = self.timestamp
         return doc

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from c2c_core.builds import is_commit_id
+from c2c_core.builds import Commit, is_commit_id
 from c2c_core.images import is_digest
 from c2c_core.timeutil import parse_time
 
@@ -71,7 +71,7 @@ def schema_errors(doc: Any) -> list[str]:
         if not isinstance(commit, Mapping):
             errors.append(f"commits[{i}] is not an object")
             continue
-        for key in ("commit_id", "author", "email", "message"):
+        for key in Commit.seed_fields:
             if not isinstance(commit.get(key), str):
                 errors.append(f"commits[{i}].{key} missing or not a string")
         if isinstance(commit.get("commit_id"), str) and not is_commit_id(commit["commit_id"]):
