@@ -13,11 +13,14 @@ import dagster as dg
 import pytest
 
 from c2c_dagster.argocd.sensors import argocd_sync_sensor
+from c2c_dagster.kubernetes.partitions import cluster_partitions
 from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStoreResource
 from c2c_devstack.services.argocd import ArgoCD, ConfigRepo, deployment_manifest, manifests_yaml
 
-CLUSTER = "test"
+# The code location's partitions come from the environment; tests use whatever it names, so the
+# sensor's post-sync runs target a partition that exists.
+CLUSTER = cluster_partitions.get_partition_keys()[0]
 
 
 def _resources(k8s_cluster: Any, tmp_path: Path) -> tuple[KubernetesResource, MetadataStoreResource]:

@@ -1,4 +1,13 @@
-"""Realistic Argo CD Application objects: valid per the real CRD, status as its controller writes it."""
+"""Hand-written Argo CD Application objects for the pure tests of events and cursor (test_events,
+test_cursor, test_sync_event_store): valid per the real CRD, status shaped as the controller writes it.
+
+Why hand-written there, when the real controller runs in test_syncs.py: pure functions are tested
+on cases the controller cannot be made to produce on demand here — history from Argo CD versions
+without ``deployStartedAt``, an ``Error`` before any syncResult, the sub-second window in which
+the history entry is written but the operation not yet marked Succeeded, years-old timestamps.
+``test_syncs.py::test_the_status_the_pure_tests_write_has_the_fields_the_controller_writes``
+checks these builders against a real sync's status.
+"""
 
 from __future__ import annotations
 

@@ -1,25 +1,26 @@
-"""The PostSync hook in k8s/argocd: the real API server accepts it (server-side dry-run), and its
-exact script and GraphQL request launch a post-sync run on a real dagster-webserver, which the
-sensor then finds instead of requesting a duplicate."""
+"""The PostSync hook in k8s/argocd: the real API server accepts it (server-side dry-run); the real
+Argo CD runs its Job at PostSync, once the app is healthy, and deletes it; the Job's command, run
+as its spec writes it, launches a post-sync run on a real dagster-webserver, which the sensor
+then finds instead of requesting a duplicate; that run's snapshot links the workload to the app."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
 import yaml
 
-from c2c_core.timeutil import iso_utc, utc_now
-from c2c_dagster.store import ARGOCD_SYNC_EVENTS
-from c2c_dagster_tests.argocd.conftest import CLUSTER, ArgoEnv
-from c2c_dagster_tests.argocd.data import application, history_entry, operation_state, status, synced
-from c2c_dagster_tests.argocd.test_sensor import tick, write_status
+from c2c_dagster.kubernetes.assets import deployment_snapshots
+from c2c_dagster.store import DEPLOYMENT_METADATA
+from c2c_dagster_tests.argocd.conftest import CLUSTER, ArgoEnv, GitOps, mine, tick
 from c2c_devstack.services import REPO_ROOT, ManagedProcess, free_port, wait_until
+from c2c_devstack.services.argocd import deployment_manifest, manifests_yaml
 from c2c_devstack.services.dagster import DagsterWebserver, make_dagster_home, venv_bin
 
 HOOK = REPO_ROOT / "k8s" / "argocd" / "postsync-hook.yaml"
@@ -110,45 +111,154 @@ def test_a_dagster_outage_does_not_fail_the_hook(tmp_path: Path) -> None:
     assert "WARNING: post-sync snapshot not requested" in done.stderr
 
 
-@pytest.mark.kubernetes
-def test_the_hook_launches_the_post_sync_run_and_the_sensor_does_not_duplicate_it(
-    argo: ArgoEnv, hook_webserver: DagsterWebserver, tmp_path: Path
-) -> None:
-    with dg.DagsterInstance.from_config(str(hook_webserver.dagster_home)) as instance:
-        baseline, _ = tick(argo, None, instance=instance)
-        app = f"{argo.app_namespace}/guestbook"
-        started = iso_utc(utc_now() - timedelta(seconds=2))
+class JobWatch:
+    """Every Job created in a namespace, as the API server returned it, caught by a watch: Argo CD
+    deletes a hook Job as soon as it succeeded (hook-delete-policy HookSucceeded)."""
 
-        # During the sync: Argo CD runs the PostSync Job, which asks Dagster for the run.
-        done = run_hook_script(tmp_path, f"{hook_webserver.url}/graphql", app=app, namespace=argo.dest_namespace)
+    def __init__(self, api: Any, namespace: str):
+        from kubernetes import client, watch
+
+        self.jobs: list[dict[str, Any]] = []
+        self._watch = watch.Watch()
+        batch = client.BatchV1Api(api)
+        version = batch.list_namespaced_job(namespace).metadata.resource_version
+
+        self._stopped = False
+
+        def run() -> None:
+            try:
+                for event in self._watch.stream(batch.list_namespaced_job, namespace, resource_version=version,
+                                                timeout_seconds=300):
+                    if event["type"] == "ADDED":
+                        self.jobs.append(api.sanitize_for_serialization(event["object"]))
+            except Exception:
+                if not self._stopped:  # once stopped, the closed client ends the stream
+                    raise
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._watch.stop()
+
+
+def run_as_the_job_spec_says(job: dict[str, Any], api: Any, workdir: Path) -> subprocess.CompletedProcess:
+    """The Job's container command, run here (kwok runs no containers) exactly as its spec writes
+    it: env from the live ConfigMap and the pod's namespace, the ConfigMap volume's items as
+    files. The volume's mountPath becomes a local directory, named to launch.sh by C2C_HOOK_DIR,
+    the one variable it reads for this."""
+    from kubernetes import client
+
+    namespace = job["metadata"]["namespace"]
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    config_maps: dict[str, dict[str, str]] = {}
+
+    def config_map(name: str) -> dict[str, str]:
+        if name not in config_maps:
+            config_maps[name] = client.CoreV1Api(api).read_namespaced_config_map(name, namespace).data
+        return config_maps[name]
+
+    env = {"PATH": os.environ["PATH"]}
+    for var in container["env"]:
+        source = var.get("valueFrom") or {}
+        if "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            env[var["name"]] = config_map(ref["name"])[ref["key"]]
+        elif source.get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+            env[var["name"]] = namespace
+        else:
+            env[var["name"]] = var["value"]
+    (mount,) = container["volumeMounts"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    mounted = workdir / "mount"
+    mounted.mkdir()
+    for item in volume["configMap"]["items"]:
+        (mounted / item["path"]).write_text(config_map(volume["configMap"]["name"])[item["key"]])
+    env["C2C_HOOK_DIR"] = str(mounted)
+    command = [arg.replace(mount["mountPath"], str(mounted)) for arg in container["command"] + container.get("args", [])]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.kubernetes
+@pytest.mark.argocd
+def test_argo_cd_runs_the_hook_at_post_sync_and_its_run_is_the_post_sync_snapshot(
+    gitops: GitOps, hook_webserver: DagsterWebserver, tmp_path: Path
+) -> None:
+    app = f"{gitops.app_namespace}/web"
+    # The hook added to the app's manifests, its ConfigMap filled in as k8s/argocd/README.md says.
+    hook = [dict(doc) for doc in yaml.safe_load_all(HOOK.read_text())]
+    hook[0]["data"].update(ARGOCD_APP=app, C2C_CLUSTER=CLUSTER, DAGSTER_GRAPHQL_URL=f"{hook_webserver.url}/graphql")
+    head = gitops.repo.commit({
+        "web/deployment.yaml": manifests_yaml(deployment_manifest("web", "registry.local/shop/web:7")),
+        "web/postsync-hook.yaml": manifests_yaml(*hook),
+    }, "web 7, with c2c's PostSync hook")
+
+    with dg.DagsterInstance.from_config(str(hook_webserver.dagster_home)) as instance, \
+            gitops.argocd.cluster.api_client() as api:
+        baseline, _ = tick(gitops, None, instance=instance)
+        jobs = JobWatch(api, gitops.dest_namespace)
+        try:
+            gitops.create_app("web")
+            synced = gitops.argocd.wait_for_operation(gitops.app_namespace, "web", revision=head)
+        finally:
+            jobs.stop()
+
+        # Argo CD created the Job after the Deployment was healthy, waited for it to complete
+        # (kwok completes Job pods), then deleted it; the sync succeeded with the hook in it.
+        operation = synced["status"]["operationState"]
+        assert operation["phase"] == "Succeeded"
+        results = {(r["kind"], r.get("hookType")): r for r in operation["syncResult"]["resources"]}
+        job_result = results[("Job", "PostSync")]
+        assert (job_result["hookPhase"], job_result["syncPhase"]) == ("Succeeded", "PostSync")
+        assert job_result["name"].startswith("c2c-postsync-snapshot-")
+        assert results[("Deployment", None)]["syncPhase"] == "Sync"
+        (job,) = [j for j in jobs.jobs if j["metadata"]["name"] == job_result["name"]]
+        assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
+        from kubernetes import client
+
+        wait_until(lambda: not client.BatchV1Api(api).list_namespaced_job(gitops.dest_namespace).items,
+                   what="hook Job deleted (HookSucceeded)", timeout=30)
+
+        # What the Job's container would have done: ask Dagster for the post-sync run.
+        done = run_as_the_job_spec_says(job, api, tmp_path)
         assert done.returncode == 0 and "LaunchRunSuccess" in done.stdout, done.stdout + done.stderr
         (run,) = instance.get_runs(filters=dg.RunsFilter(tags={"c2c/argocd-app": app}))
         assert run.tags["dagster/partition"] == run.tags["c2c/cluster"] == CLUSTER
         assert run.tags["c2c/trigger"] == "argocd-postsync-hook"
         assert run.asset_selection == {dg.AssetKey("deployment_snapshots")}
-        assert run.run_config["ops"]["deployment_snapshots"]["config"] == {
-            "mode": "post-sync", "namespaces": [argo.dest_namespace], "workloads": [],
-            "argocd_app": app, "sync_event_id": ""}
+        config = run.run_config["ops"]["deployment_snapshots"]["config"]
+        assert config == {"mode": "post-sync", "namespaces": [gitops.dest_namespace], "workloads": [],
+                          "argocd_app": app, "sync_event_id": ""}
         # Accepted: the webserver checked the document, the job and asset selection, and the run
-        # config against the real asset's SnapshotConfig (else RunConfigValidationInvalid). It does not
-        # check the partition key at launch: a wrong C2C_CLUSTER would fail the run, not the hook.
-        # Dagster's default coordinator queues the run for the daemon, not started here.
+        # config against the real asset's SnapshotConfig (else RunConfigValidationInvalid).
+        # Dagster's default coordinator queues the run for the daemon, which does not run here.
         assert run.status == dg.DagsterRunStatus.QUEUED
 
-        # Then the sync finishes; the sensor records it and finds the hook's run.
-        from kubernetes import client
-
-        uid = client.CustomObjectsApi(argo.api).create_namespaced_custom_object(
-            "argoproj.io", "v1alpha1", argo.app_namespace, "applications",
-            application("guestbook", argo.app_namespace, dest_namespace=argo.dest_namespace))["metadata"]["uid"]
-        finished = iso_utc(utc_now())
-        write_status(argo, "guestbook", status(
-            history=[history_entry(0, "d" * 40, started=started, deployed=finished)],
-            operation=operation_state("Succeeded", "d" * 40, started=started, finished=finished,
-                                      resources=[synced("Deployment", "guestbook-ui", argo.dest_namespace)])))
-        result, _ = tick(argo, baseline.cursor, instance=instance)
-        assert [r for r in result.run_requests if r.tags["c2c/argocd-app"] == app] == []
-        store = argo.store.get_store()
-        event = store.get(ARGOCD_SYNC_EVENTS.name, f"{CLUSTER}/{app}/{uid}/0")
-        store.close()
+        # The sensor records the sync, finds the hook's run and asks for no second snapshot.
+        result, _ = tick(gitops, baseline.cursor, instance=instance)
+        assert mine(result, gitops) == []
+        event = gitops.events("web")[gitops.event_id(synced, 0)]
         assert event["snapshot_run_id"] == run.run_id and "snapshot_run_key" not in event
+        # The hook is listed as such and left out of the snapshot's scope.
+        assert {(r["kind"], r.get("hook_type")) for r in event["resources"]} == {
+            ("Deployment", None), ("ConfigMap", None), ("Job", "PostSync")}
+
+    # The post-sync snapshot that follows: the queued run's asset with its config and partition,
+    # executed here in process (no daemon). It finds the synced Deployment by Argo CD's own
+    # tracking annotation and links it to the app.
+    snapshot = dg.materialize(
+        [deployment_snapshots], partition_key=run.tags["dagster/partition"], run_config=run.run_config,
+        resources={"kubernetes": gitops.kubernetes, "store": gitops.store})
+    assert snapshot.success
+    store = gitops.store.get_store()
+    try:
+        docs = store.find(DEPLOYMENT_METADATA.name, "current_ns", f"{CLUSTER}/{gitops.dest_namespace}", limit=100)
+    finally:
+        store.close()
+    (workload,) = [d for d in docs if d["doc_type"] == "workload"]
+    assert (workload["workload"], workload["argocd_app"], workload["mode"]) == (
+        f"Deployment/{gitops.dest_namespace}/web", app, "post-sync")
+    assert workload["containers"][0]["image"] == "registry.local/shop/web:7"
+    assert {d["argocd_app"] for d in docs if d["doc_type"] == "pod"} == {app}

@@ -46,10 +46,16 @@ def wait_running(gitops: GitOps, app: str, image: str, count: int = 1) -> list[t
 
 
 def test_an_image_tag_commit_is_synced_by_argo_cd_and_recorded_once_with_a_scoped_snapshot(gitops: GitOps) -> None:
-    baseline, _ = tick(gitops, None)
+    baseline, _ = tick(gitops, None)  # first sight of the cluster: a baseline, no snapshots
+    assert baseline.run_requests == [] and ArgoCursor.loads(baseline.cursor).is_known(CLUSTER)
     first = gitops.commit_image("web", "registry.local/shop/web:1.0", replicas=2)
     gitops.create_app("web")
+    # Never synced (no automated sync, no operation): Argo CD compares it, nothing more.
+    gitops.create_app("idle", path="web", automated=False, dest_namespace=gitops.argocd.create_namespace("dest"))
     app = gitops.argocd.wait_for_operation(gitops.app_namespace, "web", revision=first)
+    idle = gitops.argocd.wait_for(gitops.app_namespace, "idle", lambda a: a.get("status", {}).get("sync", {}).get(
+        "status") == "OutOfSync", what="idle compared")
+    assert "history" not in idle["status"] and "operationState" not in idle["status"]
 
     operation, (entry,) = app["status"]["operationState"], app["status"]["history"]
     assert operation["phase"] == "Succeeded" and operation["operation"]["initiatedBy"] == {"automated": True}
@@ -77,6 +83,10 @@ def test_an_image_tag_commit_is_synced_by_argo_cd_and_recorded_once_with_a_scope
         operation["startedAt"], operation["finishedAt"], entry["deployedAt"])
     assert doc["images"] == ["registry.local/shop/web:1.0"] and doc["source_paths"] == ["web"]
     assert [(r["kind"], r["name"], r["status"]) for r in doc["resources"]] == [("Deployment", "web", "Synced")]
+    assert set(gitops.events("web")) == {event_id} and gitops.events("idle") == {}
+    # Same state, same cursor: the same run key (Dagster launches it once); next cursor: nothing.
+    again, _ = tick(gitops, baseline.cursor)
+    assert [r.run_key for r in mine(again, gitops)] == [request.run_key]
     quiet, _ = tick(gitops, result.cursor)
     assert mine(quiet, gitops) == []
 
@@ -85,8 +95,8 @@ def test_an_image_tag_commit_is_synced_by_argo_cd_and_recorded_once_with_a_scope
     app = gitops.synced("web", second)
     assert [(e["id"], e["revision"]) for e in app["status"]["history"]] == [(0, first), (1, second)]
     wait_running(gitops, "web", "registry.local/shop/web:1.1", count=2)
-    again, _ = tick(gitops, quiet.cursor)
-    assert [r.run_key for r in mine(again, gitops)] == [f"post-sync:{gitops.event_id(app, 1)}"]
+    later, _ = tick(gitops, quiet.cursor)
+    assert [r.run_key for r in mine(later, gitops)] == [f"post-sync:{gitops.event_id(app, 1)}"]
     events = gitops.events("web")
     assert {e["history_id"]: e["revision"] for e in events.values()} == {0: first, 1: second}
     assert events[gitops.event_id(app, 1)]["images"] == ["registry.local/shop/web:1.1"]
@@ -114,6 +124,20 @@ def test_every_sync_is_kept_after_argo_cd_drops_it_from_its_history(gitops: GitO
     # The cursor holds what Argo CD still shows, not all that was ever seen.
     key = f"{gitops.app_namespace}/web"
     assert ArgoCursor.loads(cursor).clusters[CLUSTER][key].history_ids == set(range(2, 12))
+
+
+def test_the_first_tick_on_a_cluster_records_past_syncs_without_snapshotting_them(gitops: GitOps) -> None:
+    commits = [gitops.commit_image("web", "registry.local/shop/web:1")]
+    app = gitops.create_app("web")
+    gitops.argocd.wait_for_operation(gitops.app_namespace, "web", revision=commits[0])
+    for n in (2, 3):
+        commits.append(gitops.commit_image("web", f"registry.local/shop/web:{n}"))
+        app = gitops.synced("web", commits[-1])
+    result, _ = tick(gitops, None)
+    # Old syncs: a "post-sync" snapshot now would mislabel today's state; the scan covers it.
+    assert mine(result, gitops) == []
+    assert {d["event_id"]: d["revision"] for d in gitops.events("web").values()} == {
+        gitops.event_id(app, i): commit for i, commit in enumerate(commits)}
 
 
 def test_a_rollback_to_an_earlier_history_id_is_a_new_sync_by_its_user(gitops: GitOps) -> None:
