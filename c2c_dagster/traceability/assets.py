@@ -56,20 +56,25 @@ CHECKS = [
 
 
 def _latest_syncs(store: MetadataStore, apps: set[str], cluster: str) -> dict[str, SyncInfo]:
-    """The newest sync event per Argo CD app that deployed to ``cluster``, keyed as
+    """The newest successful sync event per Argo CD app that deployed to ``cluster``, keyed as
     deployment_snapshots names the app (``namespace/name`` when known, else the name). Each
     cluster's Argo CD may have an app of the same name (argocd/web in staging and in production):
-    only syncs whose destination is this cluster describe what runs here."""
+    only syncs whose destination is this cluster describe what runs here.
+
+    Only a ``Succeeded`` sync says what the app should run: a failed one may have applied nothing
+    of what it declared (the real controller keeps the old pods running when the API server
+    refuses a Deployment), so its revision and images would name a release that never ran.
+    """
     names = {app.rpartition("/")[2] for app in apps}
     latest: dict[str, SyncInfo] = {}
     found = store.find(ARGOCD_SYNC_EVENTS.name, "app", sorted(names), limit=FIND_ALL) if names else []
     for event in SyncEventDocument.from_documents(found):
-        if event.cluster != cluster:
+        if event.cluster != cluster or event.phase != "Succeeded":
             continue
         info = SyncInfo(
             app=event.app_name,
             revision=event.revision,
-            images=tuple(event.images),
+            images=tuple(event.images or ()),  # None on an older history entry
             finished_at=event.finished_at,
             initiated_by=event.initiated_by,
         )
