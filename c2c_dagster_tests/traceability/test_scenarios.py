@@ -4,7 +4,10 @@ Each scenario asserts the record's build, commits and flags."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
+import pytest
 import requests
 
 from c2c_dagster_tests.traceability.pipeline import Pipeline, sha
@@ -162,49 +165,76 @@ def test_a_rollout_in_progress_is_not_mixed_versions(pipeline: Pipeline) -> None
     assert (pending["digest_state"], pending["flags"]) == ("pending", [])
 
 
-def test_argocd_config_revision_stays_apart_from_the_app_commit_and_drift_shows(pipeline: Pipeline) -> None:
+@pytest.mark.argocd
+def test_argocd_config_revision_stays_apart_from_the_app_commit_and_drift_shows(pipeline: Pipeline, argocd,
+                                                                                 tmp_path: Path) -> None:
     from kubernetes import client
 
     from c2c_dagster.argocd.sensors import argocd_sync_sensor
-    from c2c_dagster_tests.argocd.data import application, history_entry, operation_state, status, synced
+    from c2c_devstack.services.argocd import ConfigRepo, deployment_manifest, manifests_yaml
 
-    app_commit, config_commit = sha("app source"), sha("gitops config repo")
+    app_commit = sha("app source")
     digest = pipeline.push("web", "v1", "argo managed", revision=app_commit)
     pipeline.ci_build(1, "web", "v1", digest, commit=app_commit)
-    app = "web"
-    pipeline.deploy("web", pipeline.ref("web", "v1"), digest=digest, replicas=1, labels={"app.kubernetes.io/instance": app})
-    pipeline.wait_running("web", 1)
 
-    # The Application per the real CRD, and the status Argo CD's controller would write after
-    # syncing the config repo's commit (the controller itself cannot run here).
-    custom = client.CustomObjectsApi(pipeline.api)
-    body = application(app, pipeline.namespace, dest_namespace=pipeline.namespace)
-    created = custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", pipeline.namespace, "applications", body)
-    created["status"] = status(
-        history=[history_entry(1, config_commit, started="2026-01-01T10:00:00Z", deployed="2026-01-01T10:01:00Z")],
-        operation=operation_state("Succeeded", config_commit, started="2026-01-01T10:00:00Z",
-                                  finished="2026-01-01T10:01:00Z",
-                                  resources=[synced("Deployment", "web", pipeline.namespace)]),
-        images=[pipeline.ref("web", "v1")],
-    )
-    custom.replace_namespaced_custom_object("argoproj.io", "v1alpha1", pipeline.namespace, "applications", app, created)
-    resources = pipeline.resources()
-    context = dg.build_sensor_context(instance=pipeline.instance,
-                                      resources={"kubernetes": resources["kubernetes"], "store": resources["store"]})
-    argocd_sync_sensor(context)
-    assert pipeline.store.find("argocd-sync-events", "revision", config_commit)
+    # The GitOps repo names the image by tag; the real Argo CD syncs it (automated, no self-heal,
+    # so a hand edit stays). The pod annotation tells kwok the digest containerd would pull.
+    config = ConfigRepo.create(tmp_path / "gitops")
 
-    record = only(pipeline.run())
-    assert record["argocd_app"] == f"{pipeline.namespace}/{app}"
-    assert record["argocd_revision"] == config_commit
-    assert record["commit_ids"] == [app_commit] and config_commit not in record["commit_ids"]
-    assert record["build_id"] == "shop/web/main-1"
-    assert "drift" not in record["flags"]
+    def release(image: str, pod_digest: str, **changes) -> str:
+        manifest = deployment_manifest("web", image, pod_annotations={"c2c.test/image-digest": pod_digest})
+        manifest["spec"].update(changes)
+        return config.commit({"web/deployment.yaml": manifests_yaml(manifest)}, f"release {image}")
 
-    # Someone edits the Deployment by hand to an image the sync never declared: drift.
-    hotfix = pipeline.push("web", "hotfix", "kubectl edit", revision=sha("hotfix"))
-    pipeline.deploy("web", pipeline.ref("web", "hotfix"), digest=hotfix, replicas=1, labels={"app.kubernetes.io/instance": app})
-    pipeline.wait_running("web", 1)
-    drifted = only(pipeline.run())
-    assert drifted["image_digest"] == hotfix
-    assert drifted["flags"] == ["untraceable", "drift"]
+    config_commit = release(pipeline.ref("web", "v1"), digest)
+    app_namespace = argocd.create_namespace()
+    try:
+        argocd.create_application(app_namespace, "web", dest_namespace=pipeline.namespace,
+                                  sources=[{"repoURL": config.url, "path": "web", "targetRevision": "main"}],
+                                  retry={"limit": 0})
+        argocd.wait_for_operation(app_namespace, "web", revision=config_commit)
+        pipeline.wait_running("web", 1)
+        resources = pipeline.resources()
+
+        def sensor_tick(cursor: str | None) -> str:
+            context = dg.build_sensor_context(cursor=cursor, instance=pipeline.instance, resources={
+                "kubernetes": resources["kubernetes"], "store": resources["store"]})
+            return argocd_sync_sensor(context).cursor
+
+        cursor = sensor_tick(None)
+        assert pipeline.store.find("argocd-sync-events", "revision", config_commit)
+
+        record = only(pipeline.run())
+        # Argo CD's tracking annotation (<app namespace>_<app>) links the workload to the app.
+        assert record["argocd_app"] == f"{app_namespace}/web"
+        assert record["argocd_revision"] == config_commit
+        assert record["commit_ids"] == [app_commit] and config_commit not in record["commit_ids"]
+        assert record["build_id"] == "shop/web/main-1"
+        assert "drift" not in record["flags"]
+
+        # A release Argo CD fails to apply (the API server refuses replicas -1): the app keeps
+        # running what the last successful sync deployed, and that sync stays its config revision.
+        broken = pipeline.push("web", "v2", "never ran", revision=sha("v2"))
+        failed_commit = release(pipeline.ref("web", "v2"), broken, replicas=-1)
+        argocd.refresh(app_namespace, "web")
+        failed = argocd.wait_for_operation(app_namespace, "web", revision=failed_commit)
+        assert failed["status"]["operationState"]["phase"] == "Failed"
+        cursor = sensor_tick(cursor)
+        record = only(pipeline.run())
+        assert (record["argocd_revision"], record["image_digest"]) == (config_commit, digest)
+        assert "drift" not in record["flags"]
+
+        # Someone edits the Deployment by hand to an image no sync declared: drift.
+        hotfix = pipeline.push("web", "hotfix", "kubectl edit", revision=sha("hotfix"))
+        pipeline.apps.patch_namespaced_deployment("web", pipeline.namespace, {"spec": {"template": {
+            "metadata": {"annotations": {"c2c.test/image-digest": hotfix}},
+            "spec": {"containers": [{"name": "web", "image": pipeline.ref("web", "hotfix")}]}}}})
+        pipeline.wait_running("web", 1)
+        drifted = only(pipeline.run())
+        assert drifted["image_digest"] == hotfix
+        assert drifted["flags"] == ["untraceable", "drift"]
+    finally:
+        with argocd.cluster.api_client() as api:
+            client.CustomObjectsApi(api).delete_collection_namespaced_custom_object(
+                "argoproj.io", "v1alpha1", app_namespace, "applications")
+            client.CoreV1Api(api).delete_namespace(app_namespace)
