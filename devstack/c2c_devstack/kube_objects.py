@@ -88,6 +88,12 @@ def node(name: str, zone: str = "zone-a", instance_type: str = "m5.large") -> di
 
 
 def application(namespace: str, name: str, dest_namespace: str, resources=()) -> dict[str, Any]:
+    """An Application as a LIST returns it, with the ``status.resources`` its controller writes.
+
+    Hand-written for the pure snapshot tests (thousands of objects, paging faults); the real
+    controller's status and tracking annotation are read in the tests on the real Argo CD
+    (c2c_dagster_tests/argocd/test_postsync_hook.py, traceability/test_scenarios.py).
+    """
     return {"metadata": {"name": name, "namespace": namespace},
             "spec": {"destination": {"server": "https://kubernetes.default.svc", "namespace": dest_namespace}},
             "status": {"resources": list(resources)}}
