@@ -1,5 +1,6 @@
-"""The README's main command, whole: scripts/demo builds, deploys and serves the platform, Dagster's
-daemon traces it (sensors, schedule, automation), and it prints the c2c trace answers and the UI."""
+"""The README's main command, whole: scripts/demo builds, deploys (by hand and through the real Argo
+CD) and serves the platform, releases through its GitOps repo, Dagster's daemon traces it (sensors,
+schedule, automation), and it prints the c2c trace answers and the UI."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ def test_scripts_demo_traces_the_demo_platform_end_to_end(tmp_path) -> None:
     web = out.split("$ c2c trace --workload demo/shop/web", 1)[1].split("$ c2c trace", 1)[0]
     assert "Deployment/web  container web" in web
     assert "matched by image_digest: exact" in web and "build     shop/web/main-3 SUCCESS" in web
-    assert "config revision 5e1f0c2a9d8b7c6e5f4a3b2c1d0e9f8a7b6c5d4e" in web
+    # The release is a commit to the demo's GitOps repo, synced by the real Argo CD.
+    release = subprocess.run(["git", "-C", str(tmp_path / "demo" / "shop-gitops"), "rev-parse", "HEAD"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert f"config commit {release[:12]}, synced by Argo CD" in out
+    assert f"config revision {release}" in web
     assert "Checkout flow  Grace Hopper <grace@example.com>" in web
     commit = out.split("$ c2c trace --commit", 1)[1].split("$ c2c trace", 1)[0]
     assert "Deployment/worker" in commit and "shop/web/main-2" in commit and "Fix cart totals" in commit

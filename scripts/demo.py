@@ -2,11 +2,12 @@
 
 What is real: git commits by two authors; images built with Buildah and pushed to a local OCI
 registry (the digests are the registry's); a Kubernetes control plane (etcd, kube-apiserver,
-controller manager, scheduler) with kwok nodes running the workloads; Argo CD's real Application
-CRD; Dagster with its daemon running the sensors, the schedule and the automation.
+controller manager, scheduler) with kwok nodes running the workloads; Argo CD 3.6 (application
+controller and repo server) syncing ``shop/web`` from a local GitOps repository, each release a
+commit to it; Dagster with its daemon running the sensors, the schedule and the automation.
 What is emulated, and says so: Jenkins (an HTTP emulator of its JSON API, serving the builds
-and their archived build-metadata.json) and Argo CD's controller (the demo writes the status it
-would). kwok plays the container runtime: it reports as imageID the digest the registry serves.
+and their archived build-metadata.json). kwok plays the container runtime: it reports as imageID
+the digest the registry serves (named in the pod template's ``c2c.test/image-digest``).
 
 It ends by printing ``c2c trace`` answers and the UI address, then keeps everything running
 until Ctrl-C. Everything lives under ``$C2C_DEMO_HOME`` (default ``.demo/`` in the checkout).
@@ -32,6 +33,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from c2c_dagster.store import EmbeddedStore  # noqa: E402
 from c2c_devstack.emulators.jenkins import EmulatedBuild, JenkinsEmulator, git_changes  # noqa: E402
 from c2c_devstack.services import ManagedProcess, free_port, wait_until  # noqa: E402
+from c2c_devstack.services import argocd as argocd_service  # noqa: E402
 from c2c_devstack.services import kubernetes as k8s_service  # noqa: E402
 from c2c_devstack.services.dagster import local_instance_config  # noqa: E402
 from c2c_devstack.services import registry as registry_service  # noqa: E402
@@ -40,7 +42,7 @@ CLUSTER = "demo"
 JOB = "shop/web/main"
 NAMESPACE = "shop"
 AUTHORS = {"ada": ("Ada Lovelace", "ada@example.com"), "grace": ("Grace Hopper", "grace@example.com")}
-CONFIG_REPO_REVISION = "5e1f0c2a9d8b7c6e5f4a3b2c1d0e9f8a7b6c5d4e"  # the GitOps repo's commit Argo CD synced
+GITOPS_APP = ("argocd", "shop-web")  # the Argo CD Application (namespace, name) that deploys shop/web
 BIN = Path(sys.executable).parent
 
 
@@ -70,17 +72,21 @@ class Demo:
 
     # -- services -------------------------------------------------------------------------------
     def start_services(self) -> None:
-        say("starting the OCI registry, the Kubernetes control plane (3 kwok nodes) and the Jenkins emulator")
+        say("starting the OCI registry, the Kubernetes control plane (3 kwok nodes), Argo CD and the Jenkins emulator")
         for name in ("registry", "k8s"):
             (self.home / name).mkdir()
         self.registry = registry_service.start(self.home / "registry")
         self.cleanup.append(self.registry.stop)
         self.cluster = k8s_service.start(self.home / "k8s", nodes=3)
         self.cleanup.append(self.cluster.stop)
+        self.argocd = argocd_service.start(self.home / "argocd", self.cluster)
+        self.cleanup.append(self.argocd.stop)
         self.jenkins = JenkinsEmulator().start()
         self.cleanup.append(self.jenkins.stop)
         self.image = f"{self.registry.host}/shop/web"
-        say(f"registry {self.registry.url}, API server {self.cluster.server}, Jenkins emulator {self.jenkins.url}")
+        self.gitops = argocd_service.ConfigRepo.create(self.home / "shop-gitops")
+        say(f"registry {self.registry.url}, API server {self.cluster.server}, Argo CD (repo server "
+            f"{self.argocd.repo_server}), Jenkins emulator {self.jenkins.url}")
 
     # -- CI: real commits, real images, the pipeline's metadata step ----------------------------
     def pipeline(self, repo: Path, number: int, previous: str | None, *, result: str = "SUCCESS") -> dict:
@@ -122,61 +128,49 @@ class Demo:
         builds.append(self.pipeline(repo, 3, second))
         return builds
 
-    # -- CD: workloads on the cluster, an Argo CD Application -----------------------------------
+    # -- CD: a GitOps release through Argo CD, two workloads deployed by hand ------------------
     def deploy(self, builds: list[dict]) -> None:
         from kubernetes import client
 
         with self.cluster.api_client() as api:
             client.CoreV1Api(api).create_namespace({"metadata": {"name": NAMESPACE}})
             apps = client.AppsV1Api(api)
-            latest, older = builds[-1], builds[1]
+            older = builds[1]
             hand_pushed = self.registry.build_and_push("shop/legacy-cron", "latest", files={"run.sh": "echo hi\n"})
             workloads = [
-                # By tag, as the GitOps repo names it; kwok reports the digest the registry serves.
-                ("web", f"{self.image}:{latest['image_tag']}", latest["image_digest"], 3, {"app.kubernetes.io/instance": "shop-web"}),
                 # Pinned by digest, one build behind.
-                ("worker", f"{self.image}@{older['image_digest']}", None, 2, {}),
+                ("worker", f"{self.image}@{older['image_digest']}", None, 2),
                 # Pushed by hand, tagged latest: no build made it.
-                ("legacy", f"{self.registry.host}/shop/legacy-cron:latest", hand_pushed, 1, {}),
+                ("legacy", f"{self.registry.host}/shop/legacy-cron:latest", hand_pushed, 1),
             ]
-            for name, image, digest, replicas, labels in workloads:
-                annotations = {"c2c.test/image-digest": digest} if digest else {}
-                apps.create_namespaced_deployment(NAMESPACE, {
-                    "metadata": {"name": name, "labels": {"app": name, **labels}},
-                    "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                             "template": {"metadata": {"labels": {"app": name, **labels}, "annotations": annotations},
-                                          "spec": {"containers": [{"name": name, "image": image}]}}}})
-            self._argocd_application(api, latest)
-        say(f"deployed {NAMESPACE}/web (3 pods, build 3), {NAMESPACE}/worker (2 pods, build 2), {NAMESPACE}/legacy (hand-pushed)")
+            for name, image, digest, replicas in workloads:
+                apps.create_namespaced_deployment(NAMESPACE, self._deployment(name, image, digest, replicas))
+        self.release(builds[1], author="grace")
+        self.argocd.create_application(
+            *GITOPS_APP, dest_namespace=NAMESPACE,
+            sources=[{"repoURL": self.gitops.url, "path": "shop/web", "targetRevision": "main"}])
+        app = self.argocd.wait_for_operation(*GITOPS_APP, revision=self.gitops.head(), timeout=120)
+        say(f"Argo CD synced {GITOPS_APP[0]}/{GITOPS_APP[1]} at config commit {self.gitops.head()[:12]}: "
+            f"{app['status']['operationState']['message']}")
+        say(f"deployed {NAMESPACE}/web (3 pods, build 2, by Argo CD), {NAMESPACE}/worker (2 pods, build 2, by hand), "
+            f"{NAMESPACE}/legacy (hand-pushed)")
 
-    def _argocd_application(self, api, latest: dict) -> None:
-        """The Application per the real CRD, with the status Argo CD's controller would write
-        (the controller cannot run here): synced from the GitOps config repo's commit."""
-        from kubernetes import client
+    def _deployment(self, name: str, image: str, digest: str | None, replicas: int) -> dict:
+        # kwok plays the container runtime: the pod annotation names the digest a kubelet's
+        # containerd would have pulled for the tag.
+        annotations = {"c2c.test/image-digest": digest} if digest else {}
+        return {"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "labels": {"app": name}},
+                "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                         "template": {"metadata": {"labels": {"app": name}, "annotations": annotations},
+                                      "spec": {"containers": [{"name": name, "image": image}]}}}}
 
-        client.CoreV1Api(api).create_namespace({"metadata": {"name": "argocd"}})
-        custom = client.CustomObjectsApi(api)
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        source = {"repoURL": "https://git.example/shop/gitops.git", "path": "shop/web", "targetRevision": "main"}
-        app = custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", {
-            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-            "metadata": {"name": "shop-web", "namespace": "argocd"},
-            "spec": {"project": "default", "source": source,
-                     "destination": {"server": "https://kubernetes.default.svc", "namespace": NAMESPACE}}})
-        app["status"] = {
-            "sync": {"status": "Synced", "revision": CONFIG_REPO_REVISION},
-            "health": {"status": "Healthy"},
-            "summary": {"images": [f"{self.image}:{latest['image_tag']}"]},
-            "history": [{"id": 1, "revision": CONFIG_REPO_REVISION, "deployStartedAt": now, "deployedAt": now,
-                         "source": source, "initiatedBy": {"username": "grace"}}],
-            "operationState": {
-                "operation": {"sync": {"revision": CONFIG_REPO_REVISION}, "initiatedBy": {"username": "grace"}},
-                "phase": "Succeeded", "message": "successfully synced (all tasks run)", "startedAt": now, "finishedAt": now,
-                "syncResult": {"revision": CONFIG_REPO_REVISION, "source": source, "resources": [
-                    {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": NAMESPACE, "name": "web",
-                     "status": "Synced", "message": "deployment.apps/web configured", "syncPhase": "Sync"}]}},
-        }
-        custom.replace_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", "shop-web", app)
+    def release(self, build: dict, *, author: str) -> str:
+        """A release is a commit to the GitOps repo naming the build's image tag."""
+        manifest = self._deployment("web", f"{self.image}:{build['image_tag']}", build["image_digest"], 3)
+        name, email = AUTHORS[author]
+        return self.gitops.commit({"shop/web/deployment.yaml": argocd_service.manifests_yaml(manifest)},
+                                  f"Release shop/web {build['image_tag']}", author=argocd_service.Author(name, email))
 
     # -- Dagster ----------------------------------------------------------------------------------
     def dagster_env(self, port: int) -> dict[str, str]:
@@ -211,15 +205,28 @@ class Demo:
         self.cleanup.append(dagster.stop)
         store = EmbeddedStore(self.home / "store.sqlite")
 
-        def traced() -> bool:
-            records = [r for r in store.find("traceability-metadata", "namespace", NAMESPACE)
-                       if r.get("running", True) and r.get("argocd_revision")]
-            return any(r["workload_name"] == "web" for r in records)
+        def traced(revision: str) -> bool:
+            """All three workloads are joined, and the release is rolled out: every running web
+            record is build 3's, at that config revision."""
+            running = [r for r in store.find("traceability-metadata", "namespace", NAMESPACE) if r.get("running", True)]
+            web = [r for r in running if r["workload_name"] == "web"]
+            return {r["workload_name"] for r in running} == {"web", "worker", "legacy"} and all(
+                r.get("argocd_revision") == revision and r.get("build_id") == builds[2]["build_id"] for r in web)
 
         wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok,
                    what="the Dagster UI", timeout=180, process=dagster)
-        say(f"Dagster UI: http://127.0.0.1:{port}  (waiting for the first sensor ticks, scan and join…)")
-        wait_until(traced, what="traceability records for shop/web", timeout=600, interval=5, process=dagster)
+        say(f"Dagster UI: http://127.0.0.1:{port}")
+        # The next release while c2c watches: a commit to the GitOps repo, which Argo CD syncs
+        # (the refresh annotation is what its git webhook would set), then the Argo CD sensor
+        # records the sync and asks for a post-sync snapshot, and the automation joins it.
+        release = self.release(builds[2], author="ada")
+        started = time.monotonic()
+        self.argocd.refresh(*GITOPS_APP)
+        self.argocd.wait_for_operation(*GITOPS_APP, revision=release, timeout=120)
+        say(f"released {builds[2]['image_tag']}: config commit {release[:12]}, synced by Argo CD in "
+            f"{time.monotonic() - started:.1f}s (waiting for the sensor ticks, the post-sync snapshot and the join…)")
+        wait_until(lambda: traced(release), what="traceability records for shop/web", timeout=600, interval=5,
+                   process=dagster)
 
         trace_env = {**env}
         for args in (["--workload", f"{CLUSTER}/{NAMESPACE}/web"], ["--commit", builds[1]["commits"][0]["commit_id"][:10]],
