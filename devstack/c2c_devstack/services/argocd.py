@@ -79,7 +79,7 @@ class ArgoCD:
     """A running Argo CD; Applications are read and written with the cluster's admin client."""
 
     cluster: KubernetesCluster
-    home: Path
+    workdir: Path
     redis: str
     repo_server: str
     controller_metrics: str
@@ -302,8 +302,8 @@ def start(workdir: Path, cluster: KubernetesCluster, *, status_processors: int =
           operation_processors: int = 4) -> ArgoCD:
     """Install Argo CD's objects on ``cluster`` and start Redis, the repo server and the controller."""
     started = time.monotonic()
-    home = _install()
-    bin_dir = home / "bin"
+    install = _install()
+    bin_dir = install / "bin"
     workdir.mkdir(parents=True, exist_ok=True)
     logs = workdir / "logs"
     from kubernetes import client
@@ -314,8 +314,8 @@ def start(workdir: Path, cluster: KubernetesCluster, *, status_processors: int =
         except client.ApiException as exc:
             if exc.status != 409:
                 raise
-        _ensure_crds(api, home / "crds")
-        for body in [*_config_objects(home / "config"), _default_project()]:
+        _ensure_crds(api, install / "crds")
+        for body in [*_config_objects(install / "config"), _default_project()]:
             _apply(api, body)
 
     group = ProcessGroup()
@@ -380,7 +380,7 @@ def start(workdir: Path, cluster: KubernetesCluster, *, status_processors: int =
     except BaseException:
         group.stop()
         raise
-    argocd = ArgoCD(cluster=cluster, home=workdir, redis=redis_address, repo_server=f"127.0.0.1:{repo_port}",
+    argocd = ArgoCD(cluster=cluster, workdir=workdir, redis=redis_address, repo_server=f"127.0.0.1:{repo_port}",
                     controller_metrics=f"http://127.0.0.1:{controller_metrics}", processes=group)
     log.info("Argo CD (controller, repo server, redis) ready in %.1fs", time.monotonic() - started)
     return argocd
