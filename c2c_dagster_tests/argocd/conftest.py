@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,12 @@ class GitOps:
     repo: ConfigRepo
     kubernetes: KubernetesResource
     store: MetadataStoreResource
+    namespaces: list[str] = field(default_factory=list)  # all this test made, deleted after it
+
+    def namespace(self, prefix: str = "dest") -> str:
+        """Another namespace for this test (deleted with the others)."""
+        self.namespaces.append(self.argocd.create_namespace(prefix))
+        return self.namespaces[-1]
 
     def create_app(self, name: str, *, path: str | None = None, sources: list[dict[str, Any]] | None = None,
                    dest_namespace: str | None = None, **options: Any) -> dict[str, Any]:
@@ -119,15 +125,17 @@ def gitops(argocd: ArgoCD, k8s_cluster, tmp_path: Path) -> Iterator[GitOps]:
 
     app_namespace, dest_namespace = argocd.create_namespace(), argocd.create_namespace("dest")
     kubernetes, store = _resources(k8s_cluster, tmp_path)
+    env = GitOps(argocd=argocd, app_namespace=app_namespace, dest_namespace=dest_namespace,
+                 repo=ConfigRepo.create(tmp_path / "config"), kubernetes=kubernetes, store=store,
+                 namespaces=[app_namespace, dest_namespace])
     try:
-        yield GitOps(argocd=argocd, app_namespace=app_namespace, dest_namespace=dest_namespace,
-                     repo=ConfigRepo.create(tmp_path / "config"), kubernetes=kubernetes, store=store)
+        yield env
     finally:
         with k8s_cluster.api_client() as api:
             # Apps first (the controller stops syncing them), then what they deployed.
             client.CustomObjectsApi(api).delete_collection_namespaced_custom_object(
                 "argoproj.io", "v1alpha1", app_namespace, "applications")
-            for name in (app_namespace, dest_namespace):
+            for name in env.namespaces:
                 client.CoreV1Api(api).delete_namespace(name)
 
 

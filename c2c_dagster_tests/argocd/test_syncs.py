@@ -51,7 +51,7 @@ def test_an_image_tag_commit_is_synced_by_argo_cd_and_recorded_once_with_a_scope
     first = gitops.commit_image("web", "registry.local/shop/web:1.0", replicas=2)
     gitops.create_app("web")
     # Never synced (no automated sync, no operation): Argo CD compares it, nothing more.
-    gitops.create_app("idle", path="web", automated=False, dest_namespace=gitops.argocd.create_namespace("dest"))
+    gitops.create_app("idle", path="web", automated=False, dest_namespace=gitops.namespace())
     app = gitops.argocd.wait_for_operation(gitops.app_namespace, "web", revision=first)
     idle = gitops.argocd.wait_for(gitops.app_namespace, "idle", lambda a: a.get("status", {}).get("sync", {}).get(
         "status") == "OutOfSync", what="idle compared")
@@ -368,6 +368,10 @@ def test_destinations_c2c_does_not_read_are_recorded_without_a_snapshot_run(gito
     config = requests[f"{gitops.app_namespace}/ghost"].run_config["ops"]["deployment_snapshots"]["config"]
     assert (config["namespaces"], config["workloads"]) == (["no-such-namespace"], [])
     assert gitops.events("ghost")[gitops.event_id(ghost, 0)]["resources"][0]["kind"] == "ClusterRole"
+    from kubernetes import client
+
+    with gitops.argocd.cluster.api_client() as api:  # cluster-scoped: no namespace takes it along
+        client.RbacAuthorizationV1Api(api).delete_cluster_role(role["metadata"]["name"])
 
 
 def _paths(value: Any, prefix: str = "") -> set[str]:
