@@ -235,18 +235,25 @@ def test_a_hand_edit_undone_by_self_heal_is_a_sync_without_a_history_entry(gitop
         client.AppsV1Api(api).patch_namespaced_deployment("web", gitops.dest_namespace, {"spec": {"template": {
             "spec": {"containers": [{"name": "web", "image": "registry.local/shop/web:hotfix"}]}}}})
     before = synced["status"]["operationState"]["finishedAt"]
+    gitops.argocd.wait_for(
+        gitops.app_namespace, "web",
+        lambda a: a["status"]["operationState"].get("finishedAt") not in (None, before), what="self-heal sync")
+    wait_running(gitops, "web", "registry.local/shop/web:1")
+    # Settled: back in sync, nothing running. (Argo CD may take two self-heal passes while the
+    # rollout it started moves on; each is a sync of the Deployment alone.)
     healed = gitops.argocd.wait_for(
         gitops.app_namespace, "web",
-        lambda a: a["status"]["operationState"].get("finishedAt") not in (None, before)
-        and a["status"]["operationState"]["phase"] == "Succeeded", what="self-heal sync")
+        lambda a: a["status"]["sync"]["status"] == "Synced" and not a.get("operation")
+        and a["status"]["operationState"]["phase"] == "Succeeded", what="back in sync")
     operation = healed["status"]["operationState"]
     # A self-heal syncs only what drifted, and a selective sync writes no history entry.
     assert operation["operation"]["sync"]["resources"] == [{"group": "apps", "kind": "Deployment", "name": "web"}]
     assert operation["operation"]["initiatedBy"] == {"automated": True}
+    assert operation["finishedAt"] != before
     assert [e["id"] for e in healed["status"]["history"]] == [0]
-    wait_running(gitops, "web", "registry.local/shop/web:1")
 
-    # c2c records it as a sync of its own, by its end, and snapshots what it re-applied.
+    # c2c records it as a sync of its own, by its end, and snapshots what it re-applied. (Only the
+    # latest operation is visible: two self-heals between two sensor ticks are recorded as one.)
     result, _ = tick(gitops, cursor)
     healed_id = gitops.event_id(healed, operation["finishedAt"])
     assert [r.run_key for r in mine(result, gitops)] == [f"post-sync:{healed_id}"]
