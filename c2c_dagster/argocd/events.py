@@ -171,11 +171,17 @@ def operation_history_id(operation: Mapping[str, Any], history: Sequence[Mapping
     Matched by ``deployStartedAt == startedAt`` (Argo CD copies one into the other). Both have
     one-second resolution, so several entries may match: the newest is the latest operation's
     (Argo CD appends), provided it deployed the revisions the operation synced; if not, the
-    operation wrote no entry (a selective sync) and the match is an earlier sync's. History
+    operation wrote no entry and the match is an earlier sync's. A selective sync (a self-heal,
+    a sync of chosen resources) or a dry run writes none, whatever the timestamps say. History
     written by versions without ``deployStartedAt`` falls back to the newest entry deployed at
     or after the operation started.
     """
     if operation.get("phase") != SUCCEEDED or not history:
+        return None
+    requested = (operation.get("operation") or {}).get("sync") or {}
+    if requested.get("resources") or requested.get("dryRun"):
+        # Argo CD records history only for a whole-app sync that is not a dry run
+        # (controller/sync.go); a self-heal syncs just the drifted resources.
         return None
     started = parse_time(operation.get("startedAt"))
     synced = _revisions(operation.get("syncResult") or {})

@@ -216,6 +216,17 @@ def test_syncs_started_in_the_same_second_are_told_apart_newest_first() -> None:
     assert set(by_id) == {f"prod/argocd/guestbook/{UID}/{i}" for i in (0, 1)} | {f"prod/argocd/guestbook/{UID}/{second}"}
     assert stored(by_id[f"prod/argocd/guestbook/{UID}/{second}"])["revision"] == SHA3
 
+    # A self-heal right after a sync (test_syncs.py): the same revision, started in the same second
+    # as the entry, but a sync of the drifted resources only, so no entry of its own.
+    app["status"]["operationState"] = operation_state("Succeeded", SHA2, started=second, finished="2026-01-31T10:00:07Z",
+                                                      resources=[synced("Deployment", "guestbook-ui", "guestbook")])
+    app["status"]["operationState"]["operation"]["sync"]["resources"] = [
+        {"group": "apps", "kind": "Deployment", "name": "guestbook-ui"}]
+    healed = events_of(app)[-1]
+    assert healed.history_id is None and healed.is_current_operation
+    assert healed.event_id == f"prod/argocd/guestbook/{UID}/2026-01-31T10:00:07Z"
+    assert not [e for e in events_of(app) if e.history_id == 1 and e.is_current_operation]
+
 
 def test_a_syncs_images_are_those_it_applied_not_the_summary_from_before_it() -> None:
     # The real controller lists each applied resource's images in syncResult; status.summary is
