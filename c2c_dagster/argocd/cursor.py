@@ -2,7 +2,7 @@
 
 Pure functions, tested directly. Per app it keeps the history ids still in ``status.history``
 (ids only grow, so one that fell off Argo CD's 10-entry cap never returns and is dropped), the
-``finishedAt`` of the last finished operation (a failed sync adds no history entry), and the
+last finished operation (a failed sync or a self-heal adds no history entry), and the
 app's uid: an app deleted and created again under the same name restarts its ids at 0 and is a
 new app, with nothing of the old one's cursor.
 """
@@ -19,7 +19,9 @@ from c2c_dagster.argocd.events import SyncEvent
 @dataclass
 class AppCursor:
     history_ids: set[int] = field(default_factory=set)
-    finished_at: str | None = None
+    # ``operation_key`` of the last finished operation handled (a cursor written before keys were
+    # kept holds its plain finishedAt, which ``_handled`` still recognises).
+    last_operation: str | None = None
     uid: str | None = None
 
 
@@ -55,7 +57,7 @@ class ArgoCursor:
                     cluster: {
                         key: {
                             "h": sorted(app.history_ids),
-                            **({"f": app.finished_at} if app.finished_at else {}),
+                            **({"f": app.last_operation} if app.last_operation else {}),
                             **({"u": app.uid} if app.uid else {}),
                         }
                         for key, app in sorted(apps.items())
@@ -67,13 +69,19 @@ class ArgoCursor:
         )
 
 
+def _handled(event: SyncEvent, last_operation: str | None) -> bool:
+    if last_operation is not None and "#" not in last_operation:  # an older cursor: finishedAt only
+        return event.finished_at == last_operation
+    return event.operation_key == last_operation
+
+
 def advance_app(
     seen: AppCursor | None, events: Sequence[SyncEvent], uid: str | None = None
 ) -> tuple[list[SyncEvent], AppCursor]:
     """The events of one Application not handled yet, and the app's cursor once they are.
 
-    An event is new when its history id is unseen, or when it is the current operation with a
-    ``finishedAt`` not seen before. The second rule also catches the moment between Argo CD
+    An event is new when its history id is unseen, or when it is the current operation and that
+    operation (``operation_key``: its finishedAt and what it was) was not seen before. The second rule also catches the moment between Argo CD
     writing the history entry and marking the operation Succeeded: the entry is recorded first
     without resources, then again (same id, upsert) with them once the operation has finished.
     ``uid`` is the app's ``metadata.uid``: another uid than the cursor's is a re-created app, all
@@ -87,12 +95,12 @@ def advance_app(
         event
         for event in events
         if (event.history_id is not None and event.history_id not in seen.history_ids)
-        or (event.is_current_operation and event.finished_at != seen.finished_at)
+        or (event.is_current_operation and not _handled(event, seen.last_operation))
     ]
-    current = next((event.finished_at for event in events if event.is_current_operation), None)
+    current = next((event.operation_key for event in events if event.is_current_operation), None)
     return new, AppCursor(
         history_ids={event.history_id for event in events if event.history_id is not None},
-        finished_at=current or seen.finished_at,
+        last_operation=current or seen.last_operation,
         uid=uid or seen.uid,
     )
 

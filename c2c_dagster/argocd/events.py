@@ -25,6 +25,8 @@ checked against the real v3.6 controller in ``c2c_dagster_tests/argocd/test_sync
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +68,8 @@ class SyncEvent:
     # True for the operation in ``status.operationState`` (the latest one), whose resources,
     # health and images are known; False for an older history entry.
     is_current_operation: bool
+    # ``operation_key`` of that operation (None for an older history entry).
+    operation_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,18 @@ def _synced_images(sync_result: Mapping[str, Any]) -> list[str]:
         if not resource.get("hookType"):
             images.update(dict.fromkeys(resource.get("images") or []))
     return sorted(images)
+
+
+def operation_key(operation: Mapping[str, Any]) -> str | None:
+    """Which finished operation this is: its ``finishedAt`` and a digest of what was asked and how
+    it ended. The real controller writes one-second timestamps, and a self-heal can start and end
+    within the second the sync before it ended, so ``finishedAt`` alone does not tell them apart.
+    """
+    if not operation.get("finishedAt"):
+        return None
+    material = json.dumps({key: operation.get(key) for key in ("startedAt", "phase", "retryCount", "operation")},
+                          sort_keys=True)
+    return f"{operation['finishedAt']}#{hashlib.sha1(material.encode()).hexdigest()[:10]}"
 
 
 def _revisions(record: Mapping[str, Any]) -> list[str]:
@@ -313,6 +329,7 @@ def _event(
         history_id=history_id,
         finished_at=finished_at,
         is_current_operation=bool(operation),
+        operation_key=operation_key(operation) if operation else None,
     )
 
 

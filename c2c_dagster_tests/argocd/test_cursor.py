@@ -51,7 +51,7 @@ def test_a_failed_sync_after_a_success_is_new_once() -> None:
     app["status"]["operationState"] = operation_state("Failed", SHA, started=at(5), finished=at(6), resources=[])
     new, cursor, chosen = advance(cursor, app)
     assert new == [at(6)] and chosen.document.phase == "Failed"
-    assert cursor.finished_at == at(6)
+    assert cursor.last_operation.startswith(at(6) + "#")
     assert advance(cursor, app)[0] == []
 
 
@@ -88,10 +88,25 @@ def test_an_app_recreated_under_the_same_name_is_new_even_where_its_ids_overlap(
     new, cursor = advance_uid(cursor, recreated(range(0, 2), "uid-new"))
     assert [e.history_id for e in new] == [0, 1]
     assert all("/uid-new/" in e.event_id for e in new)
-    assert cursor == AppCursor({0, 1}, at(1, 31), "uid-new")
+    assert (cursor.history_ids, cursor.last_operation.split("#")[0], cursor.uid) == ({0, 1}, at(1, 31), "uid-new")
     assert advance_uid(cursor, recreated(range(0, 2), "uid-new"))[0] == []
-    # A cursor written before uids were kept is the same app: nothing recorded twice on upgrade.
+    # A cursor written before uids (and operation keys) were kept is the same app: nothing
+    # recorded twice on upgrade.
     assert advance_uid(AppCursor({0, 1}, at(1, 31)), recreated(range(0, 2), "uid-new"))[0] == []
+
+
+def test_two_operations_ending_in_the_same_second_are_both_handled() -> None:
+    # As the real controller wrote them (test_syncs.py): a sync, then a self-heal of its Deployment
+    # that started and ended within the same second, at the same revision, with no history entry.
+    app = app_with(range(0, 1))
+    second = app["status"]["operationState"]["finishedAt"]
+    _, cursor, _ = advance(None, app)
+    heal = operation_state("Succeeded", SHA, started=second, finished=second, resources=[])
+    heal["operation"]["sync"]["resources"] = [{"group": "apps", "kind": "Deployment", "name": "web"}]
+    app["status"]["operationState"] = heal
+    new, cursor, chosen = advance(cursor, app)
+    assert new == [second] and chosen.history_id is None and chosen.is_current_operation
+    assert advance(cursor, app)[0] == []
 
 
 def test_cursor_round_trips_through_compact_json() -> None:
