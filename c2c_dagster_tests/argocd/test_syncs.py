@@ -72,6 +72,7 @@ def test_an_image_tag_commit_is_synced_by_argo_cd_and_recorded_once_with_a_scope
     event_id = gitops.event_id(app, 0)
     (request,) = mine(result, gitops)
     assert request.run_key == f"post-sync:{event_id}" and request.partition_key == CLUSTER
+    assert request.tags["c2c/cluster"] == CLUSTER  # as the scan schedule tags its runs
     assert request.run_config["ops"]["deployment_snapshots"]["config"] == {
         "mode": "post-sync", "namespaces": [gitops.dest_namespace],
         "workloads": [f"Deployment/{gitops.dest_namespace}/web"],
