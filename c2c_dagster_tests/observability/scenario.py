@@ -6,7 +6,9 @@ the real OpenSearch node as c2c's store, c2c's real assets (ci_builds, deploymen
 to the scenario's namespace, traceability_records) and Argo CD sensor, `c2c metrics serve` as a
 process, and a real Prometheus scraping it and kwok. Emulated, and said so: the Jenkins controller
 (the emulator serves the builds), Argo CD's controller (the test writes the Application status it
-would), the kubelet's restart report (the test patches a pod's containerStatuses as a kubelet
+would: the dashboards' time windows need syncs finished hours and days before the scenario, and the
+real controller stamps every operation with the moment it runs; the syncs themselves are proven on
+the real controller in c2c_dagster_tests/argocd/test_syncs.py), the kubelet's restart report (the test patches a pod's containerStatuses as a kubelet
 would after three OOM kills; kwok never crashes a container). Nothing is written to the store
 directly.
 
