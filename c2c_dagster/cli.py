@@ -4,7 +4,8 @@
 The store is chosen by the same settings Dagster uses (``C2C_OPENSEARCH_URL`` or the embedded
 ``C2C_STORE_PATH``). ``c2c trace`` only reads, so read-only credentials will do. Exit status: 0
 answered, 1 nothing matches, 2 bad query, 3 store unreachable. ``c2c store init`` sets up the
-index templates and indices ahead of the first write (the writers would otherwise do it).
+index templates and indices ahead of the first write (the writers would otherwise do it);
+``c2c store prune --days N`` deletes history older than N days, as the retention schedule does.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import json
 import sys
 from collections.abc import Sequence
 
+from c2c_core.timeutil import iso_utc, utc_now
 from c2c_dagster.delivery import cli as dora_cli
 from c2c_dagster.observability import cli as metrics_cli
 from c2c_dagster.store import ALL_INDICES, StoreError, StoreSettings
+from c2c_dagster.store.retention import RETENTION_ENV, apply_retention, cutoff_for, retention_days_from_env
 from c2c_dagster.store.settings import shared_store
 from c2c_dagster.traceability.render import render
 from c2c_dagster.traceability.trace import (
@@ -50,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     store_commands.add_parser(
         "init", help="create the index templates and indices (needs write and template permissions)"
     )
+    prune = store_commands.add_parser(
+        "prune", help=f"delete history older than --days (default ${RETENTION_ENV}): closed versions, stopped records, "
+                      "old ingest problems; builds, syncs and release events are kept")
+    prune.add_argument("--days", type=int, metavar="N", help="days of history to keep (at least 1)")
     metrics_cli.add_parser(commands)
     dora_cli.add_parser(commands)
     return parser
@@ -70,10 +77,30 @@ def store_init() -> int:
     return 0
 
 
+def store_prune(days: int | None) -> int:
+    try:
+        days = days if days is not None else retention_days_from_env()
+        if days is None:
+            print(f"c2c store prune: give --days N or set {RETENTION_ENV}; nothing deleted", file=sys.stderr)
+            return 2
+        cutoff = cutoff_for(days, utc_now())
+    except ValueError as exc:
+        print(f"c2c store prune: {exc}", file=sys.stderr)
+        return 2
+    try:
+        deleted = apply_retention(shared_store(StoreSettings.from_env()), cutoff)
+    except StoreError as exc:
+        print(f"c2c store prune: {exc} (nothing is lost: run it again)", file=sys.stderr)
+        return 3
+    print(f"c2c store prune: history before {iso_utc(cutoff)} deleted: "
+          + ", ".join(f"{index} {count}" for index, count in deleted.items()))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "store":
-        return store_init()
+        return store_prune(args.days) if args.store_command == "prune" else store_init()
     if args.command == "metrics":
         return metrics_cli.run(args)
     if args.command == "dora":

@@ -2,7 +2,8 @@
 
 ci_builds (Jenkins) and deployment_snapshots (Kubernetes) feed traceability_records, whose
 release events feed delivery_metrics (DORA's four keys); sensors fire on Jenkins builds and Argo
-CD syncs, a schedule scans the clusters. Every resource is
+CD syncs, a schedule scans the clusters, another deletes history past the retention (opt-in).
+Every resource is
 wired from the environment here, secrets as ``EnvVar``s.
 """
 
@@ -19,6 +20,7 @@ from c2c_dagster.kubernetes.resources import kubernetes_resource_from_env
 from c2c_dagster.kubernetes.schedules import cluster_scan_schedule
 from c2c_dagster.registry.resources import registry_resource_from_env
 from c2c_dagster.store import store_resource_from_env
+from c2c_dagster.store.jobs import store_retention_job, store_retention_schedule
 from c2c_dagster.traceability.assets import traceability_records
 from c2c_dagster.traceability.resources import image_policy_resource_from_env
 
@@ -39,7 +41,8 @@ defs = dg.Definitions(
             default_status=dg.DefaultSensorStatus.RUNNING,
         ),
     ],
-    schedules=[cluster_scan_schedule],
+    jobs=[store_retention_job],
+    schedules=[cluster_scan_schedule, store_retention_schedule],
     resources={
         "store": store_resource_from_env(),  # OpenSearch when C2C_OPENSEARCH_URL is set, else embedded
         "jenkins": jenkins_resource_from_env(),

@@ -207,6 +207,14 @@ class MetadataStore(abc.ABC):
         new documents, so readers never see the range empty). How many were deleted."""
 
     @abc.abstractmethod
+    def delete_older(self, index: str, field: str, before: datetime, *,
+                     where: Mapping[str, str | bool] | None = None) -> int:
+        """Delete the documents whose date ``field`` is before ``before`` and whose top-level
+        fields equal every value in ``where`` (e.g. ``{"running": False}``); a document without
+        ``field`` is kept (an open version has no ``until``). Retention's one write. How many
+        were deleted; a retry after a failure deletes the rest."""
+
+    @abc.abstractmethod
     def iter_all(self, index: str, *, batch_size: int = 1000) -> Iterator[Document]:
         """Every document of an index, in pages (for joins over whole indices)."""
 

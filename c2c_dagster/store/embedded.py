@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -265,12 +265,40 @@ class EmbeddedStore(MetadataStore):
                 )
                 if row[0] not in kept
             ]
-            conn.executemany("DELETE FROM documents WHERE idx = ? AND id = ?", ids)
-            conn.executemany("DELETE FROM lookup_keys WHERE idx = ? AND id = ?", ids)
-            conn.execute("COMMIT")
+            return self._delete_ids(conn, ids)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def delete_older(self, index: str, field: str, before: datetime, *,
+                     where: Mapping[str, str | bool] | None = None) -> int:
+        spec = self.spec(index)
+        if field not in spec.fields or spec.fields[field].get("type") != "date":
+            raise KeyError(f"{field!r} is not a date field of index {spec.name!r}")
+        if self._reader is None:
+            return 0
+        wanted = dict(where or {})
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Dates are compared parsed, not as strings: documents may carry any ISO 8601 form.
+            ids = []
+            for doc_id, body in conn.execute("SELECT id, body FROM documents WHERE idx = ?", (index,)):
+                doc = json.loads(body)
+                value = doc.get(field)
+                if value and parse_time(value) < before and all(doc.get(k) == v for k, v in wanted.items()):
+                    ids.append((index, doc_id))
+            return self._delete_ids(conn, ids)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _delete_ids(conn: sqlite3.Connection, ids: list[tuple[str, str]]) -> int:
+        """Delete ``(index, id)`` pairs and their lookup keys inside the caller's open transaction, and commit."""
+        conn.executemany("DELETE FROM documents WHERE idx = ? AND id = ?", ids)
+        conn.executemany("DELETE FROM lookup_keys WHERE idx = ? AND id = ?", ids)
+        conn.execute("COMMIT")
         return len(ids)
 
     def iter_all(self, index: str, *, batch_size: int = 1000) -> Iterator[Document]:

@@ -10,7 +10,7 @@ gets, so read-only credentials are enough to query, and a missing index reads as
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -313,12 +313,25 @@ class OpenSearchStore(MetadataStore):
         return parse_time(hits[0]["_source"].get(spec.time_field)) if hits else None
 
     def delete_range(self, index: str, start: datetime, end: datetime, *, keep: Iterable[str] = ()) -> int:
+        spec = self.spec(index)
+        query = {"bool": {"filter": [{"range": {spec.time_field: {"gte": iso_utc(start), "lt": iso_utc(end)}}}]}}
+        return self._delete_matching(index, query, keep=set(keep))
+
+    def delete_older(self, index: str, field: str, before: datetime, *,
+                     where: Mapping[str, str | bool] | None = None) -> int:
+        spec = self.spec(index)
+        if field not in spec.fields or spec.fields[field].get("type") != "date":
+            raise KeyError(f"{field!r} is not a date field of index {spec.name!r}")
+        filters: list[dict[str, Any]] = [{"range": {field: {"lt": iso_utc(before)}}}]
+        filters += [{"term": {name: value}} for name, value in (where or {}).items()]
+        return self._delete_matching(index, {"bool": {"filter": filters}}, keep=set())
+
+    def _delete_matching(self, index: str, query: dict[str, Any], *, keep: set[str]) -> int:
         # Ids by a paged search, then a bulk delete: core APIs only (_delete_by_query lives in the
         # reindex module, which not every node loads, and needs a privilege of its own).
         spec = self.spec(index)
         name = self.physical(index)
-        kept = set(keep)
-        query = {"bool": {"filter": [{"range": {spec.time_field: {"gte": iso_utc(start), "lt": iso_utc(end)}}}]}}
+        kept = keep
         doomed: list[str] = []
         after: list[Any] | None = None
         while True:
