@@ -4,12 +4,21 @@ No ``from __future__ import annotations`` here: Dagster reads the config and res
 from the function signature at definition time.
 """
 
+from typing import Any
 
 import dagster as dg
 
 from c2c_core.timeutil import utc_now
+from c2c_dagster.documents.builds import BuildDocument
 from c2c_dagster.freshness import freshness_policy
-from c2c_dagster.jenkins.ingest import BuildRef, builds_in_window, fetch_builds
+from c2c_dagster.jenkins.ingest import (
+    BuildRef,
+    IngestReport,
+    WindowScan,
+    builds_in_window,
+    documents_to_write,
+    fetch_builds,
+)
 from c2c_dagster.jenkins.partitions import ci_build_partitions
 from c2c_dagster.jenkins.resources import JenkinsResource
 from c2c_dagster.observability.ui import builds_preview
@@ -51,64 +60,70 @@ def ci_builds(
     so re-runs and backfills never duplicate. One build Jenkins cannot describe is recorded with
     the reason and the others still land; the first partition holds every older build too.
     """
-    scan = None
-    if config.builds:
-        refs = [BuildRef.parse(text) for text in config.builds]
-        scope = f"{len(refs)} build(s) handed by the sensor"
-    else:
-        window = context.partition_time_window
-        # The first partition also holds every older build and those without a start time.
-        first = context.partition_key_range.start == ci_build_partitions.get_first_partition_key()
-        scan = builds_in_window(jenkins, None if first else window.start, window.end)
-        refs = scan.refs
-        since = "the beginning" if first else window.start.isoformat()
-        scope = f"{len(refs)} finished build(s) started in [{since}, {window.end.isoformat()})"
-        for folder, reason in scan.listing.unreadable_folders.items():
-            context.log.warning(f"Jenkins folder {folder} could not be read, its jobs are not in this run: {reason}")
-        for folder in scan.listing.beyond_depth:
-            context.log.warning(f"Jenkins folder {folder} lies deeper than {jenkins.max_folder_depth} folder levels "
-                                "(C2C_JENKINS_MAX_FOLDER_DEPTH); its jobs are not in this run")
-        for job, reason in scan.unreadable_jobs.items():
-            context.log.warning(f"Jenkins job {job}: history could not be read, its builds are not in this run: {reason}")
-    context.log.info(f"ingesting {scope} from {jenkins.base_url}")
-
+    refs, scan = _builds_to_ingest(context, config, jenkins)
     report = fetch_builds(jenkins, refs, utc_now())
+    db = store.get_store()
+    recorded = db.find(CI_BUILD_METADATA.name, "build_id", sorted(report.unreadable)) if report.unreadable else []
+    documents = documents_to_write(report, (d["build_id"] for d in recorded))
     for build in report.gone:
         context.log.warning(f"{build} was deleted from Jenkins between listing and fetching; skipped")
-    db = store.get_store()
-    # A build Jenkins would not describe now is recorded as such, unless an earlier run recorded it
-    # fully: a passing 5xx must not wipe a good document.
-    recorded = {d["build_id"] for d in db.find(CI_BUILD_METADATA.name, "build_id", sorted(report.unreadable))} if report.unreadable else set()
-    documents = [d for d in report.documents if not (d.build_id in recorded and d.metadata_source == "unreadable")]
     for doc in documents:
         for problem in doc.ingest_problems:
             context.log.warning(f"{doc.build_id}: {problem}")
-
     written = db.upsert(CI_BUILD_METADATA.name, [doc.to_document() for doc in documents]).written
+    return dg.MaterializeResult(metadata=_metadata(report, scan, documents, written, jenkins.base_url))
+
+
+def _builds_to_ingest(
+    context: dg.AssetExecutionContext, config: CiBuildsConfig, jenkins: JenkinsResource
+) -> tuple[list[BuildRef], WindowScan | None]:
+    """The builds the sensor handed over, or (a backfill, a manual run) every finished build of
+    the partitions' days, with what of Jenkins could not be listed for them."""
+    if config.builds:
+        refs = [BuildRef.parse(text) for text in config.builds]
+        context.log.info(f"ingesting {len(refs)} build(s) handed by the sensor from {jenkins.base_url}")
+        return refs, None
+    window = context.partition_time_window
+    # The first partition also holds every older build and those without a start time.
+    first = context.partition_key_range.start == ci_build_partitions.get_first_partition_key()
+    scan = builds_in_window(jenkins, None if first else window.start, window.end)
+    for folder, reason in scan.listing.unreadable_folders.items():
+        context.log.warning(f"Jenkins folder {folder} could not be read, its jobs are not in this run: {reason}")
+    for folder in scan.listing.beyond_depth:
+        context.log.warning(f"Jenkins folder {folder} lies deeper than {jenkins.max_folder_depth} folder levels "
+                            "(C2C_JENKINS_MAX_FOLDER_DEPTH); its jobs are not in this run")
+    for job, reason in scan.unreadable_jobs.items():
+        context.log.warning(f"Jenkins job {job}: history could not be read, its builds are not in this run: {reason}")
+    since = "the beginning" if first else window.start.isoformat()
+    context.log.info(f"ingesting {len(scan.refs)} finished build(s) started in [{since}, {window.end.isoformat()}) "
+                     f"from {jenkins.base_url}")
+    return scan.refs, scan
+
+
+def _metadata(
+    report: IngestReport, scan: WindowScan | None, documents: list[BuildDocument], written: int, jenkins_url: str
+) -> dict[str, Any]:
     statuses = report.status_counts()
     missing = report.missing_digests()
     not_read = {
-        **({"unreadable_folders": dg.MetadataValue.json(dict(list(scan.listing.unreadable_folders.items())[:SHOWN])),
-            "folders_beyond_depth": dg.MetadataValue.json(scan.listing.beyond_depth[:SHOWN]),
-            "unreadable_jobs": dg.MetadataValue.json(dict(list(scan.unreadable_jobs.items())[:SHOWN]))}
-           if scan else {}),
+        "unreadable_folders": dg.MetadataValue.json(dict(list(scan.listing.unreadable_folders.items())[:SHOWN])),
+        "folders_beyond_depth": dg.MetadataValue.json(scan.listing.beyond_depth[:SHOWN]),
+        "unreadable_jobs": dg.MetadataValue.json(dict(list(scan.unreadable_jobs.items())[:SHOWN])),
+    } if scan else {}
+    return {
+        "builds_written": written,
+        "succeeded": statuses.get("SUCCESS", 0),
+        "failed": statuses.get("FAILURE", 0),
+        "unstable": statuses.get("UNSTABLE", 0),
+        "aborted": statuses.get("ABORTED", 0),
+        "not_built": statuses.get("NOT_BUILT", 0),
+        "missing_digests": len(missing),
+        "missing_digest_builds": dg.MetadataValue.json(missing[:SHOWN]),
+        "invalid_artifacts": len(report.invalid_artifacts()),
+        "builds_gone": len(report.gone),
+        "builds_unreadable": len(report.unreadable),
+        "builds_unreadable_reasons": dg.MetadataValue.json(dict(list(report.unreadable.items())[:SHOWN])),
+        **not_read,
+        "jenkins_url": jenkins_url,
+        **builds_preview(documents),
     }
-    return dg.MaterializeResult(
-        metadata={
-            "builds_written": written,
-            "succeeded": statuses.get("SUCCESS", 0),
-            "failed": statuses.get("FAILURE", 0),
-            "unstable": statuses.get("UNSTABLE", 0),
-            "aborted": statuses.get("ABORTED", 0),
-            "not_built": statuses.get("NOT_BUILT", 0),
-            "missing_digests": len(missing),
-            "missing_digest_builds": dg.MetadataValue.json(missing[:SHOWN]),
-            "invalid_artifacts": len(report.invalid_artifacts()),
-            "builds_gone": len(report.gone),
-            "builds_unreadable": len(report.unreadable),
-            "builds_unreadable_reasons": dg.MetadataValue.json(dict(list(report.unreadable.items())[:SHOWN])),
-            **not_read,
-            "jenkins_url": jenkins.base_url,
-            **builds_preview(documents),
-        }
-    )

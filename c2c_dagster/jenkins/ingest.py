@@ -70,6 +70,13 @@ class IngestReport:
         ]
 
 
+def documents_to_write(report: IngestReport, recorded: Iterable[str]) -> list[BuildDocument]:
+    """The documents of a run, less the "unreadable" stubs of builds an earlier run recorded
+    fully (``recorded``): a passing 5xx must not wipe a good document."""
+    kept = set(recorded)
+    return [d for d in report.documents if not (d.build_id in kept and d.metadata_source == "unreadable")]
+
+
 class UnreadableBuild(Exception):
     """Jenkins answered the build's own JSON with an error (after retries), or with JSON no build has."""
 

@@ -1,50 +1,65 @@
 """Fetching just the builds a cluster's containers can match, instead of every build ever made.
 
-A handful of ``terms`` lookups (digests, platform digests, tags, build ids, commits), each a
-single store query whatever the number of containers, then one ``BuildIndex`` over the union.
+The keys a container offers (running digests, the tags its spec names, build-id labels, commit
+annotations) become a handful of ``terms`` lookups, each a single store query whatever the
+number of containers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from c2c_core.images import parse_image
+from c2c_dagster.documents.builds import BuildDocument
 from c2c_dagster.store import CI_BUILD_METADATA, MetadataStore
-from c2c_dagster.traceability.correlate import BUILD_ID_KEYS, COMMIT_KEYS, BuildIndex, RunningContainer
+from c2c_dagster.traceability.correlate import BUILD_ID_KEYS, COMMIT_KEYS, RunningContainer
 
 # A terms query takes at most 65,536 values; stay well below per request.
 TERMS_CHUNK = 10_000
 MAX_MATCHES = 1_000_000
 
 
-def _find_all(store: MetadataStore, field: str, values: Iterable[str]) -> list[Mapping]:
-    values = sorted(set(values))
-    found: list[Mapping] = []
-    for i in range(0, len(values), TERMS_CHUNK):
-        found.extend(store.find(CI_BUILD_METADATA.name, field, values[i : i + TERMS_CHUNK], limit=MAX_MATCHES))
-    return found
+@dataclass
+class BuildKeys:
+    """What a build is looked up by: digests (its own or a platform's), tags, ids and commits."""
+
+    digests: set[str] = field(default_factory=set)
+    tags: set[str] = field(default_factory=set)
+    build_ids: set[str] = field(default_factory=set)
+    commits: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, containers: Iterable[RunningContainer], extra_digests: Iterable[str] = ()) -> BuildKeys:
+        keys = cls(digests=set(extra_digests))
+        for c in containers:
+            keys.digests.update(p.digest for p in c.pods if p.digest)
+            for image in {c.image, *(p.image for p in c.pods if p.image)}:
+                ref = parse_image(image)
+                if ref is not None and ref.tag:
+                    keys.tags.add(ref.tag)
+            # As correlate.match_build reads them: build ids from labels or annotations, commits
+            # from annotations only.
+            keys.build_ids.update(v for k in BUILD_ID_KEYS for v in (c.labels.get(k), c.annotations.get(k)) if v)
+            keys.commits.update(c.annotations[k] for k in COMMIT_KEYS if c.annotations.get(k))
+        return keys
+
+    def __bool__(self) -> bool:
+        return bool(self.digests or self.tags or self.build_ids or self.commits)
 
 
-def relevant_builds(
-    store: MetadataStore, containers: list[RunningContainer], extra_digests: Iterable[str] = (), commits: Iterable[str] = ()
-) -> BuildIndex:
-    digests = {p.digest for c in containers for p in c.pods if p.digest} | set(extra_digests)
-    tags = set()
-    for c in containers:
-        for image in {c.image, *(p.image for p in c.pods if p.image)}:
-            ref = parse_image(image)
-            if ref is not None and ref.tag:
-                tags.add(ref.tag)
-    build_ids = {v for c in containers for k in BUILD_ID_KEYS for v in (c.labels.get(k), c.annotations.get(k)) if v}
-    commit_ids = {c.annotations[k] for c in containers for k in COMMIT_KEYS if c.annotations.get(k)} | set(commits)
-    builds: dict[str, Mapping] = {}
-    for field, values in (
-        ("image_digest", digests),
-        ("platform_digests.digest", digests),
-        ("image_tag", tags),
-        ("build_id", build_ids),
-        ("commits.commit_id", commit_ids),
+def find_builds(store: MetadataStore, keys: BuildKeys) -> list[BuildDocument]:
+    """Every build any key names, each once."""
+    builds: dict[str, dict] = {}
+    for lookup, values in (
+        ("image_digest", keys.digests),
+        ("platform_digests.digest", keys.digests),
+        ("image_tag", keys.tags),
+        ("build_id", keys.build_ids),
+        ("commits.commit_id", keys.commits),
     ):
-        for build in _find_all(store, field, values):
-            builds[build["build_id"]] = build
-    return BuildIndex.of_documents(builds.values())
+        ordered = sorted(values)
+        for i in range(0, len(ordered), TERMS_CHUNK):
+            for build in store.find(CI_BUILD_METADATA.name, lookup, ordered[i : i + TERMS_CHUNK], limit=MAX_MATCHES):
+                builds[build["build_id"]] = build
+    return BuildDocument.from_documents(builds.values())

@@ -1,0 +1,143 @@
+"""What one ``traceability_records`` run writes, planned from what it read. Pure: no store, no
+registry, no Dagster; the tests call ``plan_records`` directly.
+
+The plan: one record per workload container and running digest (``correlate``), each keeping
+the release time of the digest while it keeps running; the records whose digest stopped
+running, marked so (they stay as history); a release event for every digest a container
+started running since the last run.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from c2c_dagster.documents.traceability import CONTAINER_KEY, ReleaseEvent, TraceabilityRecord
+from c2c_dagster.registry.resources import ImageFacts
+from c2c_dagster.traceability.correlate import BuildIndex, RunningContainer, SyncInfo, correlate
+from c2c_dagster.traceability.image_policy import ImagePolicy
+from c2c_dagster.traceability.releases import ObservedState, release_events
+from c2c_dagster.traceability.tags import TagKey, moved_tags, observed_digests, tag_key
+
+
+@dataclass
+class ClusterView:
+    """What a run reads of one cluster: what runs there now, its records so far, the builds
+    those containers can match, what the registry said of the digests no build names, and the
+    latest Argo CD sync per app."""
+
+    containers: list[RunningContainer]
+    previous: dict[str, TraceabilityRecord]  # by record_id
+    index: BuildIndex
+    # Registry answers by digest, and the image each digest was asked for.
+    facts: dict[str, ImageFacts] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+    syncs: dict[str, SyncInfo] = field(default_factory=dict)
+
+
+@dataclass
+class RecordsPlan:
+    """What to write: the records (replace), the stopped ones (merge updates), the release events."""
+
+    records: list[TraceabilityRecord]
+    stopped: list[dict[str, Any]]
+    events: list[ReleaseEvent]
+    moved: dict[TagKey, list[str]]
+
+
+def plan_records(view: ClusterView, policy: ImagePolicy, *, now: str) -> RecordsPlan:
+    """The records, stopped records and release events of one run at ``now`` (ISO time)."""
+    members = {d: f.platform_digests for d, f in view.facts.items() if f.platform_digests}
+    # What a tag points at now, for the images the registry was asked about; an index's
+    # platform manifests are the same image.
+    registry_tags: dict[TagKey, str] = {}
+    for digest, fact in view.facts.items():
+        if fact.tag_platform_digests and fact.tag_digest:
+            members[fact.tag_digest] = fact.tag_platform_digests
+        if fact.tag_digest and (key := tag_key(view.images.get(digest))) is not None:
+            registry_tags[key] = fact.tag_digest
+    moved = moved_tags(observed_digests(view.containers, view.index, earlier_records=view.previous.values(),
+                                        registry_tags=registry_tags, members=members))
+    records = correlate(
+        view.containers, view.index, syncs=view.syncs,
+        index_members={d: f.platform_digests for d, f in view.facts.items() if f.platform_digests},
+        revision_of=lambda digest: view.facts[digest].revision if digest in view.facts else None,
+        updated_at=now,
+        classify=policy.classify,
+        moved=moved,
+        advise_digest_pinning=policy.advise_digest_pinning,
+    )
+    for record in records:
+        keep_release_time(record, view.previous.get(record.record_id))
+        record.running, record.last_seen = True, now
+    return RecordsPlan(
+        records=records,
+        stopped=stopped_records(view.previous, records, now),
+        events=release_events_between(view.previous, records, view.index, view.syncs, now),
+        moved=moved,
+    )
+
+
+def keep_release_time(record: TraceabilityRecord, before: TraceabilityRecord | None) -> None:
+    """The release time survives pod restarts while the digest keeps running; a digest that
+    stopped and came back (a rollback) was released again, at its new ``first_seen``."""
+    if (
+        before is not None
+        and before.is_running
+        and before.first_seen
+        and (not record.first_seen or before.first_seen < record.first_seen)
+    ):
+        record.first_seen = before.first_seen
+
+
+def stopped_records(previous: Mapping[str, TraceabilityRecord], records: Iterable[TraceabilityRecord],
+                    now: str) -> list[dict[str, Any]]:
+    """Merge updates for the records that ran until now and run no more: kept, as history."""
+    current = {r.record_id for r in records}
+    return [
+        {"record_id": record_id, "running": False, "updated_at": now}
+        for record_id, record in previous.items()
+        if record.is_running and record_id not in current
+    ]
+
+
+def release_events_between(
+    previous: Mapping[str, TraceabilityRecord],
+    records: Iterable[TraceabilityRecord],
+    index: BuildIndex,
+    syncs: Mapping[str, SyncInfo],
+    now: str,
+) -> list[ReleaseEvent]:
+    """Digest changes per workload container between the last run (``previous``) and this one.
+
+    A release is dated by the new digest's ``first_seen``; a record without one (its pods
+    report no start time) is dated ``now``, the moment the change was seen.
+    """
+    before: dict[tuple[str | None, ...], list[TraceabilityRecord]] = defaultdict(list)
+    for record in previous.values():
+        before[record.container_key].append(record)
+    current: dict[tuple[str | None, ...], list[TraceabilityRecord]] = defaultdict(list)
+    for record in records:
+        current[record.container_key].append(record)
+
+    events: list[ReleaseEvent] = []
+    for key, running_now in current.items():
+        was_running = [r for r in before.get(key, []) if r.is_running and r.image_digest]
+        if not was_running:
+            continue  # first sight of this container: history starts here, no release
+        ran = {r.image_digest for r in was_running}
+        new = [r for r in running_now if r.image_digest and r.image_digest not in ran]
+        if not new:
+            continue
+        earlier = {r.image_digest for r in before[key] if not r.is_running and r.image_digest}
+        states = [
+            ObservedState("", tuple(r.image_digest for r in was_running for _ in r.pods or [None])),
+            ObservedState(min((r.first_seen for r in new if r.first_seen), default=now),
+                          tuple(r.image_digest for r in running_now if r.image_digest for _ in r.pods or [None])),
+        ]
+        app = running_now[0].argocd_app
+        app_syncs = [syncs[app]] if app and app in syncs else []
+        events += release_events(dict(zip(CONTAINER_KEY, key)), states, index, app_syncs, earlier=earlier)
+    return events
