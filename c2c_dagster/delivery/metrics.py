@@ -52,7 +52,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,7 @@ import pandas as pd
 from c2c_dagster.delivery.bands import quantile_fraction
 from c2c_dagster.delivery.policy import DeliveryPolicy
 from c2c_dagster.delivery.rows import ALL, SCOPES, row_id
+from c2c_dagster.documents.base import gc_paused
 
 
 # One row per release event (a container's digest change) of a production workload.
@@ -121,6 +123,15 @@ def _iso(moment: pd.Timestamp) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{moment.microsecond // 1000:03d}" if moment.microsecond else "") + "Z"
 
 
+def _iso_all(moments: pd.Series) -> pd.Series:
+    """``_iso`` of every moment at once (numpy's formatting, milliseconds only where there are some)."""
+    values = moments.to_numpy(dtype="datetime64[ns]")
+    seconds = np.datetime_as_string(values, unit="s")
+    with_ms = np.datetime_as_string(values, unit="ms")
+    has_ms = (values.view(np.int64) % 10**9) >= 1000  # as _iso: milliseconds when there is a fraction
+    return pd.Series(np.char.add(np.where(has_ms, with_ms, seconds), "Z"), index=moments.index).astype(object)
+
+
 def deployments_of(releases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Release events folded into deployments (one per workload and release time), and the map
     from each event to its deployment."""
@@ -131,7 +142,7 @@ def deployments_of(releases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                        traceable=("traceable", "any"), external=("external", "all")).reset_index()
     chain = deps["cluster"] + "/" + deps["namespace"] + "/" + deps["workload"]
     deps["chain"] = chain
-    deps["deployment_id"] = chain + "@" + deps["at"].map(_iso) if len(deps) else pd.Series(dtype=object)
+    deps["deployment_id"] = chain + "@" + _iso_all(deps["at"]) if len(deps) else pd.Series(dtype=object)
     event_map = ordered[[*keys, "event_id"]].merge(deps[[*keys, "deployment_id"]], on=keys)[["event_id", "deployment_id"]]
     return deps, event_map
 
@@ -201,51 +212,131 @@ def grouped_percentiles(codes: np.ndarray, values: np.ndarray, groups: int, qs: 
     return out
 
 
-def _first_releases(deps: pd.DataFrame, commits: pd.DataFrame, event_map: pd.DataFrame,
-                    rollbacks: pd.Series) -> pd.DataFrame:
-    """One row per (deployment, commit) with the deployment's scope fields and the lead time.
-
-    A rollback's commits are left out: it returns to a digest that ran in that workload before,
-    so they were in production already (even when that was before c2c's first scan, which no
-    release event records)."""
-    c = commits[~commits["event_id"].isin(rollbacks)]
-    c = c.merge(event_map, on="event_id").drop_duplicates(["deployment_id", "commit_id"])
-    c = c.merge(deps[["deployment_id", "cluster", "app", "at"]], on="deployment_id")
-    c["seconds"] = (c["at"] - c["committed_at"]).dt.total_seconds()
-    return c.sort_values(["at", "deployment_id", "commit_id"], kind="stable")
+NS_PER_DAY = 86_400 * 10**9
 
 
-def _scoped(data: pd.DataFrame, scope: str) -> pd.DataFrame:
-    keeps_cluster, keeps_app = SCOPES[scope]
-    return data.assign(scope_cluster=data["cluster"] if keeps_cluster else ALL,
-                       scope_app=data["app"] if keeps_app else ALL)
+@dataclass(frozen=True)
+class _Codes:
+    """Clusters and apps as sorted codes, and the scope-and-day key every row is grouped by: one
+    int64 per (cluster or ALL, app or ALL, day), so a year of commits sorts and groups as numbers."""
+
+    clusters: np.ndarray  # sorted names
+    apps: np.ndarray
+    first_day: int  # days since the epoch
+    days: int
+
+    def key(self, scope: str, cluster: np.ndarray, app: np.ndarray, day: np.ndarray) -> np.ndarray:
+        keeps_cluster, keeps_app = SCOPES[scope]
+        c = cluster + 1 if keeps_cluster else np.zeros(len(day), dtype=np.int64)
+        a = app + 1 if keeps_app else np.zeros(len(day), dtype=np.int64)
+        return (c * (len(self.apps) + 1) + a) * self.days + (day - self.first_day)
 
 
-KEYS = ["scope_cluster", "scope_app", "day"]
+@lru_cache(maxsize=4096)
+def _day_text(days_since_epoch: int) -> str:
+    return str(np.datetime64(days_since_epoch, "D"))
 
 
-def _split(data: pd.DataFrame, columns: Sequence[str]) -> dict[tuple[str, str, pd.Timestamp], dict[str, list[Any]]]:
-    """Lists of ``columns`` per (scope cluster, scope app, day) of ``data`` (already in list order)."""
-    if data.empty:
-        return {}
-    data = data.sort_values(KEYS, kind="stable")
-    codes = data.groupby(KEYS, sort=False).ngroup().to_numpy()
-    bounds = np.flatnonzero(np.diff(codes)) + 1
-    firsts = data[KEYS].iloc[np.concatenate(([0], bounds))].itertuples(index=False, name=None)
-    parts = {c: np.split(data[c].to_numpy(), bounds) for c in columns}
-    return {key: {c: parts[c][i].tolist() for c in columns} for i, key in enumerate(firsts)}
+def _codes(names: pd.Series, known: np.ndarray) -> np.ndarray:
+    return np.searchsorted(known, names.to_numpy(dtype=object)).astype(np.int64) if len(names) else np.zeros(0, np.int64)
 
 
-def _medians(values: dict[tuple, dict[str, list[Any]]], column: str) -> dict[tuple, tuple[float, float]]:
-    """(median, p90) of each group's ``column`` list (sorted ascending already)."""
-    keys = list(values)
-    if not keys:
-        return {}
-    lengths = np.array([len(values[k][column]) for k in keys])
-    flat = np.array([v for k in keys for v in values[k][column]], dtype=float)
-    codes = np.repeat(np.arange(len(keys)), lengths)
-    median, p90 = grouped_percentiles(codes, flat, len(keys), (0.5, 0.9))
-    return {k: (float(median[i]), float(p90[i])) for i, k in enumerate(keys)}
+class _Groups:
+    """Values of some columns grouped by key, in a given order; read back aligned with the sorted
+    keys of the rows being built: per row, a slice of each column's Python list (the documents
+    want lists), and group statistics of a numeric column."""
+
+    def __init__(self, keys: np.ndarray, order: np.ndarray, columns: Mapping[str, np.ndarray]):
+        ordered = keys[order]
+        bounds = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+        self.starts = np.concatenate(([0], bounds)) if len(order) else np.zeros(0, np.int64)
+        self.ends = np.concatenate((bounds, [len(order)])) if len(order) else np.zeros(0, np.int64)
+        self.keys = ordered[self.starts] if len(order) else np.zeros(0, np.int64)
+        self.arrays = {name: column[order] for name, column in columns.items()}
+
+    def align(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each row key: the index of its group, and whether it has one."""
+        if not len(self.keys):
+            return np.zeros(len(rows), np.int64), np.zeros(len(rows), bool)
+        index = np.minimum(np.searchsorted(self.keys, rows), len(self.keys) - 1)
+        return index, self.keys[index] == rows
+
+    def lists(self, rows: np.ndarray, column: str) -> list[list[Any]]:
+        if not len(self.keys):
+            return [[] for _ in range(len(rows))]
+        index, hit = self.align(rows)
+        values = self.arrays[column].tolist()
+        found = np.flatnonzero(hit)
+        result: list[list[Any]] = [[] for _ in range(len(rows))]
+        for row, a, b in zip(found.tolist(), self.starts[index[found]].tolist(), self.ends[index[found]].tolist(), strict=True):
+            result[row] = values[a:b]
+        return result
+
+    def stats(self, rows: np.ndarray, column: str) -> tuple[list[float | None], list[float | None]]:
+        """(medians, p90s) per row of a numeric column sorted ascending within each group; None
+        for a row without values."""
+        index, hit = self.align(rows)
+        if not len(self.keys):
+            return [None] * len(rows), [None] * len(rows)
+        lengths = self.ends - self.starts
+        median, p90 = grouped_percentiles(np.repeat(np.arange(len(lengths)), lengths), self.arrays[column].astype(float),
+                                          len(lengths), (0.5, 0.9))
+        return ([v if h else None for v, h in zip(median[index].tolist(), hit.tolist(), strict=True)],
+                [v if h else None for v, h in zip(p90[index].tolist(), hit.tolist(), strict=True)])
+
+
+@dataclass
+class _Commits:
+    """Each (deployment, commit) of the computed releases, and the earlier runs of those commits, as
+    arrays: cluster and app codes, commit codes (sorted ids), time, lead seconds, earlier-run flag."""
+
+    cluster: np.ndarray
+    app: np.ndarray
+    commit: np.ndarray
+    at: np.ndarray  # ns since the epoch
+    seconds: np.ndarray  # NaN: no usable commit time
+    ran_before: np.ndarray
+    ids: np.ndarray  # commit id of each code
+    dated: np.ndarray = field(init=False)  # a usable lead time: a commit time, not after the release
+    in_time_order: np.ndarray = field(init=False)  # by time, a release before an earlier run at the same time
+    in_value_order: np.ndarray = field(init=False)  # by lead seconds, then commit id
+    commit_ids: np.ndarray = field(init=False)  # the commit id of each row
+
+    def __post_init__(self) -> None:
+        self.commit_ids = self.ids[self.commit]
+        self.dated = ~np.isnan(self.seconds) & (self.seconds >= 0)
+        self.in_time_order = np.lexsort((self.ran_before, self.at))
+        self.in_value_order = np.lexsort((self.commit, self.seconds))
+
+
+def _commits(deps: pd.DataFrame, inputs: DeliveryInputs, event_map: pd.DataFrame, codes: _Codes) -> _Commits:
+    """A rollback's commits are left out: it returns to a digest that ran in that workload before,
+    so they were in production already (even before c2c's first scan, which no release event
+    records)."""
+    rollbacks = inputs.releases.loc[inputs.releases["rollback"], "event_id"]
+    commits = inputs.commits[~inputs.commits["event_id"].isin(rollbacks)]
+    row_of = pd.Index(event_map["event_id"]).get_indexer(commits["event_id"])
+    commits, row_of = commits[row_of >= 0], row_of[row_of >= 0]
+    dep_row = event_map["row"].to_numpy()[row_of]
+    ran = inputs.ran
+    code_of, ids = pd.factorize(np.concatenate((commits["commit_id"].to_numpy(dtype=object),
+                                                ran["commit_id"].to_numpy(dtype=object))), sort=True)
+    n = len(commits)
+    at = deps["at"].to_numpy(dtype="datetime64[ns]").view(np.int64)[dep_row]
+    committed = commits["committed_at"].to_numpy(dtype="datetime64[ns]")
+    seconds = np.where(np.isnat(committed), np.nan, (at - committed.view(np.int64)) / 1e9)
+    real = pd.DataFrame({"dep": dep_row, "commit": code_of[:n], "seconds": seconds}).drop_duplicates(["dep", "commit"])
+    dep = real["dep"].to_numpy()
+    return _Commits(
+        cluster=np.concatenate((deps["cluster_code"].to_numpy()[dep], _codes(ran["cluster"], codes.clusters))),
+        app=np.concatenate((deps["app_code"].to_numpy()[dep], _codes(ran["app"], codes.apps))),
+        commit=np.concatenate((real["commit"].to_numpy(), code_of[n:])),
+        at=np.concatenate((at[real.index.to_numpy()] if len(real) else np.zeros(0, np.int64),
+                           ran["since"].to_numpy(dtype="datetime64[ns]").view(np.int64))),
+        seconds=np.concatenate((real["seconds"].to_numpy(), np.full(len(ran), np.nan))),
+        ran_before=np.concatenate((np.zeros(len(real), bool), np.ones(len(ran), bool))),
+        ids=np.asarray(ids, dtype=object),
+    )
 
 
 def delivery_metrics(inputs: DeliveryInputs, start: datetime, end: datetime, policy: DeliveryPolicy) -> DeliveryResult:
@@ -257,109 +348,147 @@ def delivery_metrics(inputs: DeliveryInputs, start: datetime, end: datetime, pol
     ``inputs.commits`` needs the commits of the range's releases (more are harmless), and
     ``inputs.ran`` when each of them first ran in production, as far as the store knows.
     """
-    start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
+    # Millions of fresh, acyclic lists and floats for the documents: the cyclic GC would walk them
+    # again and again and free nothing (see gc_paused).
+    with gc_paused():
+        return _delivery_metrics(inputs, start, end, policy)
+
+
+def _delivery_metrics(inputs: DeliveryInputs, start: datetime, end: datetime, policy: DeliveryPolicy) -> DeliveryResult:
+    start_ns, end_ns = pd.Timestamp(start).value, pd.Timestamp(end).value
     deps, event_map = deployments_of(inputs.releases)
     deps = judge(deps, inputs.syncs, policy)
-    deps["day"] = deps["at"].dt.floor("D")
-    in_range = deps[(deps["at"] >= start_ts) & (deps["at"] < end_ts)]
-    restored = deps[deps["failed"] & (deps["restored_at"] >= start_ts) & (deps["restored_at"] < end_ts)].copy()
-    restored["day"] = pd.to_datetime(restored["restored_at"], utc=True).dt.floor("D")
-    restored["recovery_seconds"] = (pd.to_datetime(restored["restored_at"], utc=True) - restored["at"]).dt.total_seconds()
-    restored = restored.sort_values(["recovery_seconds", "deployment_id"], kind="stable")
-    rollback_events = inputs.releases.loc[inputs.releases["rollback"], "event_id"]
-    first = _first_releases(deps, inputs.commits, event_map, rollback_events)
+    event_map = event_map.assign(row=pd.Index(deps["deployment_id"]).get_indexer(event_map["deployment_id"]))
+    at = deps["at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    codes = _Codes(
+        clusters=np.array(sorted({*deps["cluster"], *inputs.ran["cluster"], *inputs.observed_since}), dtype=object),
+        apps=np.array(sorted({*deps["app"], *inputs.ran["app"]}), dtype=object),
+        first_day=min(start_ns, int(at.min()) if len(at) else start_ns) // NS_PER_DAY,
+        days=(max(end_ns, int(at.max()) + 1 if len(at) else end_ns) - min(start_ns, int(at.min()) if len(at) else start_ns))
+        // NS_PER_DAY + 2,
+    )
+    deps["cluster_code"] = _codes(deps["cluster"], codes.clusters)
+    deps["app_code"] = _codes(deps["app"], codes.apps)
+    deps["day"] = at // NS_PER_DAY
+    restored_ns = deps["restored_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    deps["restored_day"] = np.where(deps["failed"], restored_ns // NS_PER_DAY, -1)
+    deps["recovery_seconds"] = np.where(deps["failed"], (restored_ns - at) / 1e9, np.nan)
+    in_range = deps[(at >= start_ns) & (at < end_ns)].reset_index(drop=True)
+    restored = deps[deps["failed"].to_numpy() & deps["restored_at"].notna().to_numpy()
+                    & (restored_ns >= start_ns) & (restored_ns < end_ns)].reset_index(drop=True)
+    commits = _commits(deps, inputs, event_map, codes)
 
     rows: list[dict[str, Any]] = []
     for scope in SCOPES:
-        rows += _scope_rows(scope, in_range, restored, first, inputs, start_ts, end_ts)
+        rows += _scope_rows(scope, codes, in_range, restored, commits, inputs, start_ns, end_ns)
     rows.sort(key=lambda r: r["row_id"])
     return DeliveryResult(rows=rows, deployments=in_range)
 
 
-def _scope_rows(scope: str, in_range: pd.DataFrame, restored: pd.DataFrame, first: pd.DataFrame,
-                inputs: DeliveryInputs, start: pd.Timestamp, end: pd.Timestamp) -> list[dict[str, Any]]:
-    deps = _scoped(in_range, scope)
-    counts: dict[tuple, dict[str, Any]] = {}
-    if not deps.empty:
-        totals = deps.assign(
-            deployments=1, untraceable=~deps["traceable"] & ~deps["external"],
-        ).groupby(KEYS).agg(
-            deployments=("deployments", "sum"), rollbacks=("rollback", "sum"), fixes=("fix", "sum"),
-            failed=("failed", "sum"), untraceable=("untraceable", "sum"), external=("external", "sum"),
-        )
-        counts = {key: row for key, row in zip(totals.index, totals.to_dict("records"), strict=True)}
-    failures = _split(deps[deps["failed"]].sort_values(["at", "deployment_id"], kind="stable"),
-                      ["deployment_id", "signals"])
-    workloads = _split(deps.assign(workload_key=deps["namespace"] + "/" + deps["workload"]),
-                       ["workload_key", "namespace", "cluster"])
-    recoveries = _split(_scoped(restored, scope), ["deployment_id", "recovery_seconds"])
+def _scope_rows(scope: str, codes: _Codes, deps: pd.DataFrame, restored: pd.DataFrame, commits: _Commits,
+                inputs: DeliveryInputs, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
+    keys = codes.key(scope, deps["cluster_code"].to_numpy(), deps["app_code"].to_numpy(), deps["day"].to_numpy())
+    flags = {"deployments": np.ones(len(deps), bool), "rollbacks": deps["rollback"].to_numpy(bool),
+             "fix_deployments": deps["fix"].to_numpy(bool), "failed_deployments": deps["failed"].to_numpy(bool),
+             "untraceable_deployments": ~deps["traceable"].to_numpy(bool) & ~deps["external"].to_numpy(bool),
+             "external_deployments": deps["external"].to_numpy(bool)}
+    by_key = np.argsort(keys, kind="stable")
+    counted = _Groups(keys, by_key, {name: flag.astype(np.int64) for name, flag in flags.items()})
+    ids = deps["deployment_id"].to_numpy(dtype=object)
+    failed_rows = np.flatnonzero(deps["failed"].to_numpy())
+    failures = _Groups(keys, failed_rows[np.lexsort((ids[failed_rows], deps["at"].to_numpy()[failed_rows],
+                                                     keys[failed_rows]))],
+                       {"deployment_id": ids, "signals": deps["signals"].to_numpy(dtype=object)})
+    workloads = _Groups(keys, by_key, {
+        "workload": (deps["namespace"] + "/" + deps["workload"]).to_numpy(dtype=object),
+        "namespace": deps["namespace"].to_numpy(dtype=object), "cluster": deps["cluster"].to_numpy(dtype=object)})
+    restored_keys = codes.key(scope, restored["cluster_code"].to_numpy(), restored["app_code"].to_numpy(),
+                              restored["restored_day"].to_numpy())
+    restored_ids = restored["deployment_id"].to_numpy(dtype=object)
+    recovery = restored["recovery_seconds"].to_numpy()
+    recoveries = _Groups(restored_keys, np.lexsort((restored_ids, recovery, restored_keys)),
+                         {"deployment_id": restored_ids, "recovery_seconds": recovery})
 
     # Each commit once per scope, at its first release in that scope; a commit that ran there
     # earlier (inputs.ran: at the first scan, or released outside the range) is not new. On a tie
     # the release counts: its own digest's record says it ran since that very release.
-    ran = _scoped(inputs.ran, scope)
-    candidates = pd.concat([
-        _scoped(first, scope)[["scope_cluster", "scope_app", "commit_id", "at", "seconds"]].assign(ran_before=False),
-        pd.DataFrame({"scope_cluster": ran["scope_cluster"], "scope_app": ran["scope_app"], "commit_id": ran["commit_id"],
-                      "at": ran["since"], "seconds": np.nan, "ran_before": True}),
-    ], ignore_index=True) if not ran.empty else _scoped(first, scope).assign(ran_before=False)
-    candidates = candidates.sort_values(["at", "ran_before"], kind="stable")
-    scoped_first = candidates.drop_duplicates(["scope_cluster", "scope_app", "commit_id"])
-    scoped_first = scoped_first[~scoped_first["ran_before"].astype(bool)]
-    scoped_first = scoped_first[(scoped_first["at"] >= start) & (scoped_first["at"] < end)]
-    scoped_first = scoped_first.assign(day=scoped_first["at"].dt.floor("D"))
-    dated_mask = scoped_first["seconds"].notna() & (scoped_first["seconds"] >= 0)
-    dated = scoped_first[dated_mask].sort_values(["seconds", "commit_id"], kind="stable")
-    undated = scoped_first[~dated_mask].groupby(KEYS).size().to_dict() if (~dated_mask).any() else {}
-    leads = _split(dated, ["commit_id", "seconds"])
-    lead_stats = _medians(leads, "seconds")
-    recovery_stats = _medians(recoveries, "recovery_seconds")
+    keeps_cluster, keeps_app = SCOPES[scope]
+    in_time = commits.in_time_order
+    scoped = commits.commit[in_time] * ((len(codes.clusters) + 1) * (len(codes.apps) + 1))
+    if keeps_cluster:
+        scoped = scoped + (commits.cluster[in_time] + 1) * (len(codes.apps) + 1)
+    if keeps_app:
+        scoped = scoped + commits.app[in_time] + 1
+    chosen = in_time[~pd.Series(scoped).duplicated().to_numpy()]
+    chosen = chosen[~commits.ran_before[chosen] & (commits.at[chosen] >= start_ns) & (commits.at[chosen] < end_ns)]
+    lead_keys = np.zeros(len(commits.at), dtype=np.int64)
+    lead_keys[chosen] = codes.key(scope, commits.cluster[chosen], commits.app[chosen], commits.at[chosen] // NS_PER_DAY)
+    usable = np.zeros(len(commits.at), dtype=bool)
+    usable[chosen] = commits.dated[chosen]
+    undated_rows = chosen[~commits.dated[chosen]]
+    # In (seconds, commit) order already: a stable sort by key keeps it within each day.
+    by_value = commits.in_value_order[usable[commits.in_value_order]]
+    leads = _Groups(lead_keys, by_value[np.argsort(lead_keys[by_value], kind="stable")],
+                    {"commit_id": commits.commit_ids, "seconds": commits.seconds})
+    undated_rows = undated_rows[np.argsort(lead_keys[undated_rows], kind="stable")]
+    undated = _Groups(lead_keys, undated_rows, {"one": np.ones(len(commits.at), np.int64)})
 
-    keys = set(counts) | set(leads) | set(recoveries) | set(undated)
-    keys |= _observed_days(scope, inputs.observed_since, start, end)
+    # The rows: every key with something in it, plus the observed days; built column by column.
+    row_keys = np.unique(np.concatenate([counted.keys, leads.keys, recoveries.keys, undated.keys,
+                                         _observed_days(scope, codes, inputs.observed_since, start_ns, end_ns)]))
+    rest, day = np.divmod(row_keys, codes.days)
+    cluster_code, app_code = np.divmod(rest, len(codes.apps) + 1)
+    clusters = np.concatenate(([ALL], codes.clusters)).astype(object)[cluster_code].tolist()
+    apps = np.concatenate(([ALL], codes.apps)).astype(object)[app_code].tolist()
+    days = [_day_text(codes.first_day + d) for d in day.tolist()]
+    index, hit = counted.align(row_keys)
+    sums = {name: np.where(hit, np.add.reduceat(counted.arrays[name], counted.starts)[index], 0).tolist()
+            if len(counted.keys) else [0] * len(row_keys) for name in flags}
+    undated_index, undated_hit = undated.align(row_keys)
+    without_time = np.where(undated_hit, (undated.ends - undated.starts)[undated_index], 0).tolist() \
+        if len(undated.keys) else [0] * len(row_keys)
+    lead_lists, lead_commits = leads.lists(row_keys, "seconds"), leads.lists(row_keys, "commit_id")
+    lead_median, lead_p90 = leads.stats(row_keys, "seconds")
+    recovery_lists, recovery_ids = recoveries.lists(row_keys, "recovery_seconds"), recoveries.lists(row_keys, "deployment_id")
+    recovery_median, _ = recoveries.stats(row_keys, "recovery_seconds")
+    failure_ids, failure_signals = failures.lists(row_keys, "deployment_id"), failures.lists(row_keys, "signals")
+    row_workloads, row_namespaces = workloads.lists(row_keys, "workload"), workloads.lists(row_keys, "namespace")
     observed = _observed_since(inputs.observed_since)
+    if scope == "app":  # an app across clusters: the first scan of the clusters it was deployed to
+        since = [min((observed[c] for c in set(where) if c in observed), default=None)
+                 for where in workloads.lists(row_keys, "cluster")]
+    else:
+        since = [observed.get(cluster) for cluster in clusters]
     rows = []
-    for key in sorted(keys):
-        cluster, app, day = key
-        count = counts.get(key, {})
-        deployments = int(count.get("deployments", 0))
-        failed = int(count.get("failed", 0))
-        lead = leads.get(key, {"commit_id": [], "seconds": []})
-        recovery = recoveries.get(key, {"deployment_id": [], "recovery_seconds": []})
-        fails = failures.get(key, {"deployment_id": [], "signals": []})
-        where = workloads.get(key, {"workload_key": [], "namespace": [], "cluster": []})
-        lead_median, lead_p90 = lead_stats.get(key, (None, None))
-        recovery_median, _ = recovery_stats.get(key, (None, None))
-        day_text = day.strftime("%Y-%m-%d")
+    for i, key_cluster in enumerate(clusters):
+        deployments, failed = sums["deployments"][i], sums["failed_deployments"][i]
         rows.append({
-            "row_id": row_id(scope, cluster, app, day_text),
+            "row_id": row_id(scope, key_cluster, apps[i], days[i]),
             "scope": scope,
-            "cluster": cluster,
-            "app": app,
-            "day": day_text,
-            # An app's rows across clusters: the first scan of the clusters it was deployed to.
-            "observed_since": min((observed[c] for c in set(where["cluster"]) if c in observed), default=None)
-            if scope == "app" else observed.get(cluster),
-            "namespaces": sorted(set(where["namespace"])),
-            "workloads": sorted(set(where["workload_key"])),
+            "cluster": key_cluster,
+            "app": apps[i],
+            "day": days[i],
+            "observed_since": since[i],
+            "namespaces": sorted(set(row_namespaces[i])),
+            "workloads": sorted(set(row_workloads[i])),
             "deployments": deployments,
-            "rollbacks": int(count.get("rollbacks", 0)),
-            "fix_deployments": int(count.get("fixes", 0)),
-            "untraceable_deployments": int(count.get("untraceable", 0)),
-            "external_deployments": int(count.get("external", 0)),
+            "rollbacks": sums["rollbacks"][i],
+            "fix_deployments": sums["fix_deployments"][i],
+            "untraceable_deployments": sums["untraceable_deployments"][i],
+            "external_deployments": sums["external_deployments"][i],
             "failed_deployments": failed,
             "change_failure_rate": failed / deployments if deployments else None,
-            "failures": [{"deployment": d, "signals": s} for d, s in zip(fails["deployment_id"], fails["signals"], strict=True)],
-            "lead_time_commits": lead["commit_id"],
-            "lead_time_seconds": lead["seconds"],
-            "lead_time_count": len(lead["seconds"]),
-            "lead_time_median_seconds": lead_median,
-            "lead_time_p90_seconds": lead_p90,
-            "commits_without_time": int(undated.get(key, 0)),
-            "recovered_deployments": recovery["deployment_id"],
-            "recovery_seconds": recovery["recovery_seconds"],
-            "recovery_count": len(recovery["recovery_seconds"]),
-            "recovery_median_seconds": recovery_median,
+            "failures": [{"deployment": d, "signals": f} for d, f in zip(failure_ids[i], failure_signals[i], strict=True)],
+            "lead_time_commits": lead_commits[i],
+            "lead_time_seconds": lead_lists[i],
+            "lead_time_count": len(lead_lists[i]),
+            "lead_time_median_seconds": lead_median[i],
+            "lead_time_p90_seconds": lead_p90[i],
+            "commits_without_time": without_time[i],
+            "recovered_deployments": recovery_ids[i],
+            "recovery_seconds": recovery_lists[i],
+            "recovery_count": len(recovery_lists[i]),
+            "recovery_median_seconds": recovery_median[i],
         })
     return rows
 
@@ -372,14 +501,18 @@ def _observed_since(observed: Mapping[str, datetime]) -> dict[str, str]:
     return text
 
 
-def _observed_days(scope: str, observed: Mapping[str, datetime], start: pd.Timestamp, end: pd.Timestamp) -> set[tuple]:
-    """Rows for the scopes without an app on every day c2c observed, deployments or not, so a quiet
-    day reads as zero and a day before the first scan reads as nothing."""
+def _observed_days(scope: str, codes: _Codes, observed: Mapping[str, datetime], start_ns: int, end_ns: int) -> np.ndarray:
+    """Row keys for the scopes without an app on every day c2c observed, deployments or not, so a
+    quiet day reads as zero and a day before the first scan reads as nothing."""
     keeps_cluster, keeps_app = SCOPES[scope]
     if keeps_app or not observed:
-        return set()
-    firsts = {cluster: pd.Timestamp(moment).floor("D") for cluster, moment in observed.items()}
+        return np.zeros(0, np.int64)
+    days = np.arange(start_ns // NS_PER_DAY, (end_ns - 1) // NS_PER_DAY + 1)
+    firsts = {cluster: pd.Timestamp(moment).value // NS_PER_DAY for cluster, moment in observed.items()}
     if not keeps_cluster:
-        firsts = {ALL: min(firsts.values())}
-    days = pd.date_range(start.floor("D"), end - timedelta(microseconds=1), freq="D", tz="UTC")
-    return {(cluster, ALL, day) for cluster, first in firsts.items() for day in days if day >= first}
+        seen = days[days >= min(firsts.values())]
+        return codes.key(scope, np.zeros(len(seen), np.int64), np.zeros(len(seen), np.int64), seen)
+    found = [codes.key(scope, np.full(int((days >= first).sum()), int(np.searchsorted(codes.clusters, cluster))),
+                       np.zeros(int((days >= first).sum()), np.int64), days[days >= first])
+             for cluster, first in firsts.items()]
+    return np.concatenate(found) if found else np.zeros(0, np.int64)
