@@ -15,9 +15,10 @@ The history is synthetic (generated here, seeded): two production clusters, 200 
 apps of one to three workloads, and workloads on their own), rollbacks, fix releases, failed and
 degraded syncs, untraceable and third-party images, commits shipped in two releases, commits
 without a time. Goal: the year in under 20 s of CPU time (the wall clock is printed too; on a
-shared machine it also counts other processes' turns), >= 3x the straightforward computation
-(both build the same 148,000 documents with 4 million list entries, which bounds what vectorising
-can gain), peak memory under 1 GiB for the year at once and under 256 MiB for a month's run.
+shared machine it also counts other processes' turns), >= 3x the straightforward computation in
+CPU time too (both build the same 148,000 documents with 4 million list entries, which bounds
+what vectorising can gain), peak memory under 1 GiB for the year at once and under 256 MiB for
+a month's run.
 Usage: ``.venv/bin/python benchmarks/delivery_metrics.py``
 """
 
@@ -353,10 +354,11 @@ def main() -> int:
     # DataFrames, the straightforward computation's documents and the context of the months.
     print(f"peak RSS of the whole benchmark process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:,.2f} GiB")
 
-    # Seconds as CPU time: on a shared machine the wall clock also counts other processes' turns.
-    ok = c2c_cpu < 20 and plain_seconds / c2c_seconds >= 3 and peaks[0] < GIB and peaks[1] < GIB / 4
-    print(f"goal: the year in < 20 s of CPU, >= 3x the straightforward computation, peak memory < 1 GiB at once and "
-          f"< 256 MiB a month at a time: {'met' if ok else 'NOT met'}")
+    # Seconds and ratio in CPU time: on a shared machine the wall clock also counts other
+    # processes' turns, unevenly between the two sides (both are printed above).
+    ok = c2c_cpu < 20 and plain_cpu / c2c_cpu >= 3 and peaks[0] < GIB and peaks[1] < GIB / 4
+    print(f"goal: the year in < 20 s of CPU, >= 3x the straightforward computation's CPU time, peak memory "
+          f"< 1 GiB at once and < 256 MiB a month at a time: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
 
 
