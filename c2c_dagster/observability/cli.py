@@ -24,9 +24,22 @@ def add_parser(commands: Any) -> None:
                        help=f"listen port (C2C_METRICS_PORT; default {DEFAULT_PORT})")
     serve.add_argument("--refresh-seconds", type=float, default=float(os.environ.get("C2C_METRICS_REFRESH_SECONDS", 30)),
                        help="read the store at most this often; scrapes in between get the last reading (default 30)")
+    serve.add_argument("--dora-days", type=_positive, default=os.environ.get("C2C_METRICS_DORA_DAYS", "30"),
+                       help="the window of the c2c_dora_* gauges in days, today included, as c2c dora --since <N>d "
+                            "(C2C_METRICS_DORA_DAYS; default 30)")
     serve.add_argument("--dagster-home", default=os.environ.get("DAGSTER_HOME"),
                        help="a Dagster instance to read snapshot run durations from (default $DAGSTER_HOME; "
                             "without one, c2c_snapshot_duration_seconds is not exported)")
+
+
+def _positive(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"--dora-days / C2C_METRICS_DORA_DAYS {text!r}: a whole number of days, at least 1")
+    return days
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         instance = dg.DagsterInstance.get()
     settings = StoreSettings.from_env()
     collector = StoreCollector(lambda: shared_store(settings), refresh_seconds=args.refresh_seconds,
-                               dagster_instance=instance)
+                               dagster_instance=instance, dora_days=args.dora_days)
     try:
         serve(collector, args.address, args.port)
     except OSError as exc:

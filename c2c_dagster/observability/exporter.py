@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from c2c_core.timeutil import parse_time
+from c2c_dagster.observability.dora import DEFAULT_WINDOW_DAYS, read_summaries, window
 from c2c_dagster.observability.families import StoreState, families
 from c2c_dagster.observability.reads import documents, group_stats
 from c2c_dagster.store import (
@@ -38,8 +39,10 @@ from c2c_dagster.store import (
 SNAPSHOT_ASSET = "deployment_snapshots"
 
 
-def read_state(store: MetadataStore, dagster_instance: Any | None = None) -> StoreState:
-    """Everything one scrape exports, read from the store (and Dagster's run records, if given)."""
+def read_state(store: MetadataStore, dagster_instance: Any | None = None,
+               dora_days: int = DEFAULT_WINDOW_DAYS) -> StoreState:
+    """Everything one scrape exports, read from the store (and Dagster's run records, if given);
+    the DORA figures over the last ``dora_days`` days."""
     open_versions = [doc for group in group_stats(store, DEPLOYMENT_METADATA.name, ["current"]) if group.key[0]
                      for doc in store.find(DEPLOYMENT_METADATA.name, "current", group.key[0], limit=FIND_ALL)]
     sync_durations = []
@@ -63,6 +66,8 @@ def read_state(store: MetadataStore, dagster_instance: Any | None = None) -> Sto
                                   if g.key[0] == "true"),
         open_problems=group_stats(store, INGEST_PROBLEMS.name, ["source", "kind"], where={"open": True}),
         snapshot_durations=snapshot_durations(dagster_instance) if dagster_instance is not None else {},
+        dora=read_summaries(store, window(dora_days)),
+        dora_window_days=dora_days,
     )
 
 
@@ -89,6 +94,7 @@ class StoreCollector:
     open_store: Callable[[], MetadataStore]
     refresh_seconds: float = 30.0
     dagster_instance: Any | None = None
+    dora_days: int = DEFAULT_WINDOW_DAYS
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _cached: list[Metric] = field(default_factory=list)
     _read_at: float = float("-inf")
@@ -99,7 +105,7 @@ class StoreCollector:
         try:
             if self._store is None:
                 self._store = self.open_store()
-            metrics = families(read_state(self._store, self.dagster_instance))
+            metrics = families(read_state(self._store, self.dagster_instance, self.dora_days))
             up = 1
         except StoreError as exc:
             # The figures would be wrong or missing: export none, and say why in the log.

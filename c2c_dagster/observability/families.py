@@ -5,7 +5,8 @@ their cardinality. Label sets are bounded by the clusters' own size: the per-con
 series grow with the containers and pods running now (as kube-state-metrics' do), the per-image
 ones with the workload containers x digests running now, the event counters with workloads,
 Argo CD apps and Jenkins jobs; every other label takes values from a fixed set (flag, phase,
-state, build result, rollback, problem).
+state, build result, rollback, problem). The DORA gauges (``dora.py``) have one series per
+delivery scope: app x cluster, cluster, app and everything.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from c2c_core.timeutil import parse_time
+from c2c_dagster.observability.dora import DEFAULT_WINDOW_DAYS, ScopeSummary, dora_families
 from c2c_dagster.observability.reads import Group
 from c2c_dagster.traceability.correlate import Flag
 from c2c_dagster.traceability.view import TRACED_CONTAINER_TYPES
@@ -44,6 +46,8 @@ class StoreState:
     builds_without_digest: int = 0
     open_problems: list[Group] = field(default_factory=list)  # ingest-problems, open, by source and kind
     snapshot_durations: dict[str, float] = field(default_factory=dict)  # cluster -> seconds (from Dagster)
+    dora: list[ScopeSummary] = field(default_factory=list)  # delivery-metrics summaries of the window
+    dora_window_days: int = DEFAULT_WINDOW_DAYS
 
 
 def _s(value: Any) -> str:
@@ -262,4 +266,4 @@ def families(state: StoreState) -> list[Metric]:
         source, kind = (_s(v) for v in group.key)
         problems.add_metric([source, kind], group.count)
     return [*image_families(state.records), *runtime_families(state.pods, state.workloads, state.records),
-            *snapshot, *events, problems]
+            *snapshot, *events, problems, *dora_families(state.dora, state.dora_window_days)]

@@ -181,3 +181,63 @@ def test_the_endpoint_serves_metrics_and_a_cheap_health_answer(tmp_path) -> None
         body = requests.get(f"{base}/metrics", timeout=5).text
         server.shutdown()
     assert "c2c_store_up 1.0" in body
+
+
+def test_the_dora_gauges_are_what_c2c_dora_answers(store, store_resource) -> None:
+    """The delivery tests' known history through the real delivery_metrics asset: each scope's
+    gauges are c2c dora's figures for that scope and period (the known truth of test_asset.py)."""
+    from datetime import date
+
+    import dagster as dg
+
+    from c2c_dagster.delivery.assets import delivery_metrics
+    from c2c_dagster.delivery.report import DoraQuery, dora_report
+    from c2c_dagster.delivery.resources import DeliveryPolicyResource
+    from c2c_dagster.delivery.summary import Period
+    from c2c_dagster.observability.dora import dora_families, read_summaries
+    from c2c_dagster_tests.delivery.history import write_history
+
+    write_history(store)
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([delivery_metrics], instance=instance, resources={
+            "store": store_resource, "delivery_policy": DeliveryPolicyResource(production_clusters=["prod*"])},
+            tags={"dagster/asset_partition_range_start": "2026-02-28",
+                  "dagster/asset_partition_range_end": "2026-03-05"}).success
+    period = Period(date(2026, 2, 28), date(2026, 3, 5))
+    summaries = read_summaries(store, period)
+
+    class Fixed:
+        def collect(self) -> Any:
+            return dora_families(summaries, period.days)
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Fixed())
+    out: dict[str, dict[tuple[str, ...], float]] = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for sample in family.samples:
+            labels = sample.labels
+            key = (labels["cluster"], labels["app"], *(labels[k] for k in ("quantile", "key") if k in labels))
+            out.setdefault(sample.name, {})[key] = sample.value
+    # The known truth (test_asset.py): 11 deployments on 6 observed days, lead times 20m 30m 1h 1h
+    # 2h 3h 24h 7d, 2 of 11 failed, recoveries with a median of 2.5 h.
+    assert out["c2c_dora_deployments"][("*", "*")] == 11
+    assert out["c2c_dora_deployments_per_day"][("*", "*")] == pytest.approx(11 / 6)
+    assert out["c2c_dora_lead_time_seconds"][("*", "*", "0.5")] == 5400
+    assert out["c2c_dora_change_failure_rate"][("*", "*")] == pytest.approx(2 / 11)
+    assert out["c2c_dora_recovery_time_seconds"][("*", "*", "0.5")] == 9000
+    assert {labels[2]: v for labels, v in out["c2c_dora_band"].items() if labels[:2] == ("*", "*")} == {
+        "deployment_frequency": 4, "lead_time": 4, "change_failure_rate": 1, "recovery_time": 3}
+    # Every scope's series is c2c dora's answer for it.
+    scopes = {(c, a) for c, a in out["c2c_dora_deployments"]}
+    assert {("*", "*"), ("prod", "*"), ("prod-eu", "*"), ("*", "argocd/shop"), ("prod", "argocd/shop")} <= scopes
+    for cluster, app in scopes:
+        report = dora_report(store, DoraQuery(app=None if app == "*" else app, cluster=None if cluster == "*" else cluster),
+                             period)
+        assert report is not None, (cluster, app)
+        frequency, lead, failure = report["deployment_frequency"], report["lead_time"], report["change_failure_rate"]
+        assert out["c2c_dora_deployments"][(cluster, app)] == frequency["deployments"]
+        assert out["c2c_dora_deployments_per_day"].get((cluster, app)) == frequency["per_day"]
+        assert out["c2c_dora_failed_deployments"][(cluster, app)] == failure["failed_deployments"]
+        assert out["c2c_dora_change_failure_rate"].get((cluster, app)) == failure["rate"]
+        assert out["c2c_dora_lead_time_seconds"].get((cluster, app, "0.9")) == lead["p90_seconds"]
+        assert out["c2c_dora_recovery_time_seconds"].get((cluster, app, "0.5")) == report["recovery_time"]["median_seconds"]
