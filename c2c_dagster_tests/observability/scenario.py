@@ -10,7 +10,7 @@ would: the dashboards' time windows need syncs finished hours and days before th
 real controller stamps every operation with the moment it runs; the syncs themselves are proven on
 the real controller in c2c_dagster_tests/argocd/test_syncs.py), the kubelet's restart report (the test patches a pod's containerStatuses as a kubelet
 would after three OOM kills; kwok never crashes a container). Nothing is written to the store
-directly.
+directly: the delivery-metrics rows too are the real delivery_metrics asset's, from the releases.
 
 What happens, relative to the scenario's start T (builds and syncs carry past times; releases
 happen now, as the workloads change):
@@ -22,7 +22,11 @@ happen now, as the workloads change):
   32 MiB) on api:v1 by digest, tool (1 replica, kwok's default 1m / 1 MiB) on a hand-pushed image
   by tag; then web moves to v2, then back to v1 (a rollback); api's container restarts 3 times;
 - Argo CD: app web with two successful syncs (60 s, 120 s) and a failed one (30 s), app api with
-  one successful sync (90 s) that declared api:v0, so api's running image is drift.
+  one successful sync (90 s) that declared api:v0, so api's running image is drift;
+- delivery (DORA): each build's commit was made an hour before the build started; web's release of
+  v2 and its rollback are the only deployments (what ran at the first scan is not one): 2
+  deployments of app <namespace>/web, the v2 one failed (rolled back) and recovered by the
+  rollback, one commit's lead time (web #2's, release time - its commit time).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ PROMETHEUS_DIR = REPO_ROOT / "k8s" / "base" / "metrics" / "prometheus"
 USAGE_CPU, USAGE_MEMORY = "kwok.x-k8s.io/usage-cpu", "kwok.x-k8s.io/usage-memory"
 ARGO_INSTANCE = "app.kubernetes.io/instance"
 MIB = 1024 * 1024
+COMMIT_BEFORE_BUILD = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,9 @@ class Scenario:
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)  # pod name -> {workload, node, cpu, memory}
     zones: dict[str, str] = field(default_factory=dict)  # node -> topology.kubernetes.io/zone
     exporter_url: str = ""
+    first_scan_day: str = ""  # the UTC day c2c first scanned the cluster (delivery's observed days start)
+    committed: dict[str, str] = field(default_factory=dict)  # build id -> its commit's time
+    releases: list[tuple[str, bool]] = field(default_factory=list)  # (at, rollback) as c2c recorded them
 
     def build(self, job_workload: str, number: int) -> Build:
         return next(b for b in self.builds if b.job == self.jobs[job_workload] and b.number == number)
@@ -133,11 +141,12 @@ def build_scenario(k8s_cluster: Any, registry: Any, jenkins: Any, opensearch: An
     for build in builds:
         commit = sha(f"{build.build_id}{namespace}")
         scenario.commits[build.build_id] = commit
+        scenario.committed[build.build_id] = scenario.at(build.ago + COMMIT_BEFORE_BUILD)
         name, tag = (build.image or "web:none").split(":")
         pipe.ci_build(build.number, name, tag, scenario.digests.get(build.image or ""), commit=commit,
                       status=build.status, at=scenario.at(build.ago), job=build.job,
                       author=build.author or ("", ""), duration_ms=build.duration_s * 1000,
-                      previous_commit=previous.get(build.job))
+                      previous_commit=previous.get(build.job), committed_at=scenario.committed[build.build_id])
         previous[build.job] = commit
     # The builds without metadata carry no commits: Jenkins' own change sets are empty here.
     for build in builds:
@@ -192,6 +201,7 @@ def build_scenario(k8s_cluster: Any, registry: Any, jenkins: Any, opensearch: An
         "(another test's Applications with a status left in the shared cluster?)")
 
     pipe.run(only_this_namespace=True)  # builds ingested; web v1, api v1, tool running
+    scenario.first_scan_day = datetime.now(UTC).date().isoformat()
     pipe.deploy("web", pipe.ref("web", scenario.digests["web:v2"]), replicas=2, labels={ARGO_INSTANCE: "web"},
                 annotations=web_pods)
     _wait_rollout(pipe, "web", scenario.digests["web:v2"])
@@ -201,6 +211,8 @@ def build_scenario(k8s_cluster: Any, registry: Any, jenkins: Any, opensearch: An
                 annotations=web_pods)
     _wait_rollout(pipe, "web", scenario.digests["web:v1"])
     pipe.run(only_this_namespace=True)  # rollback web v2 -> v1
+    scenario.releases = [(e["at"], bool(e["rollback"])) for e in pipe.release_events()]
+    _deliver(pipe, instance, scenario.first_scan_day)
 
     for pod in pipe.core.list_namespaced_pod(namespace).items:
         annotations = pod.metadata.annotations or {}
@@ -214,6 +226,19 @@ def build_scenario(k8s_cluster: Any, registry: Any, jenkins: Any, opensearch: An
     for node in pipe.core.list_node().items:
         scenario.zones[node.metadata.name] = node.metadata.labels.get("topology.kubernetes.io/zone", "")
     return scenario, pipe, instance_cm
+
+
+def _deliver(pipe: Pipeline, instance: dg.DagsterInstance, first: str) -> None:
+    """delivery_metrics, as automation would run it once traceability_records landed: the days from
+    the first scan to today in one run (one day unless the scenario ran over midnight, UTC)."""
+    from c2c_dagster.delivery.assets import delivery_metrics
+    from c2c_dagster.delivery.resources import DeliveryPolicyResource
+
+    today = datetime.now(UTC).date().isoformat()
+    result = dg.materialize([delivery_metrics], instance=instance, resources={
+        "store": pipe.store_resource, "delivery_policy": DeliveryPolicyResource()},
+        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": today})
+    assert result.success
 
 
 def _wait_rollout(pipe: Pipeline, name: str, digest: str) -> None:

@@ -12,7 +12,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
@@ -20,6 +20,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from c2c_core.timeutil import parse_time
 from c2c_dagster.observability import ui
 from c2c_dagster.traceability.correlate import Flag
 from c2c_dagster_tests.observability import grafana_requests as g
@@ -128,6 +129,8 @@ def variables(s: Scenario) -> dict[str, dict[str, tuple[list[str], str | None]]]
         "c2c-argocd": {"cluster": ([CLUSTER], None), "app": (["api", "web"], None)},
         "c2c-resources": everything,
         "c2c-pod-health": {**everything, "workload": (["api", "tool", "web"], None)},
+        # "*" is a value of its own (every cluster): with one app chosen, the "app" scope's rows.
+        "c2c-delivery-performance": {"cluster": (["*", CLUSTER], "*"), "app": (["*", f"{ns}/web"], f"{ns}/web")},
     }
 
 
@@ -149,6 +152,55 @@ def _node_usage(s: Scenario, kind: str) -> dict[str, float]:
             else:
                 usage[pod.spec.node_name] += int(annotations.get("kwok.x-k8s.io/usage-memory", "1Mi").rstrip("Mi")) * MIB
     return dict(usage)
+
+
+def _delivery(s: Scenario) -> dict[str, Check]:
+    """Delivery Performance for app <ns>/web in every cluster: web's release of v2 (failed: rolled
+    back) and its rollback (restores it) are the deployments; web #2's commit the one lead time."""
+    ns, web2 = s.namespace, s.build("web", 2)
+    [release] = [parse_time(at) for at, rollback in s.releases if not rollback]
+    [rollback] = [parse_time(at) for at, rollback in s.releases if rollback]
+    lead = (release - parse_time(s.committed[web2.build_id])).total_seconds()
+    recovery = (rollback - release).total_seconds()
+    observed = (datetime.now(UTC).date() - date.fromisoformat(s.first_scan_day)).days + 1
+    day = {"release": _day(release.timestamp()), "rollback": _day(rollback.timestamp())}
+    deployments = Counter(day.values())
+    failed = Counter([day["release"]])
+    week = Counter(_day(d / 1000 - datetime.fromtimestamp(d / 1000, UTC).weekday() * 86400) for d in day.values())
+    rows = sorted((datetime.fromtimestamp(d / 1000, UTC).date().isoformat(), "*", f"{ns}/web", n,
+                   int(d == day["rollback"]), failed[d], [f"{ns}/Deployment/web"]) for d, n in deployments.items())
+
+    def series(r: list, *ids: str) -> dict[Any, Any]:
+        return {keys[0]: tuple(v[i] for i in ids) for keys, v in r[0].rows if v[ids[0]]}
+
+    return {
+        "Deployments a day (last 30 days)": lambda r, s: (r[0].value, pytest.approx(2 / observed)),
+        "Lead time median (last 30 days)": lambda r, s: (r[0].value, pytest.approx(lead, abs=1)),
+        "Lead time p90 (last 30 days)": lambda r, s: (r[0].value, pytest.approx(lead, abs=1)),
+        "Change failure rate (last 30 days)": lambda r, s: (r[0].value, 0.5),
+        "Recovery time median (last 30 days)": lambda r, s: (r[0].value, pytest.approx(recovery, abs=1)),
+        # 2 a day or 1 (over midnight): elite; 2 days and some: high; 50 %: low; minutes: elite.
+        "DORA bands (last 30 days)": lambda r, s: (r[0].by("key"), {
+            "deployment_frequency": 4, "lead_time": 3, "change_failure_rate": 1, "recovery_time": 4}),
+        "Deployments": lambda r, s: (r[0].total(), 2),
+        "Failed deployments": lambda r, s: (r[0].total(), 1),
+        "Rollbacks": lambda r, s: (r[0].total(), 1),
+        "Recoveries": lambda r, s: (r[0].total(), 1),
+        "Deployments and failed deployments per day": lambda r, s: (
+            series(r, "1", "4"), {d: (n, failed[d]) for d, n in deployments.items()}),
+        "Deployments per week": lambda r, s: (series(r, "1"), {w: (n,) for w, n in week.items()}),
+        "Deployments per day by app": lambda r, s: (r[0].by(0), {f"{ns}/web": 2}),
+        "Deployments by cluster": lambda r, s: (r[0].by(0), {CLUSTER: 2}),
+        "Lead time median and p90 per day": lambda r, s: (
+            series(r, "1", "4"), {day["release"]: (pytest.approx(lead, abs=1), pytest.approx(lead, abs=1))}),
+        "Change failure rate per day": lambda r, s: (
+            {keys[0]: v["1"] for keys, v in r[0].rows if v["1"] is not None},
+            {d: failed[d] / n for d, n in deployments.items()}),
+        "Recovery time median per day": lambda r, s: (series(r, "1"), {day["rollback"]: (pytest.approx(recovery, abs=1),)}),
+        "Delivery by day": lambda r, s: (
+            sorted((d["day"], d["cluster"], d["app"], d["deployments"], d["rollbacks"], d["failed_deployments"],
+                    d["workloads"]) for d in _docs(r)), rows),
+    }
 
 
 def expectations(s: Scenario) -> dict[str, dict[str, Check]]:
@@ -318,6 +370,7 @@ def expectations(s: Scenario) -> dict[str, dict[str, Check]]:
                 [(d["pod_name"], d["containers"][0]["restartCount"], d["containers"][0]["last_state_reason"],
                   d["containers"][0]["last_exitCode"]) for d in _docs(r)], [(api_pod, 3, "OOMKilled", 137)]),
         },
+        "c2c-delivery-performance": _delivery(s),
     }
 
 

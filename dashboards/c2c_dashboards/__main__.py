@@ -19,6 +19,7 @@ import yaml
 from c2c_dashboards.boards import (
     argocd,
     deployment_impact,
+    delivery,
     deployments_over_time,
     jenkins_builds,
     overview,
@@ -31,10 +32,10 @@ from c2c_dashboards.build import Spec, export
 from c2c_dashboards.sources import INDEX_SOURCES, PROMETHEUS
 
 DASHBOARDS_DIR = Path(__file__).resolve().parents[1]
-# The seed's order (8.4-8.6), the overview first.
+# The seed's order (8.4-8.6), the overview first; then Delivery Performance (DORA).
 BOARDS: tuple[Callable[[], Spec], ...] = (
     overview.spec, traceability.spec, release_history.spec, jenkins_builds.spec, deployments_over_time.spec,
-    deployment_impact.spec, argocd.spec, resources.spec, pod_health.spec,
+    deployment_impact.spec, argocd.spec, resources.spec, pod_health.spec, delivery.spec,
 )
 PROVIDER_PATH = "/var/lib/grafana/dashboards/c2c"
 

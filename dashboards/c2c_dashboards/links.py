@@ -25,9 +25,12 @@ DEPLOYMENT_IMPACT = Board("c2c-deployment-impact", "deployment-impact-and-regres
 ARGOCD = Board("c2c-argocd", "argo-cd-deployment-monitoring")
 RESOURCES = Board("c2c-resources", "kubernetes-resource-utilization")
 POD_HEALTH = Board("c2c-pod-health", "pod-health-and-runtime-status")
+DELIVERY = Board("c2c-delivery-performance", "delivery-performance")
 
 # Table columns of one record (cluster, namespace, workload_name fields) link to its traceability.
 TO_WORKLOAD = link("Traceability of this workload", TRACEABILITY.url(
     cluster="${__data.fields.cluster}", namespace="${__data.fields.namespace}", workload="${__value.raw}"))
 TO_BUILD = link("This build's trace", JENKINS_BUILDS.url(build="${__value.raw}"))
 TO_COMMIT = link("Builds that contain this commit", JENKINS_BUILDS.url(commit="${__value.raw}"))
+TO_APP_DELIVERY = link("Delivery performance of this app", DELIVERY.url(
+    cluster="${__data.fields.cluster}", app="${__value.raw}"))
