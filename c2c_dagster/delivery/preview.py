@@ -15,6 +15,7 @@ from c2c_dagster.delivery.bands import percentile
 from c2c_dagster.delivery.policy import DeliveryPolicy
 from c2c_dagster.delivery.refresh import RefreshResult
 from c2c_dagster.delivery.summary import Period, summarize
+from c2c_dagster.observability.ui import DELIVERY, dashboard_link
 
 PREVIEW_ROWS = 20  # a preview: `c2c dora` and the store have the rest
 HOUR = 3600.0
@@ -74,4 +75,5 @@ def delivery_preview(result: RefreshResult, start: datetime, end: datetime, poli
         "rows_written": result.written,
         "rows_deleted": result.deleted,
         "release_events_read": result.stats.release_events,
+        **dashboard_link("dashboard", DELIVERY),
     }

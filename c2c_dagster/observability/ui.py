@@ -26,6 +26,7 @@ OVERVIEW = "c2c-overview"
 POD_HEALTH = "c2c-pod-health"
 JENKINS_BUILDS = "c2c-jenkins-builds"
 RELEASE_HISTORY = "c2c-release-history"
+DELIVERY = "c2c-delivery-performance"
 PREVIEW_ROWS = 20  # a preview, not the data: the dashboard and `c2c trace` have the rest
 # Flags that advise rather than warn (a tag in the spec instead of a digest): not "needs attention".
 ADVICE_FLAGS = frozenset({"mutable_tag", "not_pinned"})
@@ -40,7 +41,8 @@ def dashboard_url(uid: str, **variables: str) -> str | None:
     return f"{base}/d/{uid}" + (f"?{query}" if query else "")
 
 
-def _link(key: str, uid: str, **variables: str) -> dict[str, dg.MetadataValue]:
+def dashboard_link(key: str, uid: str, **variables: str) -> dict[str, dg.MetadataValue]:
+    """``{key: <url>}`` metadata linking to a dashboard; empty when no Grafana is configured."""
     url = dashboard_url(uid, **variables)
     return {key: dg.MetadataValue.url(url)} if url else {}
 
@@ -86,8 +88,8 @@ def traceability_preview(cluster: str, records: Sequence[TraceabilityRecord],
             ({"at": e.at, "namespace": e.namespace, "workload": e.workload_name,
               "from_build_id": e.from_build_id or "", "to_build_id": e.to_build_id or "",
               "rollback": bool(e.rollback)} for e in newest)),
-        **_link("dashboard", OVERVIEW, cluster=cluster),
-        **_link("release_history", RELEASE_HISTORY, cluster=cluster),
+        **dashboard_link("dashboard", OVERVIEW, cluster=cluster),
+        **dashboard_link("release_history", RELEASE_HISTORY, cluster=cluster),
     }
 
 
@@ -107,7 +109,7 @@ def snapshot_preview(cluster: str, pods: Sequence[PodVersion],
             [("namespace", "string"), ("workloads", "int"), ("pods", "int"), ("not_ready", "int"), ("restarts", "int")],
             ({"namespace": ns, "workloads": c["workloads"], "pods": c["pods"], "not_ready": c["not_ready"],
               "restarts": c["restarts"]} for ns, c in sorted(per_namespace.items()))),
-        **_link("dashboard", POD_HEALTH, cluster=cluster),
+        **dashboard_link("dashboard", POD_HEALTH, cluster=cluster),
     }
 
 
@@ -121,5 +123,5 @@ def builds_preview(builds: Sequence[BuildDocument]) -> dict[str, dg.MetadataValu
             ({"build_id": b.build_id, "build_status": b.build_status or "", "image_tag": b.image_tag or "",
               "digest": _short(b.image_digest), "digest_missing": bool(b.digest_missing)}
              for b in ordered[:PREVIEW_ROWS])),
-        **_link("dashboard", JENKINS_BUILDS),
+        **dashboard_link("dashboard", JENKINS_BUILDS),
     }

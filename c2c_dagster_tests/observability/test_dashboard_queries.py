@@ -497,3 +497,6 @@ def test_the_dagster_ui_shows_the_same_story(world) -> None:
     builds = metadata("ci_builds")
     assert sorted(r["build_id"] for r in rows(builds["builds"])) == sorted(b.build_id for b in scenario.builds)
     assert builds["dashboard"].value == f"{GRAFANA_URL}/d/{ui.JENKINS_BUILDS}"
+    delivery = metadata("delivery_metrics")  # the days the scenario ran: web's two deployments, one failed
+    assert (delivery["deployments"].value, delivery["change_failure_rate"].value) == (2, 0.5)
+    assert delivery["dashboard"].value == f"{GRAFANA_URL}/d/{ui.DELIVERY}"

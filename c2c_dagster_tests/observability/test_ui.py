@@ -47,7 +47,7 @@ def test_the_traceability_preview_lists_what_needs_attention(monkeypatch) -> Non
     assert "dashboard" not in preview  # no Grafana configured, no link
 
 
-@pytest.mark.parametrize("uid", [ui.OVERVIEW, ui.POD_HEALTH, ui.JENKINS_BUILDS, ui.RELEASE_HISTORY])
+@pytest.mark.parametrize("uid", [ui.OVERVIEW, ui.POD_HEALTH, ui.JENKINS_BUILDS, ui.RELEASE_HISTORY, ui.DELIVERY])
 def test_every_linked_dashboard_exists(uid: str) -> None:
     assert uid in {board["uid"] for board in BOARDS.values()}
 
