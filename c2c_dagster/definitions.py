@@ -1,14 +1,14 @@
 """The c2c code location: what Dagster loads (``workspace.yaml`` points here).
 
-ci_builds (Jenkins) and deployment_snapshots (Kubernetes) feed traceability_records, whose
-release events feed delivery_metrics (DORA's four keys); sensors fire on Jenkins builds and Argo
-CD syncs, a schedule scans the clusters, another deletes history past the retention (opt-in).
-Every resource is
-wired from the environment here, secrets as ``EnvVar``s.
+ci_builds (Jenkins), argocd_sync_events (Argo CD) and deployment_snapshots (Kubernetes) feed
+traceability_records, whose release events feed delivery_metrics (DORA's four keys); sensors fire
+on Jenkins builds and Argo CD syncs, a schedule scans the clusters, another deletes history past
+the retention (opt-in). Every resource is wired from the environment here, secrets as ``EnvVar``s.
 """
 
 import dagster as dg
 
+from c2c_dagster.argocd.assets import argocd_sync_events
 from c2c_dagster.argocd.sensors import argocd_sync_sensor
 from c2c_dagster.delivery.assets import delivery_metrics
 from c2c_dagster.delivery.resources import delivery_policy_resource_from_env
@@ -25,7 +25,8 @@ from c2c_dagster.traceability.assets import traceability_records
 from c2c_dagster.traceability.resources import image_policy_resource_from_env
 
 defs = dg.Definitions(
-    assets=[ci_builds, deployment_snapshots, traceability_records, delivery_metrics],
+    # argocd_sync_events is written by argocd_sync_sensor, not by a run: a spec in the lineage.
+    assets=[ci_builds, deployment_snapshots, argocd_sync_events, traceability_records, delivery_metrics],
     sensors=[
         jenkins_build_sensor,
         argocd_sync_sensor,

@@ -17,6 +17,10 @@ DEFAULT_WINDOWS: dict[str, tuple[str, str]] = {
     # Builds land only when Jenkins finishes one: a quiet night is normal, a quiet weekend
     # (Friday evening to Monday morning, ~62 h) should not fail, a quiet week should.
     "ci_builds": ("1d", "3d"),
+    # Syncs are recorded only when someone (or Argo CD's automation) deploys: a long weekend
+    # without one warns at most; a week without a sync in any cluster fails, since by then the
+    # sensor has more likely stopped than every team stopped deploying.
+    "argocd_sync_events": ("3d", "7d"),
     # Scans run every 10 minutes (C2C_SCAN_CRON): two missed scans warn, three fail.
     "deployment_snapshots": ("25m", "40m"),
     # Refreshed as soon as a snapshot lands, so the snapshot's windows plus a run's length.

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import dagster as dg
-import urllib3
-from kubernetes import client as k8s_client
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
 from c2c_core.timeutil import iso_utc, parse_time, utc_now
+from c2c_dagster.argocd.assets import recorded
 from c2c_dagster.argocd.cursor import AppCursor, ArgoCursor, advance_app, snapshot_event
 from c2c_dagster.argocd.events import SyncEvent, app_key, app_uid, snapshot_scope, sync_events, wants_snapshot
+from c2c_dagster.argocd.listing import list_applications
 from c2c_dagster.documents.argocd import SyncEventDocument
+from c2c_dagster.kubernetes.collect import ClusterReadError
 from c2c_dagster.kubernetes.partitions import CLUSTER_TAG
 from c2c_dagster.kubernetes.resources import KubernetesResource, cluster_configured_by_env
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStoreResource, StoreError
 
 SNAPSHOT_ASSET = dg.AssetKey("deployment_snapshots")
-ARGOCD_GROUP, ARGOCD_VERSION, ARGOCD_APPLICATIONS = "argoproj.io", "v1alpha1", "applications"
 
 # Tags shared with k8s/argocd/postsync-hook.yaml: the hook tags its run with the same app and
 # partition, and the sensor does not request a second snapshot of a sync the hook covered. Both, like the scan
@@ -32,86 +28,6 @@ SYNC_EVENT_TAG = "c2c/sync-event-id"
 PARTITION_TAG = "dagster/partition"
 HOOK_TRIGGER = "argocd-postsync-hook"
 SENSOR_TRIGGER = "argocd_sync_sensor"
-
-# A 410 Gone on a continue token (the snapshot behind it was compacted) restarts the listing;
-# a few restarts in a row mean the cluster churns faster than it can be read, and the tick skips.
-MAX_LIST_RESTARTS = 3
-
-
-class ClusterReadError(RuntimeError):
-    """A cluster's Applications could not be read; the message names cluster, URL and error."""
-
-
-def list_applications(kubernetes: KubernetesResource, cluster: str) -> Iterator[dict[str, Any]] | None:
-    """Every Application of ``cluster`` across namespaces, one bounded page at a time.
-
-    None when the cluster does not serve the Application CRD (no Argo CD there). Raises
-    ``ClusterReadError`` for anything else (unreachable, timeout, 403, bad kubeconfig), also
-    from the iterator when a later page fails.
-    """
-    try:
-        api = kubernetes.api_client(cluster)
-    except (ConfigException, OSError, KeyError) as exc:
-        raise ClusterReadError(f"cluster {cluster!r}: client configuration failed: {exc}") from exc
-    custom = k8s_client.CustomObjectsApi(api)
-
-    def page(token: str | None) -> dict[str, Any]:
-        return custom.list_cluster_custom_object(
-            ARGOCD_GROUP,
-            ARGOCD_VERSION,
-            ARGOCD_APPLICATIONS,
-            limit=kubernetes.page_size,
-            _continue=token,
-            _request_timeout=kubernetes.request_timeout_seconds,
-        )
-
-    # The first page is read here, so "no CRD" and "unreachable" surface before any app is seen.
-    try:
-        first = page(None)
-    except ApiException as exc:
-        api.close()
-        if exc.status == 404:
-            return None
-        raise ClusterReadError(_describe(cluster, api.configuration.host, exc)) from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        api.close()
-        raise ClusterReadError(_describe(cluster, api.configuration.host, exc)) from exc
-
-    def items() -> Iterator[dict[str, Any]]:
-        current, restarts = first, 0
-        try:
-            while True:
-                yield from current.get("items") or []
-                token = (current.get("metadata") or {}).get("continue")
-                if not token:
-                    return
-                try:
-                    current = page(token)
-                except ApiException as exc:
-                    if exc.status != 410 or restarts >= MAX_LIST_RESTARTS:
-                        raise
-                    # Starting over yields some apps twice; the caller handles each app once.
-                    current, restarts = page(None), restarts + 1
-        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterReadError(_describe(cluster, api.configuration.host, exc)) from exc
-        finally:
-            api.close()
-
-    return items()
-
-
-def _describe(cluster: str, url: str, exc: Exception) -> str:
-    if isinstance(exc, ApiException):
-        detail = f"HTTP {exc.status} {exc.reason}"
-        if exc.status == 403:
-            detail += (
-                f" (the identity needs get/list on {ARGOCD_APPLICATIONS}.{ARGOCD_GROUP} cluster-wide; "
-                f"see k8s/ RBAC)"
-            )
-        body = (exc.body or "")[:300] if isinstance(exc.body, str) else ""
-        return f"cluster {cluster!r} at {url}: listing {ARGOCD_APPLICATIONS}.{ARGOCD_GROUP}: {detail} {body}".strip()
-    return f"cluster {cluster!r} at {url}: {type(exc).__name__}: {exc}"
-
 
 @dataclass
 class _Tick:
@@ -200,10 +116,8 @@ def _read_cluster(
     documents: list[SyncEventDocument] = []
     requests: list[dg.RunRequest] = []
     covered = 0
-    for app in listing:  # raises ClusterReadError mid-way: nothing of this cluster is kept
+    for app in listing:
         key = app_key(app)
-        if key in apps_cursor:  # seen again after a listing restart (410 Gone)
-            continue
         destination = (app.get("spec") or {}).get("destination") or {}
         target = kubernetes.cluster_for_destination(cluster, destination.get("server"), destination.get("name"))
         events = sync_events(app, argocd_cluster=cluster, cluster=target, recorded_at=recorded_at)
@@ -244,7 +158,7 @@ def _read_cluster(
     description=(
         "Watches Argo CD Applications in every configured cluster. Each newly finished sync is "
         "recorded in argocd-sync-events (config-repo revision, who started it, phase, health, images, "
-        "synced resources), so deployment history outlives Argo CD's 10-entry status.history; each "
+        "synced resources) and reported as a materialization of argocd_sync_events, so deployment history outlives Argo CD's 10-entry status.history; each "
         "new sync also requests a post-sync deployment_snapshots run scoped to the app's destination "
         "namespace and synced workloads, unless its PostSync hook already launched one."
     ),
@@ -285,7 +199,9 @@ def argocd_sync_sensor(
     context.log.info(summary)
     if tick.failures:
         context.log.warning(f"skipped, cursor unchanged for them: {'; '.join(tick.failures)}")
+    # The stored batch is the argocd_sync_events asset's materialization: no run writes it.
+    events = [recorded(tick.documents)] if tick.documents else []
     if not tick.requests:
         skip = summary + (f"; unreadable: {'; '.join(tick.failures)}" if tick.failures else "")
-        return dg.SensorResult(skip_reason=skip, cursor=cursor.dumps())
-    return dg.SensorResult(run_requests=tick.requests, cursor=cursor.dumps())
+        return dg.SensorResult(skip_reason=skip, cursor=cursor.dumps(), asset_events=events)
+    return dg.SensorResult(run_requests=tick.requests, cursor=cursor.dumps(), asset_events=events)

@@ -20,6 +20,7 @@ import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
+from c2c_dagster.argocd import applications as argocd
 from c2c_dagster.documents.base import gc_paused
 
 Slim = dict[str, Any]
@@ -32,12 +33,12 @@ _DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configurat
 MAX_LIST_RESTARTS = 3
 
 
-class ClusterUnreachableError(RuntimeError):
-    """The API server could not be reached or timed out; nothing was written, a retry is safe."""
-
-
 class ClusterReadError(RuntimeError):
     """The API server answered a LIST with an error c2c cannot work around (5xx, 401, ...)."""
+
+
+class ClusterUnreachableError(ClusterReadError):
+    """The API server could not be reached or timed out; nothing was written, a retry is safe."""
 
 
 @dataclass(frozen=True)
@@ -291,31 +292,14 @@ def slim_node(item: dict[str, Any]) -> Slim:
     }
 
 
-def slim_application(item: dict[str, Any]) -> Slim:
-    meta = item.get("metadata") or {}
-    spec = item.get("spec") or {}
-    destination = spec.get("destination") or {}
-    return {
-        "name": meta.get("name"),
-        "namespace": meta.get("namespace"),
-        "destination": {"server": destination.get("server"), "name": destination.get("name"),
-                        "namespace": destination.get("namespace")},
-        # The resources Argo CD manages for the app: maps workloads that carry no tracking label.
-        "resources": [
-            {"group": r.get("group") or "", "kind": r.get("kind"), "namespace": r.get("namespace"),
-             "name": r.get("name")}
-            for r in (item.get("status") or {}).get("resources") or []
-        ],
-    }
-
-
 NODES = ResourceType("nodes", "Node", "", "v1", False, slim_node)
 DEPLOYMENTS = ResourceType("deployments", "Deployment", "apps", "v1", True, slim_deployment)
 STATEFULSETS = ResourceType("statefulsets", "StatefulSet", "apps", "v1", True, slim_statefulset)
 DAEMONSETS = ResourceType("daemonsets", "DaemonSet", "apps", "v1", True, slim_daemonset)
 REPLICASETS = ResourceType("replicasets", "ReplicaSet", "apps", "v1", True, slim_replicaset)
 JOBS = ResourceType("jobs", "Job", "batch", "v1", True, slim_job)
-APPLICATIONS = ResourceType("applications", "Application", "argoproj.io", "v1alpha1", True, slim_application,
+# Argo CD's Applications, read for which app manages a workload (argocd/applications.py).
+APPLICATIONS = ResourceType(argocd.PLURAL, argocd.KIND, argocd.GROUP, argocd.VERSION, True, argocd.slim_application,
                             optional=True)
 PODS = ResourceType("pods", "Pod", "", "v1", True, slim_pod)
 

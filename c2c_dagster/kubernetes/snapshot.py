@@ -22,6 +22,7 @@ from typing import Any
 
 from c2c_core.images import ImageReference, normalize_image_id, parse_image
 from c2c_core.timeutil import iso_utc
+from c2c_dagster.argocd.applications import ArgoApps
 from c2c_dagster.documents.base import gc_paused
 from c2c_dagster.documents.deployments import (
     POD,
@@ -36,6 +37,7 @@ from c2c_dagster.documents.deployments import (
     WorkloadVersion,
 )
 from c2c_dagster.kubernetes.collect import (
+    APPLICATIONS,
     DAEMONSETS,
     DEPLOYMENTS,
     JOBS,
@@ -46,8 +48,6 @@ from c2c_dagster.kubernetes.collect import (
     Slim,
 )
 
-TRACKING_ID_ANNOTATION = "argocd.argoproj.io/tracking-id"
-INSTANCE_LABEL = "app.kubernetes.io/instance"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 POD_TEMPLATE_HASH = "pod-template-hash"
 # Why a container is not running, in the order an operator cares about.
@@ -122,41 +122,6 @@ def _str_or_none(value: Any) -> str | None:
 
 def _controller(refs: list[Slim]) -> Slim | None:
     return next((r for r in refs if r.get("controller")), refs[0] if refs else None)
-
-
-class _ArgoApps:
-    """Which Argo CD Application manages an object: tracking annotation, then label, then the
-    Application's own ``status.resources``; named ``namespace/name`` when the app is known."""
-
-    def __init__(self, applications: list[Slim] | None):
-        self.listed = applications is not None
-        self.by_name: dict[str, list[str]] = {}
-        self.by_resource: dict[tuple[str, str, str], str] = {}
-        for app in applications or []:
-            full = f"{app['namespace']}/{app['name']}"
-            self.by_name.setdefault(app["name"], []).append(full)
-            for res in app["resources"]:
-                self.by_resource[(res["kind"], res.get("namespace") or "", res["name"])] = full
-
-    def _resolve(self, name: str) -> str:
-        # Argo CD's apps-in-any-namespace writes "<namespace>_<name>" into tracking values.
-        if "_" in name and self.listed:
-            ns, _, short = name.partition("_")
-            if f"{ns}/{short}" in self.by_name.get(short, []):
-                return f"{ns}/{short}"
-        candidates = self.by_name.get(name, [])
-        return candidates[0] if len(candidates) == 1 else name
-
-    def app_for(self, kind: str, namespace: str | None, name: str | None, obj: Slim) -> str | None:
-        tracking = (obj.get("annotations") or {}).get(TRACKING_ID_ANNOTATION)
-        if tracking and ":" in tracking:
-            return self._resolve(tracking.split(":", 1)[0])
-        instance = (obj.get("labels") or {}).get(INSTANCE_LABEL)
-        # Helm sets the same label with no Argo CD around: trust it when an Application of that
-        # name exists, or when Applications could not be read (then it is Argo CD's default).
-        if instance and (not self.listed or instance in self.by_name or "_" in instance):
-            return self._resolve(instance)
-        return self.by_resource.get((kind, namespace or "", name or ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +208,7 @@ def _join(
     when = iso_utc(snapshot_time)
     snap = Snapshot(cluster=cluster, snapshot_time=when, mode=mode)
     common = {"cluster": cluster, "mode": mode, "sync_event_id": sync_event_id or None}
-    apps = _ArgoApps(collection.items.get("applications") if "applications" in collection.complete else None)
+    apps = ArgoApps(collection.of(APPLICATIONS.key) if APPLICATIONS.key in collection.complete else None)
     nodes = {n["name"]: n for n in collection.of("nodes")}
     replicasets = {rs["uid"]: rs for rs in collection.of(REPLICASETS.key)}
     replicasets_by_name = {(rs["namespace"], rs["name"]): rs for rs in collection.of(REPLICASETS.key)}

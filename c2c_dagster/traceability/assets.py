@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 
 from c2c_core.timeutil import iso_utc, utc_now
+from c2c_dagster.argocd.assets import argocd_sync_events
 from c2c_dagster.documents.traceability import TraceabilityRecord
 from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.jenkins.assets import ci_builds
@@ -28,7 +29,12 @@ from c2c_dagster.traceability.resources import ImagePolicyResource
 # were never ingested, which would otherwise block the join forever. Any newly updated
 # ci_builds partition counts, backfilled old days included, not only the latest window.
 REFRESH_WHEN_UPSTREAM_LANDS = (
-    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
+    (
+        dg.AutomationCondition.newly_missing()
+        # A sync alone changes nothing that runs yet: the post-sync snapshot it brings (or the
+        # next scan) lands the pods, and that refreshes the records with the sync in them.
+        | dg.AutomationCondition.any_deps_updated().ignore(dg.AssetSelection.assets(argocd_sync_events.key))
+    ).since_last_handled()
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("refresh when ci_builds (any day) or this cluster's snapshot lands")
@@ -59,7 +65,9 @@ def _check(name: str, records: list[TraceabilityRecord], flag: Flag, severity: d
 
 @dg.asset(
     partitions_def=cluster_partitions,
-    deps=[dg.AssetDep(ci_builds, partition_mapping=dg.AllPartitionMapping()), deployment_snapshots],
+    # Lineage: commit -> build (ci_builds) -> digest, sync (argocd_sync_events) -> pods (deployment_snapshots).
+    deps=[dg.AssetDep(ci_builds, partition_mapping=dg.AllPartitionMapping()), argocd_sync_events,
+          deployment_snapshots],
     automation_condition=REFRESH_WHEN_UPSTREAM_LANDS,
     freshness_policy=freshness_policy("traceability_records"),
     check_specs=CHECKS,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import dagster as dg
 import pytest
 
 from c2c_dagster.argocd.cursor import ArgoCursor
@@ -71,6 +72,10 @@ def test_an_image_tag_commit_is_synced_by_argo_cd_and_recorded_once_with_a_scope
     result, _ = tick(gitops, baseline.cursor)
     event_id = gitops.event_id(app, 0)
     (request,) = mine(result, gitops)
+    # The batch the tick stored is reported on the argocd_sync_events asset (no run writes it).
+    (stored,) = result.asset_events
+    assert stored.asset_key == dg.AssetKey("argocd_sync_events") and stored.metadata["sync_events"].value >= 1
+    assert CLUSTER in stored.metadata["by_cluster"].value
     assert request.run_key == f"post-sync:{event_id}" and request.partition_key == CLUSTER
     assert request.tags["c2c/cluster"] == CLUSTER  # as the scan schedule tags its runs
     assert request.run_config["ops"]["deployment_snapshots"]["config"] == {

@@ -1,0 +1,42 @@
+"""Listing one cluster's Argo CD Applications whole, for the sync sensor: through the same pager,
+timeouts and errors as a snapshot's LISTs (``kubernetes.collect``), one error type for callers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes.config.config_exception import ConfigException
+
+from c2c_dagster.argocd.applications import GROUP, KIND, PLURAL, VERSION
+from c2c_dagster.kubernetes.collect import ClusterReadError, ResourceType, api_page_lister, collect
+from c2c_dagster.kubernetes.resources import KubernetesResource
+
+# Whole objects: sync events read status.history and status.operationState, which the
+# snapshot's slim form drops.
+APPLICATIONS_WHOLE = ResourceType(PLURAL, KIND, GROUP, VERSION, True, lambda item: item, optional=True)
+
+
+def list_applications(kubernetes: KubernetesResource, cluster: str) -> list[dict[str, Any]] | None:
+    """Every Application of ``cluster`` across namespaces, paged (``kubernetes.page_size``).
+
+    None when the cluster does not serve the Application CRD (no Argo CD there). Raises
+    ``ClusterReadError`` naming the cluster and its URL for anything else: a bad kubeconfig, an
+    unreachable API server or a timeout, or a refused LIST (with the RBAC rule that allows it).
+    """
+    try:
+        api = kubernetes.api_client(cluster)
+    except (ConfigException, OSError, KeyError) as exc:
+        raise ClusterReadError(f"cluster {cluster!r}: client configuration failed: {exc}") from exc
+    with api:
+        url = api.configuration.host
+        try:
+            collection = collect(api_page_lister(api, kubernetes.request_timeout_seconds), server=url,
+                                 page_size=kubernetes.page_size, types=[APPLICATIONS_WHOLE])
+        except ClusterReadError as exc:
+            raise ClusterReadError(f"cluster {cluster!r} at {url}: {exc}") from exc
+    if PLURAL in collection.absent:
+        return None
+    if collection.errors:
+        raise ClusterReadError(f"cluster {cluster!r} at {url}: listing {PLURAL}.{GROUP}: "
+                               + "; ".join(error.describe() for error in collection.errors))
+    return collection.of(PLURAL)
