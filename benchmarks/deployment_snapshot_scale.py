@@ -7,8 +7,8 @@ then measures in the same process, each the best of ``ROUNDS`` runs:
 - raw LISTs: the same paginated LIST calls the snapshot makes (same types, page size 500), each
   page parsed with ``json.loads`` and dropped — the floor a plain client pays; also timed with
   the cyclic GC paused as c2c pauses it, so the ratio to that stricter floor is shown too;
-- c2c snapshot: ``collect_cluster`` + ``build_snapshot`` (LIST, slim, join; no store write);
-  goal <= 1.5x the raw LISTs;
+- c2c snapshot: ``snapshot_cluster`` (LIST, slim, join, pods joined page by page; no store
+  write); goal <= 1.5x the raw LISTs;
 - c2c snapshot + history + embedded store write (first scan, then an unchanged re-scan);
 - seed's approach: list Deployments, then one pod LIST per Deployment with its label selector
   (the seed's collector loop), twice: as the seed writes it (the Python SDK's typed models), and
@@ -16,7 +16,8 @@ then measures in the same process, each the best of ``ROUNDS`` runs:
   calls themselves; goal: c2c >= 5x faster;
 - typed models: the pod LIST through ``CoreV1Api`` models instead of raw JSON, for the record;
 - peak Python memory of one snapshot (tracemalloc, in a separate run so it does not slow the
-  timings) and the process' max RSS.
+  timings) and the process' max RSS; ``deployment_snapshot_memory.py`` measures peak RSS properly,
+  each snapshot in a process of its own.
 
 Usage: ``.venv/bin/python benchmarks/deployment_snapshot_scale.py [DEPLOYMENTS] [PODS_PER_DEPLOYMENT]``
 (default 400 x 5 = 2,000 pods on 22 kwok nodes).
@@ -37,9 +38,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from c2c_dagster.documents.base import gc_paused
-from c2c_dagster.kubernetes.collect import RESOURCE_TYPES, api_page_lister, collect_cluster
+from c2c_dagster.kubernetes.collect import RESOURCE_TYPES, api_page_lister
 from c2c_dagster.kubernetes.history import plan_history, read_open_versions, write_history
-from c2c_dagster.kubernetes.snapshot import build_snapshot
+from c2c_dagster.kubernetes.snapshot import snapshot_cluster
 from c2c_dagster.store import EmbeddedStore
 from c2c_devstack.services import kubernetes, wait_until
 
@@ -80,6 +81,20 @@ def create_workload(api, n_deployments: int, replicas: int) -> None:
     # Bounded: the API server and the 2 shared cores set the pace, not the number of threads.
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(create, range(n_deployments)))
+
+
+def json_page_lister(api) -> Callable[[str, int, str | None], dict]:
+    """A plain client's LIST: the whole page parsed with ``json.loads`` (c2c decodes items one at a
+    time, ``collect.parse_list_page``), the floor the raw LISTs are timed on."""
+
+    def list_page(path: str, limit: int, continue_token: str | None) -> dict:
+        query: list[tuple[str, object]] = [("limit", limit)] + ([("continue", continue_token)] if continue_token else [])
+        response = api.call_api(path, "GET", query_params=query, header_params={"Accept": "application/json"},
+                                auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
+                                _request_timeout=(10, 60))
+        return json.loads(response.data)
+
+    return list_page
 
 
 def running_pods(lister) -> int:
@@ -142,6 +157,7 @@ def main() -> None:
             print(f"cluster with {nodes} kwok nodes up in {time.perf_counter() - started:.0f}s")
             with cluster.api_client() as api:
                 lister = api_page_lister(api, 60)
+                plain_lister = json_page_lister(api)
                 started = time.perf_counter()
                 create_workload(api, n_deployments, replicas)
                 wait_until(lambda: running_pods(lister) >= total, what=f"{total} pods Running",
@@ -149,8 +165,9 @@ def main() -> None:
                 print(f"{n_deployments} Deployments, {total} pods Running in {time.perf_counter() - started:.0f}s")
 
                 def snapshot():
-                    collection = collect_cluster(api, page_size=PAGE_SIZE, timeout_seconds=60)
-                    return build_snapshot(collection, cluster="bench", snapshot_time=datetime.now(UTC))
+                    snap, _ = snapshot_cluster(lister, cluster="bench", snapshot_time=datetime.now(UTC),
+                                               page_size=PAGE_SIZE)
+                    return snap
 
                 store = EmbeddedStore(Path(workdir) / "store.sqlite")
                 store.ensure_indices()
@@ -163,18 +180,18 @@ def main() -> None:
                     return plan
 
                 # Warm connections and the API server's caches equally for everyone.
-                raw_lists(lister)
-                t_raw, calls = best(lambda: raw_lists(lister))
+                raw_lists(plain_lister)
+                t_raw, calls = best(lambda: raw_lists(plain_lister))
 
                 def raw_lists_gc_paused() -> int:
                     with gc_paused():
-                        return raw_lists(lister)
+                        return raw_lists(plain_lister)
 
                 t_raw_nogc, _ = best(raw_lists_gc_paused)
                 t_snap, snap = best(snapshot)
                 t_first, first = best(snapshot_and_write, rounds=1)
                 t_steady, steady = best(snapshot_and_write)
-                t_seed, seed_pods = best(lambda: seed_per_deployment(api, lister))
+                t_seed, seed_pods = best(lambda: seed_per_deployment(api, plain_lister))
                 core = client.CoreV1Api(api)
                 apps_api = client.AppsV1Api(api)
 
@@ -200,7 +217,7 @@ def main() -> None:
                 def raw_pods() -> int:
                     count, token = 0, None
                     while True:
-                        page = lister("/api/v1/pods", PAGE_SIZE, token)
+                        page = plain_lister("/api/v1/pods", PAGE_SIZE, token)
                         count += len(page["items"])
                         token = page["metadata"].get("continue")
                         if not token:

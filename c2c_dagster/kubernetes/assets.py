@@ -11,11 +11,11 @@ import dagster as dg
 from c2c_core.timeutil import utc_now
 from c2c_dagster.documents.deployments import PodVersion, WorkloadVersion
 from c2c_dagster.freshness import freshness_policy
-from c2c_dagster.kubernetes.collect import DAEMONSETS, DEPLOYMENTS, PODS, STATEFULSETS, collect_cluster
+from c2c_dagster.kubernetes.collect import DAEMONSETS, DEPLOYMENTS, PODS, STATEFULSETS, api_page_lister
 from c2c_dagster.kubernetes.history import plan_history, read_open_versions, write_history
 from c2c_dagster.kubernetes.partitions import cluster_partitions
 from c2c_dagster.kubernetes.resources import KubernetesResource
-from c2c_dagster.kubernetes.snapshot import Scope, build_snapshot
+from c2c_dagster.kubernetes.snapshot import Scope, snapshot_cluster
 from c2c_dagster.observability.ui import snapshot_preview
 from c2c_dagster.store import MetadataStoreResource
 
@@ -85,18 +85,15 @@ def deployment_snapshots(
     snapshot_time = utc_now()
 
     with kubernetes.api_client(cluster) as api:
-        collection = collect_cluster(
-            api,
-            namespaces=scope.list_namespaces,
+        snapshot, collection = snapshot_cluster(
+            api_page_lister(api, kubernetes.request_timeout_seconds),
+            server=api.configuration.host,
             page_size=kubernetes.page_size,
-            timeout_seconds=kubernetes.request_timeout_seconds,
+            cluster=cluster, snapshot_time=snapshot_time, mode=config.mode, scope=scope,
+            sync_event_id=config.sync_event_id,
         )
     for error in collection.errors:
         context.log.warning(f"cluster {cluster}: {error.describe()}")
-    snapshot = build_snapshot(
-        collection, cluster=cluster, snapshot_time=snapshot_time, mode=config.mode, scope=scope,
-        sync_event_id=config.sync_event_id,
-    )
     for pod in snapshot.orphaned_pods[:20]:
         context.log.info(f"pod {pod}: its owner was not in the LIST results (deleted meanwhile, or unreadable)")
 

@@ -1,17 +1,24 @@
 """Read a cluster the way kube-state-metrics does: one paginated LIST per resource type.
 
 No GET per object and no LIST per workload: each type is listed cluster-wide (or once per
-namespace for a scoped post-sync snapshot), page by page, and every page is reduced at once to
-the slim dicts ``snapshot.py`` joins — so memory holds one raw page plus the slim objects,
-never the API's full objects. Pages are fetched as raw JSON (``_preload_content=False``): the
-generated model classes cost several times the parse time for fields c2c never reads.
+namespace for a scoped post-sync snapshot), page by page, and every item is reduced as soon as it
+is decoded to the slim dict ``snapshot.py`` joins (pods: joined at once into their document, see
+``snapshot_cluster``). Pages are fetched as raw JSON (``_preload_content=False``): the generated
+model classes cost several times the parse time for fields c2c never reads.
+
+Memory: ``DEFAULT_PAGE_SIZE`` (500) items per page; the page's JSON text (and, while it is
+reduced, the next page's, fetched ahead) plus one decoded item at a time, never a whole page
+decoded: a page of 500 kwok pods is 2.6 MB of text, ~13 MB decoded whole. A 10,000-pod snapshot
+peaks 3.8 MiB per 1,000 pods above the process's baseline
+(``benchmarks/deployment_snapshot_memory.py``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -31,6 +38,9 @@ _DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configurat
 # An expired continue token (410) restarts the list; more restarts than this means the
 # cluster changes faster than we can page through it, which a retry later handles better.
 MAX_LIST_RESTARTS = 3
+# Items per LIST page, kube-state-metrics' and client-go's pager default. One page's JSON text is
+# alive at a time (a kwok pod is ~5 KB of JSON, real pods 5-20 KB: 2.5-10 MB per page).
+DEFAULT_PAGE_SIZE = 500
 
 
 class ClusterReadError(RuntimeError):
@@ -94,7 +104,8 @@ class CollectError:
 class Collection:
     """Slim objects per type, what could not be read, and how much it cost."""
 
-    items: dict[str, list[Slim]] = field(default_factory=dict)
+    # Slim dicts per type (or what a ``reduce`` given to ``collect`` made of each item).
+    items: dict[str, list[Any]] = field(default_factory=dict)
     errors: list[CollectError] = field(default_factory=list)
     # Types whose every requested LIST succeeded: only for these may absence mean "deleted".
     complete: set[str] = field(default_factory=set)
@@ -312,6 +323,68 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
 
 # --- listing --------------------------------------------------------------------------------
 
+_DECODER = json.JSONDecoder()
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+class _PageItems:
+    """A LIST page's ``items``, decoded one at a time from the page's text as they are iterated
+    (once): a page of 500 pods parsed whole is ~5x its text in Python objects, and only one item
+    at a time needs to exist before it is reduced."""
+
+    __slots__ = ("_text", "_start")
+
+    def __init__(self, text: str, start: int):
+        self._text, self._start = text, start  # start: the position of the opening "["
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        text, i = self._text, self._start
+        self._text = ""  # one pass; the text goes with the generator
+        skip, decode = _WHITESPACE.match, _DECODER.raw_decode
+        i = skip(text, i + 1).end()  # type: ignore[union-attr]
+        if text[i] == "]":
+            return
+        while True:
+            item, i = decode(text, i)
+            yield item
+            i = skip(text, i).end()  # type: ignore[union-attr]
+            if text[i] == "]":
+                return
+            if text[i] != ",":
+                raise ValueError(f"LIST page: expected ',' or ']' at {i}, found {text[i:i + 20]!r}")
+            i = skip(text, i + 1).end()  # type: ignore[union-attr]
+
+
+def parse_list_page(data: bytes | str) -> dict[str, Any]:
+    """A LIST response as ``json.loads`` would give it, except that ``items`` is decoded lazily
+    when it follows ``metadata`` (the API server's order: kind, apiVersion, metadata, items), so
+    the continue token is known before any item is decoded. In any other order it is decoded
+    whole, as ``json.loads`` does."""
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    skip, decode = _WHITESPACE.match, _DECODER.raw_decode
+    i = skip(text, 0).end()  # type: ignore[union-attr]
+    if text[i:i + 1] != "{":
+        return json.loads(text)  # not an object: json's own error (or value) for it
+    page: dict[str, Any] = {}
+    i = skip(text, i + 1).end()  # type: ignore[union-attr]
+    while text[i] != "}":
+        key, i = decode(text, i)
+        i = skip(text, i).end()  # type: ignore[union-attr]
+        if text[i] != ":":
+            raise ValueError(f"LIST page: expected ':' at {i}")
+        i = skip(text, i + 1).end()  # type: ignore[union-attr]
+        if key == "items" and "metadata" in page and text[i] == "[":
+            # Items last, as the API server writes them: the rest of the text is theirs.
+            page["items"] = _PageItems(text, i)
+            return page
+        page[key], i = decode(text, i)
+        i = skip(text, i).end()  # type: ignore[union-attr]
+        if text[i] == ",":
+            i = skip(text, i + 1).end()  # type: ignore[union-attr]
+        elif text[i] != "}":
+            raise ValueError(f"LIST page: expected ',' or '}}' at {i}")
+    return page
+
 
 def api_page_lister(api: ApiClient, timeout_seconds: float) -> PageLister:
     """A ``PageLister`` over a real API client: raw JSON, explicit (connect, read) timeouts."""
@@ -330,7 +403,7 @@ def api_page_lister(api: ApiClient, timeout_seconds: float) -> PageLister:
             _return_http_data_only=True,
             _request_timeout=(min(timeout_seconds, 10.0), timeout_seconds),
         )
-        return json.loads(response.data)
+        return parse_list_page(response.data)
 
     return list_page
 
@@ -349,16 +422,19 @@ def list_all(
     page_size: int,
     collection: Collection,
     prefetch: ThreadPoolExecutor | None = None,
-) -> list[Slim]:
+    reduce: Callable[[dict[str, Any]], Any] | None = None,
+) -> list[Any]:
     """Every item of one type (in one namespace, or cluster-wide), slimmed page by page.
 
     With ``prefetch``, page N+1 is requested as soon as page N's continue token is known and
     fetched while page N is reduced, so the API server's work overlaps ours; at most two raw
     pages are alive at once. A ``410 Gone`` means the continue token expired (etcd compacted
     the snapshot it pointed into): the items seen so far may mix two versions of the cluster,
-    so the list restarts.
+    so the list restarts. ``reduce`` replaces the type's own slimming; an item it reduces to
+    None is left out.
     """
     path = rtype.path(namespace)
+    reducer = reduce or rtype.slim
 
     def fetch(token: str | None) -> Callable[[], dict[str, Any]]:
         collection.list_calls += 1
@@ -368,7 +444,7 @@ def list_all(
         return prefetch.submit(lister, path, page_size, token).result
 
     for _attempt in range(MAX_LIST_RESTARTS + 1):
-        slim: list[Slim] = []
+        slim: list[Any] = []
         try:
             pending = fetch(None)
             while True:
@@ -376,7 +452,7 @@ def list_all(
                 token = (page.get("metadata") or {}).get("continue") or None
                 if token:
                     pending = fetch(token)
-                slim.extend(rtype.slim(item) for item in page.get("items") or [])
+                slim.extend(kept for kept in map(reducer, page.get("items") or []) if kept is not None)
                 del page  # the raw page is garbage as soon as it is reduced
                 if not token:
                     return slim
@@ -396,21 +472,25 @@ def collect(
     *,
     server: str = "",
     namespaces: Iterable[str] = (),
-    page_size: int = 500,
+    page_size: int = DEFAULT_PAGE_SIZE,
     types: Iterable[ResourceType] = RESOURCE_TYPES,
+    into: Collection | None = None,
+    reduce: Callable[[dict[str, Any]], Any] | None = None,
 ) -> Collection:
     """List every type (cluster-wide, or once per namespace when ``namespaces`` is given).
 
     A 403 on a type is recorded with the rule that would allow it and the other types are still
     read (the snapshot is then partial). An unreachable or timing-out API server raises
     ``ClusterUnreachableError``: a snapshot without the API server is no snapshot at all.
+    ``into`` adds to a collection begun by an earlier call; ``reduce`` replaces the types' own
+    slimming (``snapshot_cluster`` joins each pod as its page arrives).
     """
     started = time.monotonic()
     scoped = sorted(set(namespaces))
-    collection = Collection()
+    collection = into if into is not None else Collection()
     with gc_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="c2c-list") as prefetch:
-        _collect_types(lister, collection, types, scoped, server, page_size, prefetch)
-    collection.seconds = time.monotonic() - started
+        _collect_types(lister, collection, types, scoped, server, page_size, prefetch, reduce)
+    collection.seconds += time.monotonic() - started
     return collection
 
 
@@ -422,6 +502,7 @@ def _collect_types(
     server: str,
     page_size: int,
     prefetch: ThreadPoolExecutor,
+    reduce: Callable[[dict[str, Any]], Any] | None,
 ) -> None:
     for rtype in types:
         # Nodes are cluster-scoped; Applications live in Argo CD's namespace, not the
@@ -433,7 +514,7 @@ def _collect_types(
         ok = True
         for namespace in targets:
             try:
-                items.extend(list_all(lister, rtype, namespace, page_size, collection, prefetch))
+                items.extend(list_all(lister, rtype, namespace, page_size, collection, prefetch, reduce))
             except ApiException as exc:
                 if exc.status == 404 and rtype.optional:
                     collection.absent.add(rtype.key)
@@ -464,7 +545,7 @@ def _collect_types(
 
 
 def collect_cluster(
-    api: ApiClient, *, namespaces: Iterable[str] = (), page_size: int = 500, timeout_seconds: float = 30
+    api: ApiClient, *, namespaces: Iterable[str] = (), page_size: int = DEFAULT_PAGE_SIZE, timeout_seconds: float = 30
 ) -> Collection:
     """``collect`` over a real API client."""
     return collect(

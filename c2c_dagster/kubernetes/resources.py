@@ -14,6 +14,8 @@ import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
+from c2c_dagster.kubernetes.collect import DEFAULT_PAGE_SIZE
+
 # Argo CD's name for "the cluster Argo CD itself runs in".
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 IN_CLUSTER_NAME = "in-cluster"
@@ -35,7 +37,8 @@ class KubernetesResource(dg.ConfigurableResource):
     """Read access to the clusters c2c snapshots. Calls carry a timeout; pages are bounded."""
 
     clusters: list[KubeClusterConfig]
-    page_size: int = 500
+    # Items per LIST page (see collect.DEFAULT_PAGE_SIZE): one page's JSON text is in memory at a time.
+    page_size: int = DEFAULT_PAGE_SIZE
     request_timeout_seconds: float = 30
 
     def cluster_names(self) -> list[str]:

@@ -1,4 +1,5 @@
-"""Join one cluster's slim objects into deployment-metadata documents. Pure: no API, no store.
+"""Join one cluster's slim objects into deployment-metadata documents. No API client, no store:
+``snapshot_cluster`` reads through a ``PageLister`` and joins each pod page as it arrives.
 
 Pods are joined to their workload in memory by ``ownerReferences`` (Pod -> ReplicaSet ->
 Deployment, Pod -> Job -> CronJob, StatefulSet and DaemonSet direct; a pod with no owner is its
@@ -15,7 +16,7 @@ the seed's per-pod lookups (by digest, pod, node) one document deep.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,13 +40,18 @@ from c2c_dagster.documents.deployments import (
 from c2c_dagster.kubernetes.collect import (
     APPLICATIONS,
     DAEMONSETS,
+    DEFAULT_PAGE_SIZE,
     DEPLOYMENTS,
     JOBS,
     PODS,
     REPLICASETS,
+    RESOURCE_TYPES,
     STATEFULSETS,
     Collection,
+    PageLister,
     Slim,
+    collect,
+    slim_pod,
 )
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -142,7 +148,7 @@ class _ImageFields:
         return cls(ref.written, ref.tag, ref.pin, ref.digest)
 
 
-def _pod_containers(pod: Slim) -> list[PodContainer]:
+def _pod_containers(pod: Slim, once: Callable[[str | None], str | None]) -> list[PodContainer]:
     statuses = {(kind, s["name"]): s for kind, items in pod["statuses"].items() for s in items}
     containers = []
     for spec in pod["containers"]:
@@ -153,18 +159,18 @@ def _pod_containers(pod: Slim) -> list[PodContainer]:
         running = normalize_image_id(status.get("imageID"))
         containers.append(PodContainer(
             type=spec["type"],
-            name=spec["name"],
-            image=spec.get("image"),
+            name=once(spec["name"]),
+            image=once(spec.get("image")),
             image_repository=image.repository,
             image_tag=image.tag,
             image_pin=image.pin,
-            imageID=status.get("imageID") or "",
+            imageID=once(status.get("imageID")) or "",
             # The runtime's digest when known; a digest pinned in the spec is what it will pull.
             image_digest=running or image.digest,
             digest_source="imageID" if running else "spec" if image.digest else None,
             ready=bool(status.get("ready")),
             restartCount=int(status.get("restartCount") or 0),
-            state=state_name,
+            state=once(state_name),
             reason=(state or {}).get("reason"),
             exitCode=(state or {}).get("exitCode"),
             last_state=last_name,
@@ -196,46 +202,84 @@ def build_snapshot(
     scope: Scope = Scope(),
     sync_event_id: str = "",
 ) -> Snapshot:
-    """Documents for every workload and pod in ``scope``, joined by ownerReferences."""
+    """Documents for every workload and pod in ``scope``, joined by ownerReferences, from a
+    collection that holds the slim pods (see ``snapshot_cluster`` for the streaming path)."""
     # Thousands of fresh, acyclic dicts: the cyclic GC would only slow the join (see gc_paused).
     with gc_paused():
-        return _join(collection, cluster, snapshot_time, mode, scope, sync_event_id)
+        join = _Join(collection, cluster, snapshot_time, mode, scope, sync_event_id)
+        pods = [v for v in map(join.pod, collection.of(PODS.key)) if v is not None]
+        return join.finish(pods)
 
 
-def _join(
-    collection: Collection, cluster: str, snapshot_time: datetime, mode: str, scope: Scope, sync_event_id: str
-) -> Snapshot:
-    when = iso_utc(snapshot_time)
-    snap = Snapshot(cluster=cluster, snapshot_time=when, mode=mode)
-    common = {"cluster": cluster, "mode": mode, "sync_event_id": sync_event_id or None}
-    apps = ArgoApps(collection.of(APPLICATIONS.key) if APPLICATIONS.key in collection.complete else None)
-    nodes = {n["name"]: n for n in collection.of("nodes")}
-    replicasets = {rs["uid"]: rs for rs in collection.of(REPLICASETS.key)}
-    replicasets_by_name = {(rs["namespace"], rs["name"]): rs for rs in collection.of(REPLICASETS.key)}
-    jobs = {j["uid"]: j for j in collection.of(JOBS.key)}
-    workloads: dict[str, Slim] = {}
-    for rtype in (DEPLOYMENTS, STATEFULSETS, DAEMONSETS):
-        for w in collection.of(rtype.key):
-            workloads[workload_key(w["kind"], w["namespace"], w["name"])] = w
-    workload_apps = {key: apps.app_for(w["kind"], w["namespace"], w["name"], w) for key, w in workloads.items()}
+def snapshot_cluster(
+    lister: PageLister,
+    *,
+    cluster: str,
+    snapshot_time: datetime,
+    mode: str = "scan",
+    scope: Scope = Scope(),
+    sync_event_id: str = "",
+    server: str = "",
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> tuple[Snapshot, Collection]:
+    """List the cluster and join it, streaming the pods: owners (nodes, workloads, ReplicaSets,
+    Jobs, Applications) are listed and slimmed first, then every pod page is turned into pod
+    documents as it arrives, so no slim pod outlives its page. Memory is then the pod documents
+    themselves plus one page, not the documents plus a second, dict-shaped copy of every pod."""
+    namespaces = scope.list_namespaces
+    owners = tuple(t for t in RESOURCE_TYPES if t is not PODS)
+    collection = collect(lister, server=server, namespaces=namespaces, page_size=page_size, types=owners)
+    join = _Join(collection, cluster, snapshot_time, mode, scope, sync_event_id)
+    collect(lister, server=server, namespaces=namespaces, page_size=page_size, types=(PODS,),
+            into=collection, reduce=lambda raw: join.pod(slim_pod(raw)))
+    pods: list[PodVersion] = collection.items.pop(PODS.key, [])
+    with gc_paused():
+        return join.finish(pods), collection
 
-    # ReplicaSets of each Deployment that still run pods: during a rollout, old and new.
-    rs_of: dict[str, list[ReplicaSetRef]] = {}
-    for rs in replicasets.values():
-        ref = _controller(rs["ownerReferences"])
-        if ref and ref["kind"] == "Deployment":
-            rs_of.setdefault(workload_key("Deployment", rs["namespace"], ref["name"]), []).append(
-                ReplicaSetRef(rs["name"], rs.get("revision"), rs.get("replicas", 0), rs["labels"].get(POD_TEMPLATE_HASH))
-            )
 
-    def owner_of(pod: Slim) -> tuple[str, str, Slim | None, bool]:
+class _Join:
+    """The owner indexes of one collection, and the pod and workload documents joined from them."""
+
+    def __init__(
+        self, collection: Collection, cluster: str, snapshot_time: datetime, mode: str, scope: Scope,
+        sync_event_id: str,
+    ):
+        self.cluster, self.mode, self.scope = cluster, mode, scope
+        self.when = iso_utc(snapshot_time)
+        self.sync_event_id = sync_event_id or None
+        self.apps = ArgoApps(collection.of(APPLICATIONS.key) if APPLICATIONS.key in collection.complete else None)
+        self.nodes = {n["name"]: n for n in collection.of("nodes")}
+        self.replicasets = {rs["uid"]: rs for rs in collection.of(REPLICASETS.key)}
+        self.replicasets_by_name = {(rs["namespace"], rs["name"]): rs for rs in collection.of(REPLICASETS.key)}
+        self.jobs = {j["uid"]: j for j in collection.of(JOBS.key)}
+        self.workloads: dict[str, Slim] = {}
+        for rtype in (DEPLOYMENTS, STATEFULSETS, DAEMONSETS):
+            for w in collection.of(rtype.key):
+                self.workloads[workload_key(w["kind"], w["namespace"], w["name"])] = w
+        self.workload_apps = {
+            key: self.apps.app_for(w["kind"], w["namespace"], w["name"], w) for key, w in self.workloads.items()
+        }
+        # ReplicaSets of each Deployment that still run pods: during a rollout, old and new.
+        self.rs_of: dict[str, list[ReplicaSetRef]] = {}
+        for rs in self.replicasets.values():
+            ref = _controller(rs["ownerReferences"])
+            if ref and ref["kind"] == "Deployment":
+                self.rs_of.setdefault(workload_key("Deployment", rs["namespace"], ref["name"]), []).append(
+                    ReplicaSetRef(rs["name"], rs.get("revision"), rs.get("replicas", 0),
+                                  rs["labels"].get(POD_TEMPLATE_HASH))
+                )
+        # Values that repeat across the pods of a workload or node are kept once.
+        self.shared: dict[str, str] = {}
+
+    def _owner_of(self, pod: Slim) -> tuple[str, str, Slim | None, bool]:
         """(kind, name, owning workload object if listed, resolved) for a pod."""
         ref = _controller(pod["ownerReferences"])
         if ref is None:
             return "Pod", pod["name"], None, True
         ns = pod["namespace"]
+        workloads = self.workloads
         if ref["kind"] == "ReplicaSet":
-            rs = replicasets.get(ref["uid"]) or replicasets_by_name.get((ns, ref["name"]))
+            rs = self.replicasets.get(ref["uid"]) or self.replicasets_by_name.get((ns, ref["name"]))
             if rs is not None:
                 up = _controller(rs["ownerReferences"])
                 if up is None:
@@ -252,7 +296,7 @@ def _join(
                     return "Deployment", name, workloads[key], True
             return "ReplicaSet", ref["name"], None, False
         if ref["kind"] == "Job":
-            job = jobs.get(ref["uid"])
+            job = self.jobs.get(ref["uid"])
             if job is not None:
                 up = _controller(job["ownerReferences"])
                 if up is not None and up["kind"] == "CronJob":
@@ -265,56 +309,72 @@ def _join(
         # Another controller (an operator's CRD): named as its owner reference says.
         return ref["kind"], ref["name"], None, True
 
-    pod_counts: dict[str, int] = {}
-    for pod in collection.of(PODS.key):
-        kind, name, owner, resolved = owner_of(pod)
-        key = workload_key(kind, pod["namespace"], name)
-        app = workload_apps.get(key) if owner is not None else None
-        app = app or apps.app_for("Pod", pod["namespace"], pod["name"], pod)
-        if not scope.covers(pod["namespace"], key, app):
-            continue
-        if not resolved:
-            snap.orphaned_pods.append(f"{pod['namespace']}/{pod['name']}")
-        pod_counts[key] = pod_counts.get(key, 0) + 1
-        node = nodes.get(pod.get("nodeName") or "")
+    def _once(self, value: str | None) -> str | None:
+        return None if value is None else self.shared.setdefault(value, value)
+
+    def pod(self, pod: Slim) -> PodVersion | None:
+        """The pod's document, or None when it lies outside the snapshot's scope. Pure given the
+        owner indexes, so a LIST restarted after a 410 can simply drop what it had."""
+        kind, name, owner, resolved = self._owner_of(pod)
+        once = self._once
+        key = once(workload_key(kind, pod["namespace"], name))
+        app = self.workload_apps.get(key) if owner is not None else None
+        app = app or self.apps.app_for("Pod", pod["namespace"], pod["name"], pod)
+        if not self.scope.covers(pod["namespace"], key, app):
+            return None
+        node = self.nodes.get(pod.get("nodeName") or "")
         ref = _controller(pod["ownerReferences"])
         replicaset = ref["name"] if ref and ref["kind"] == "ReplicaSet" else None
-        rs = replicasets_by_name.get((pod["namespace"], replicaset)) if replicaset else None
-        snap.pods.append(PodVersion(
-            **common,
+        rs = self.replicasets_by_name.get((pod["namespace"], replicaset)) if replicaset else None
+        return PodVersion(
+            cluster=self.cluster,
+            mode=self.mode,
+            sync_event_id=self.sync_event_id,
             doc_type=POD,
-            namespace=pod["namespace"],
+            namespace=once(pod["namespace"]),
             workload_kind=kind,
-            workload_name=name,
+            workload_name=once(name),
             workload=key,
             owner_resolved=resolved,
-            replicaset=replicaset,
-            pod_template_hash=pod["labels"].get(POD_TEMPLATE_HASH),
+            replicaset=once(replicaset),
+            pod_template_hash=once(pod["labels"].get(POD_TEMPLATE_HASH)),
             revision=rs.get("revision") if rs else None,
             pod_name=pod["name"],
             pod_uid=pod["uid"],
-            nodeName=pod.get("nodeName"),
+            nodeName=once(pod.get("nodeName")),
             node=NodePlacement(
-                name=pod.get("nodeName"),
+                name=once(pod.get("nodeName")),
                 zone=node.get("zone") if node else None,
                 region=node.get("region") if node else None,
                 instance_type=node.get("instance_type") if node else None,
             ),
             podIP=pod.get("podIP"),
-            hostIP=pod.get("hostIP"),
-            phase=pod.get("phase"),
+            hostIP=once(pod.get("hostIP")),
+            phase=once(pod.get("phase")),
             phase_reason=pod.get("reason"),
             ready=pod.get("ready", False),
             startTime=pod.get("startTime"),
-            labels=pod["labels"],
-            containers=_pod_containers(pod),
+            # Pods of one ReplicaSet repeat their labels: keys and values are kept once.
+            labels={once(k): once(v) for k, v in pod["labels"].items()},
+            containers=_pod_containers(pod, once),
             argocd_app=app,
-        ))
+        )
 
-    for key, w in workloads.items():
-        app = workload_apps[key]
-        if not scope.covers(w["namespace"], key, app):
-            continue
+    def finish(self, pods: list[PodVersion]) -> Snapshot:
+        """The snapshot of these pods (already joined) and of the workloads in scope."""
+        snap = Snapshot(cluster=self.cluster, snapshot_time=self.when, mode=self.mode, pods=pods)
+        snap.orphaned_pods = [f"{p.namespace}/{p.pod_name}" for p in pods if not p.owner_resolved]
+        pod_counts: dict[str, int] = {}
+        for p in pods:
+            pod_counts[p.workload or ""] = pod_counts.get(p.workload or "", 0) + 1
+        for key, w in self.workloads.items():
+            app = self.workload_apps[key]
+            if not self.scope.covers(w["namespace"], key, app):
+                continue
+            snap.workloads.append(self._workload(key, w, app, pod_counts.get(key, 0)))
+        return snap
+
+    def _workload(self, key: str, w: Slim, app: str | None, pod_count: int) -> WorkloadVersion:
         replicas = w["replicas"]
         generation, observed = w.get("generation"), w.get("observedGeneration")
         revision = w["annotations"].get(REVISION_ANNOTATION) if w["kind"] == "Deployment" else w.get("updateRevision")
@@ -323,8 +383,10 @@ def _join(
             and replicas["updated"] == replicas["desired"] == replicas["available"]
             and replicas["current"] == replicas["desired"]
         )
-        snap.workloads.append(WorkloadVersion(
-            **common,
+        return WorkloadVersion(
+            cluster=self.cluster,
+            mode=self.mode,
+            sync_event_id=self.sync_event_id,
             doc_type=WORKLOAD,
             namespace=w["namespace"],
             workload_kind=w["kind"],
@@ -342,10 +404,9 @@ def _join(
             rollout_complete=rollout_done,
             conditions=[Condition(c["type"], c["status"], c["reason"], c["message"]) for c in w["conditions"]],
             replicasets=sorted(
-                (rs for rs in rs_of.get(key, []) if rs.replicas), key=lambda rs: rs.name or ""
+                (rs for rs in self.rs_of.get(key, []) if rs.replicas), key=lambda rs: rs.name or ""
             ),
             containers=_template_containers(w),
-            pod_count=pod_counts.get(key, 0),
+            pod_count=pod_count,
             argocd_app=app,
-        ))
-    return snap
+        )

@@ -1,15 +1,17 @@
 """Collection lists each type with paginated LISTs only, restarts a list on 410 Gone, turns a 403
 into a named error with the ClusterRole rule (other types still read), and fails clearly when the
-API server is unreachable; a workload deleted between LIST calls leaves its pods recorded as orphans."""
+API server is unreachable; a workload deleted between LIST calls leaves its pods recorded as orphans;
+a LIST page reads as ``json.loads`` reads it, its items decoded one at a time after the metadata."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 import urllib3
 
-from c2c_dagster.kubernetes.collect import ClusterUnreachableError, collect
+from c2c_dagster.kubernetes.collect import ClusterUnreachableError, collect, parse_list_page
 from c2c_dagster.kubernetes.snapshot import build_snapshot
 from c2c_devstack.kube_objects import (
     FakeApi,
@@ -119,3 +121,27 @@ def test_workload_deleted_between_list_calls_leaves_orphaned_pods_not_a_crash() 
     assert by_pod["web0-abc-0"].owner_resolved is False
     assert sorted(snap.orphaned_pods) == ["shop/web0-abc-0", "shop/web0-abc-1"]
     assert {w.workload for w in snap.workloads} == {"Deployment/shop/web1", "StatefulSet/db/pg"}
+
+
+@pytest.mark.parametrize("text", [
+    '{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"7","continue":"abc"},'
+    '"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b","labels":{"x":"[,]"}}}]}',
+    ' {\n "kind" : "PodList" ,\n "metadata" : {} ,\n "items" : [ ]\n}\n',
+    '{"metadata":{"continue":""},"items":[ {"a":"\\u00e9\\"]"} , [1,2] ,\n{}\t]}',
+    '{"items":[{"metadata":{"name":"a"}}],"metadata":{"continue":"t"}}',  # items first: decoded whole
+    '{"kind":"Status","status":"Failure","message":"forbidden"}',
+    '{}',
+])
+def test_list_page_parses_as_json_loads_does(text: str) -> None:
+    page = parse_list_page(text.encode())
+    expected = json.loads(text)
+    assert {k: (list(v) if k == "items" else v) for k, v in page.items()} == expected
+
+
+def test_list_page_items_after_metadata_are_decoded_one_at_a_time() -> None:
+    page = parse_list_page(b'{"metadata":{"continue":"t"},"items":[{"n":1},{"n":2}]}')
+    assert page["metadata"] == {"continue": "t"} and not isinstance(page["items"], list)
+    items = iter(page["items"])
+    assert next(items) == {"n": 1} and next(items) == {"n": 2}
+    with pytest.raises(ValueError, match="expected ',' or ']'"):
+        list(parse_list_page(b'{"metadata":{},"items":[{"n":1} {"n":2}]}')["items"])

@@ -1,15 +1,19 @@
 """The in-memory join turns LIST results into workload and pod documents with every field of the
 seed's section 6.4: owner chains (Deployment via ReplicaSet, CronJob via Job, StatefulSet,
 DaemonSet, bare pods), init/regular/ephemeral containers, images without digests, node zone and
-instance type, Argo CD apps (tracking annotation, label, status.resources) and snapshot scopes."""
+instance type, Argo CD apps (tracking annotation, label, status.resources) and snapshot scopes;
+the streaming snapshot (pods joined page by page) gives the same documents."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from c2c_dagster.kubernetes.history import state_hash
-from c2c_dagster.kubernetes.snapshot import Scope, build_snapshot
+from c2c_dagster.kubernetes.snapshot import Scope, build_snapshot, snapshot_cluster
 from c2c_devstack.kube_objects import (
+    FakeApi,
     application,
     collect_from,
     daemonset,
@@ -184,3 +188,27 @@ def test_unchanged_objects_keep_the_state_hash_the_untyped_documents_had() -> No
     assert hashes["web-new-0"] == "38226cb8946655fe06049bbd0f11008c9f3b51b02a2e26a52800763b6fbe05fc"
     assert hashes["pg-0"] == "f24136fdee98976db1f37483c42bf9d249051be3538c5f524c0cea44359c8096"
     assert hashes["toolbox"] == "da3b38fe956676a2a00919c098a983adac8316710fca40d35650d58bb86edfa7"
+
+
+@pytest.mark.parametrize("case", [
+    {},
+    {"scope": Scope.of(namespaces=["shop", "batch"])},
+    {"scope": Scope.of(argocd_app="argocd/db")},
+    {"faults": {"gone_once": {"pods"}}},  # the pod LIST restarts after its second page
+    {"faults": {"forbidden": {"replicasets", "statefulsets"}}},
+    {"faults": {"absent": {"applications"}}},
+])
+def test_streamed_snapshot_equals_the_one_joined_from_a_whole_collection(case: dict) -> None:
+    """``snapshot_cluster`` joins each pod page as it arrives; what it produces must not differ."""
+    scope, faults = case.get("scope", Scope()), case.get("faults", {})
+    whole = build_snapshot(collect_from(_objects(), namespaces=scope.list_namespaces, **dict(faults)),
+                           cluster="prod", snapshot_time=NOW, scope=scope)
+    api = FakeApi(_objects(), **{k: set(v) for k, v in faults.items()})
+    streamed, collection = snapshot_cluster(api, server="https://fake", page_size=2, cluster="prod",
+                                            snapshot_time=NOW, scope=scope)
+    assert [p.to_document() for p in streamed.pods] == [p.to_document() for p in whole.pods]
+    assert [w.to_document() for w in streamed.workloads] == [w.to_document() for w in whole.workloads]
+    assert streamed.orphaned_pods == whole.orphaned_pods
+    assert "pods" not in collection.items  # no slim pod kept beside the documents
+    assert ("pods" in collection.complete) == ("pods" not in faults.get("forbidden", ()))
+    assert whole.pods and whole.workloads  # the comparison compared something
