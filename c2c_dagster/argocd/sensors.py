@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 
 import dagster as dg
@@ -18,6 +19,11 @@ from c2c_dagster.kubernetes.resources import KubernetesResource, cluster_configu
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStoreResource, StoreError
 
 SNAPSHOT_ASSET = dg.AssetKey("deployment_snapshots")
+RECORDS_ASSET = dg.AssetKey("traceability_records")
+# How often the sensor lists every cluster's Applications (one paged LIST per cluster). It bounds
+# how soon a finished sync is followed (benchmarks/sync_to_record_latency.py); raise it for
+# fleets of hundreds of clusters.
+SENSOR_INTERVAL_SECONDS = int(os.environ.get("C2C_ARGOCD_SENSOR_INTERVAL_SECONDS", "15"))
 
 # Tags shared with k8s/argocd/postsync-hook.yaml: the hook tags its run with the same app and
 # partition, and the sensor does not request a second snapshot of a sync the hook covered. Both, like the scan
@@ -66,13 +72,15 @@ def _app_name(event: SyncEvent) -> str:
 
 
 def snapshot_request(event: SyncEvent, partition: str) -> dg.RunRequest:
-    """A post-sync ``deployment_snapshots`` run scoped to what this sync deployed."""
+    """A post-sync ``deployment_snapshots`` run scoped to what this sync deployed, followed in the
+    same run by the cluster's ``traceability_records``: the new digest's record lands without a
+    second run launch and an automation tick in between (the automation then finds it handled)."""
     scope = snapshot_scope(event)
     return dg.RunRequest(
         # Deterministic: the same sync seen again (e.g. a tick re-evaluated) launches nothing new.
         run_key=f"post-sync:{event.event_id}",
         partition_key=partition,
-        asset_selection=[SNAPSHOT_ASSET],
+        asset_selection=[SNAPSHOT_ASSET, RECORDS_ASSET],
         run_config={
             "ops": {
                 "deployment_snapshots": {
@@ -151,8 +159,8 @@ def _read_cluster(
 
 
 @dg.sensor(
-    target=dg.AssetSelection.assets(SNAPSHOT_ASSET),
-    minimum_interval_seconds=30,
+    target=dg.AssetSelection.assets(SNAPSHOT_ASSET, RECORDS_ASSET),
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     # Running by default only where a cluster is configured; a laptop demo has none.
     default_status=dg.DefaultSensorStatus.RUNNING if cluster_configured_by_env() else dg.DefaultSensorStatus.STOPPED,
     description=(
@@ -160,7 +168,8 @@ def _read_cluster(
         "recorded in argocd-sync-events (config-repo revision, who started it, phase, health, images, "
         "synced resources) and reported as a materialization of argocd_sync_events, so deployment history outlives Argo CD's 10-entry status.history; each "
         "new sync also requests a post-sync deployment_snapshots run scoped to the app's destination "
-        "namespace and synced workloads, unless its PostSync hook already launched one."
+        "namespace and synced workloads, with the cluster's traceability_records in the same run, "
+        "unless its PostSync hook already launched one."
     ),
 )
 def argocd_sync_sensor(
