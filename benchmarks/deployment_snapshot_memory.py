@@ -51,7 +51,13 @@ def child(kubeconfig: str, how: str, page_size: int, store_path: str) -> None:
     from kubernetes import config
 
     from c2c_dagster.kubernetes.collect import api_page_lister, collect
-    from c2c_dagster.kubernetes.history import plan_history, read_open_versions, write_history
+    from c2c_dagster.kubernetes.history import (
+        plan_history,
+        read_open_versions,
+        read_watermark,
+        scan_watermark,
+        write_history,
+    )
     from c2c_dagster.kubernetes.snapshot import build_snapshot, snapshot_cluster
     from c2c_dagster.store import EmbeddedStore
 
@@ -73,10 +79,11 @@ def child(kubeconfig: str, how: str, page_size: int, store_path: str) -> None:
         writes = 0
         if how in ("first-scan", "rescan"):
             plan = plan_history(snap.versions, read_open_versions(store, "bench"), snapshot_time=snap.snapshot_time,
-                                may_close=lambda v: True)
+                                may_close=lambda v: True, watermark=read_watermark(store, "bench"),
+                                advance=scan_watermark("bench", snap.snapshot_time))
             if how == "first-scan":
                 write_history(store, plan)
-            writes = len(plan.new) + len(plan.merges)
+            writes = plan.writes
     seconds = time.perf_counter() - started
     peak = _status_kib("VmHWM")
     print(json.dumps({"how": how, "page_size": page_size, "pods": len(snap.pods), "writes": writes,

@@ -39,7 +39,13 @@ from pathlib import Path
 
 from c2c_dagster.documents.base import gc_paused
 from c2c_dagster.kubernetes.collect import RESOURCE_TYPES, api_page_lister
-from c2c_dagster.kubernetes.history import plan_history, read_open_versions, write_history
+from c2c_dagster.kubernetes.history import (
+    plan_history,
+    read_open_versions,
+    read_watermark,
+    scan_watermark,
+    write_history,
+)
 from c2c_dagster.kubernetes.snapshot import snapshot_cluster
 from c2c_dagster.store import EmbeddedStore
 from c2c_devstack.services import kubernetes, wait_until
@@ -175,7 +181,9 @@ def main() -> None:
                 def snapshot_and_write():
                     snap = snapshot()
                     plan = plan_history(snap.versions, read_open_versions(store, "bench"),
-                                        snapshot_time=snap.snapshot_time, may_close=lambda d: True)
+                                        snapshot_time=snap.snapshot_time, may_close=lambda d: True,
+                                        watermark=read_watermark(store, "bench"),
+                                        advance=scan_watermark("bench", snap.snapshot_time))
                     write_history(store, plan)
                     return plan
 
@@ -243,7 +251,7 @@ def main() -> None:
                   f"ratio of c2c to it {t_snap / t_raw_nogc:.2f}x")
             print(f"c2c snapshot + history + embedded write:     first scan {t_first:.3f} s "
                   f"({len(first.new)} new), unchanged re-scan {t_steady:.3f} s "
-                  f"({len(steady.new)} new, {len(steady.refreshed)} refreshed)")
+                  f"({len(steady.new)} new, {steady.unchanged} unchanged, {steady.writes} document written)")
             print(f"seed per-deployment as written (SDK models, 1 + {n_deployments} LISTs): {t_seed_sdk:7.3f} s   "
                   f"c2c is {t_seed_sdk / t_snap:.1f}x faster (goal >= 5x)")
             print(f"seed per-deployment on c2c's raw-JSON client ({seed_pods} pods): {t_seed:7.3f} s   "

@@ -187,3 +187,17 @@ class PodVersion(Version):
 def version_from_document(doc: dict[str, Any]) -> WorkloadVersion | PodVersion:
     """The model of a deployment-metadata document, by its ``doc_type``."""
     return (PodVersion if doc.get("doc_type") == POD else WorkloadVersion).from_document(doc)
+
+
+@dataclass(slots=True)
+class ScanWatermark(Document):
+    """What a full, complete scan of a cluster proved: every version of ``index`` still open after
+    it was seen, unchanged, at ``scanned_at``. Unchanged versions are therefore not rewritten by
+    such a scan; their ``last_seen`` is read against this (``kubernetes/history.py``)."""
+
+    watermark_id: str = keyword(lookup=True, default="")  # "<cluster>/<index>"
+    cluster: str | None = keyword(lookup=True)
+    index: str | None = keyword()  # the index whose open documents it covers
+    scan_id: str | None = keyword()  # the Dagster run of the scan, else its snapshot time
+    scanned_at: str | None = date()
+    mode: str | None = keyword()

@@ -12,7 +12,13 @@ from c2c_core.timeutil import utc_now
 from c2c_dagster.documents.deployments import PodVersion, WorkloadVersion
 from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.kubernetes.collect import DAEMONSETS, DEPLOYMENTS, PODS, STATEFULSETS, api_page_lister
-from c2c_dagster.kubernetes.history import plan_history, read_open_versions, write_history
+from c2c_dagster.kubernetes.history import (
+    plan_history,
+    read_open_versions,
+    read_watermark,
+    scan_watermark,
+    write_history,
+)
 from c2c_dagster.kubernetes.partitions import cluster_partitions
 from c2c_dagster.kubernetes.resources import KubernetesResource
 from c2c_dagster.kubernetes.snapshot import Scope, snapshot_cluster
@@ -70,8 +76,10 @@ def deployment_snapshots(
 
     Read with one paginated LIST per resource type (never per object or per workload), joined
     by ownerReferences. ``deployment-metadata`` keeps one document per version of each workload
-    and pod: a change writes a new version, an unchanged object only refreshes ``last_seen``,
-    so the cluster at any past moment can be reconstructed without a document per pod per scan.
+    and pod: a change writes a new version; an unchanged object is not rewritten by a full scan
+    (the cluster's scan watermark, one document, records that it was seen) and has its
+    ``last_seen`` refreshed by a scoped one, so the cluster at any past moment can be
+    reconstructed without a document per pod per scan.
     A type the collector may not read is reported with the RBAC rule to add, and the snapshot
     is marked partial, never complete.
 
@@ -112,9 +120,12 @@ def deployment_snapshots(
         kind = PODS.key if isinstance(version, PodVersion) else _TYPE_OF_KIND.get(version.workload_kind or "")
         return kind in collection.complete
 
+    # Only a scan that saw every namespace and every type proves the versions it did not rewrite.
+    proves_all = scope.everything and not collection.partial
     plan = plan_history(
         snapshot.versions, previous, snapshot_time=snapshot.snapshot_time, may_close=may_close,
-        partial=collection.partial,
+        partial=collection.partial, watermark=read_watermark(metadata_store, cluster),
+        advance=scan_watermark(cluster, snapshot.snapshot_time, context.run_id, config.mode) if proves_all else None,
     )
     write_history(metadata_store, plan)
 
@@ -135,6 +146,9 @@ def deployment_snapshots(
             "containers": len(containers),
             "new_documents": len(plan.new),
             "refreshed_documents": len(plan.refreshed),
+            "unchanged_documents": plan.unchanged,  # not rewritten: the scan watermark covers them
+            "documents_written": plan.writes,
+            "scan_watermark": plan.watermark.scanned_at if plan.watermark else "not advanced (scoped or partial)",
             "closed_documents": len(plan.closed),
             "gone_objects": plan.gone,
             "partial": collection.partial,

@@ -2,11 +2,21 @@
 
 Each document is one *version* of one object (a workload or a pod): it holds the observed state
 from ``first_seen`` until ``until`` (set when the state changed or the object went away), and
-``last_seen`` is refreshed by every snapshot that still observes exactly that state. So a scan
-of an unchanged cluster writes no new document, only ``last_seen`` refreshes (``merge``), and
-the cluster at any past moment T is the set of versions with ``first_seen <= T`` and
-``last_seen >= T`` (or ``until > T``); ``last_seen`` also shows where the collector was not
-looking (a gap of more than one scan interval).
+``last_seen`` says when a snapshot last observed exactly that state. The cluster at any past
+moment T is the set of versions with ``first_seen <= T`` and ``last_seen >= T`` (or
+``until > T``); ``last_seen`` also shows where the collector was not looking (a gap of more than
+one scan interval).
+
+Writes grow with change, not with scans. A full, complete scan (every namespace, every type
+listed) that finds a version unchanged does not rewrite it: it advances the cluster's *scan
+watermark* instead (one ``scan-watermarks`` document: when, which run), since every version
+still open after such a scan was observed by it. A version's ``last_seen`` is therefore read
+against the watermark (``store/watermarks.py``): an open version was last seen at the
+watermark, unless its own ``last_seen`` is newer (it began or was refreshed after that scan). Closing a
+version writes its effective ``last_seen`` into it, so a closed version stands alone. Scoped
+(post-sync) and partial snapshots observed only part of the cluster and refresh the versions
+they saw one by one (``merge``), as they always did. Readers go through
+``read_watermarks`` / ``resolve_last_seen``.
 
 The *state hash* covers what an operator would call a change: images and digests, placement
 (node, IPs), phase and readiness, container states and their reasons, replica counts, strategy,
@@ -31,8 +41,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from c2c_dagster.documents.deployments import PodVersion, Version, WorkloadVersion, version_from_document
-from c2c_dagster.store import DEPLOYMENT_METADATA, FIND_ALL, MetadataStore
+from c2c_dagster.documents.deployments import (
+    PodVersion,
+    ScanWatermark,
+    Version,
+    WorkloadVersion,
+    version_from_document,
+)
+from c2c_dagster.store import DEPLOYMENT_METADATA, FIND_ALL, SCAN_WATERMARKS, MetadataStore
+from c2c_dagster.store import watermarks
+from c2c_dagster.store.watermarks import effective_last_seen
 
 AnyVersion = WorkloadVersion | PodVersion
 
@@ -65,21 +83,40 @@ def version_id(key: str, first_seen: str) -> str:
 
 @dataclass
 class HistoryPlan:
-    """What to write: new versions (replace), then refreshes and closings (merge updates)."""
+    """What to write: new versions (replace), then refreshes and closings (merge updates), then
+    the cluster's scan watermark when the snapshot advances it."""
 
     new: list[AnyVersion] = field(default_factory=list)
     refreshed: list[dict[str, Any]] = field(default_factory=list)
     closed: list[dict[str, Any]] = field(default_factory=list)
     gone: int = 0  # objects no longer observed (a subset of ``closed``)
+    # Versions found unchanged and left as they are: the watermark says they were seen.
+    unchanged: int = 0
+    watermark: ScanWatermark | None = None
 
     @property
     def merges(self) -> list[dict[str, Any]]:
         return [*self.refreshed, *self.closed]
 
+    @property
+    def writes(self) -> int:
+        """Documents this plan writes."""
+        return len(self.new) + len(self.refreshed) + len(self.closed) + (self.watermark is not None)
 
-def _close(version: Version, when: str, *, gone: bool) -> dict[str, Any]:
-    # null removes the lookup keys: a closed version is no longer found as current.
-    return {"doc_id": version.doc_id, "current": None, "current_ns": None, "until": when, "gone": gone}
+
+def _seen(version: Version, watermark: ScanWatermark | None) -> str | None:
+    return effective_last_seen(version.last_seen, version.until is None, watermark)
+
+
+def _close(version: Version, when: str, *, gone: bool, watermark: ScanWatermark | None) -> dict[str, Any]:
+    # null removes the lookup keys: a closed version is no longer found as current. Its
+    # last_seen is written as the watermark reads it: once closed, the watermark no longer applies.
+    close = {"doc_id": version.doc_id, "current": None, "current_ns": None, "until": when, "gone": gone}
+    seen = _seen(version, watermark)
+    if seen != version.last_seen:
+        close.update({"last_seen": seen, "last_mode": watermark.mode if watermark else None,
+                      "last_sync_event_id": None})
+    return close
 
 
 def _refresh(before: Version, observed: Version, when: str) -> dict[str, Any]:
@@ -94,19 +131,25 @@ def plan_history(
     snapshot_time: str,
     may_close: Callable[[AnyVersion], bool],
     partial: bool = False,
+    watermark: ScanWatermark | None = None,
+    advance: ScanWatermark | None = None,
 ) -> HistoryPlan:
     """Compare a snapshot's versions with the open versions of the same scope.
 
     ``may_close(previous_version)`` says whether a version not observed now may be closed as
     gone: only when it lies in the snapshot's scope and its type was listed completely (a 403 on
-    StatefulSets must not read as "every StatefulSet was deleted").
+    StatefulSets must not read as "every StatefulSet was deleted"). ``watermark``: the cluster's
+    current one (what the open versions' last_seen is read against). ``advance``: the watermark
+    of this snapshot, given only for a full, complete scan; the unchanged versions are then
+    left as they are and the watermark is written instead of a refresh of each.
     """
-    plan = HistoryPlan()
+    plan = HistoryPlan(watermark=advance)
     open_versions: dict[str, AnyVersion] = {}
     for version in sorted(previous, key=lambda v: (v.first_seen or "", v.doc_id or "")):
         key = version.object_key
         if key in open_versions:  # an older duplicate open version: keep the newest only
-            plan.closed.append(_close(open_versions[key], version.first_seen or snapshot_time, gone=False))
+            plan.closed.append(_close(open_versions[key], version.first_seen or snapshot_time, gone=False,
+                                      watermark=watermark))
         open_versions[key] = version
 
     for version in observed:
@@ -114,10 +157,13 @@ def plan_history(
         digest = state_hash(version)
         before = open_versions.pop(key, None)
         if before is not None and before.state_hash == digest:
-            plan.refreshed.append(_refresh(before, version, snapshot_time))
+            if advance is not None:
+                plan.unchanged += 1
+            else:
+                plan.refreshed.append(_refresh(before, version, snapshot_time))
             continue
         if before is not None:
-            plan.closed.append(_close(before, snapshot_time, gone=False))
+            plan.closed.append(_close(before, snapshot_time, gone=False, watermark=watermark))
         plan.new.append(replace(
             version,
             doc_id=version_id(key, snapshot_time),
@@ -134,7 +180,7 @@ def plan_history(
 
     for version in open_versions.values():
         if may_close(version):
-            plan.closed.append(_close(version, snapshot_time, gone=True))
+            plan.closed.append(_close(version, snapshot_time, gone=True, watermark=watermark))
             plan.gone += 1
     return plan
 
@@ -151,11 +197,32 @@ def read_open_versions(store: MetadataStore, cluster: str, namespaces: Iterable[
     return [version_from_document(doc) for doc in docs]
 
 
+def read_watermark(store: MetadataStore, cluster: str) -> ScanWatermark | None:
+    """The cluster's deployment-metadata watermark, if a full, complete scan ever wrote one."""
+    return watermarks.read_watermark(store, cluster, DEPLOYMENT_METADATA.name)
+
+
+def resolve_last_seen(store: MetadataStore, docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """deployment-metadata documents as read, with ``last_seen`` (and ``last_mode``) read against
+    their clusters' watermarks: what every reader of last_seen should see."""
+    return watermarks.resolve_last_seen(
+        store, DEPLOYMENT_METADATA.name, docs, lambda doc: doc.get("until") is None,
+        extra=lambda w: {"last_mode": w.mode, "last_sync_event_id": None})
+
+
+def scan_watermark(cluster: str, snapshot_time: str, scan_id: str = "", mode: str = "scan") -> ScanWatermark:
+    """The watermark a full, complete scan of ``cluster`` at ``snapshot_time`` writes."""
+    return watermarks.new_watermark(cluster, DEPLOYMENT_METADATA.name, snapshot_time, scan_id, mode)
+
+
 def write_history(store: MetadataStore, plan: HistoryPlan) -> None:
-    """New versions first, then merges: a run that dies in between leaves two open versions of
-    an object, which the next snapshot resolves (newest stays open), never a lost one."""
+    """New versions first, then merges, then the watermark: a run that dies in between leaves
+    two open versions of an object, which the next snapshot resolves (newest stays open), never
+    a lost one; and the watermark never claims a scan whose changes were not all written."""
     index = DEPLOYMENT_METADATA.name
     if plan.new:
         store.upsert(index, [version.to_document() for version in plan.new], mode="replace")
     if plan.merges:
         store.upsert(index, plan.merges, mode="merge")
+    if plan.watermark is not None:
+        store.upsert(SCAN_WATERMARKS.name, [plan.watermark.to_document()], mode="replace")

@@ -26,6 +26,7 @@ from c2c_dagster.store.indices import (
     DEPLOYMENT_METADATA,
     INGEST_PROBLEMS,
     RELEASE_EVENTS,
+    SCAN_WATERMARKS,
     TRACEABILITY_METADATA,
 )
 from c2c_dagster.store.settings import StoreSettings
@@ -54,6 +55,7 @@ __all__ = [
     "DEPLOYMENT_METADATA",
     "INGEST_PROBLEMS",
     "RELEASE_EVENTS",
+    "SCAN_WATERMARKS",
     "TRACEABILITY_METADATA",
     "BulkItemError",
     "BulkWriteError",

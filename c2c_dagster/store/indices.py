@@ -15,7 +15,7 @@ from c2c_dagster.documents.argocd import SyncEventDocument
 from c2c_dagster.documents.base import index_fields, lookup_fields
 from c2c_dagster.documents.builds import BuildDocument, IngestProblemDocument
 from c2c_dagster.documents.delivery import DeliveryMetricsRow
-from c2c_dagster.documents.deployments import PodVersion, WorkloadVersion
+from c2c_dagster.documents.deployments import PodVersion, ScanWatermark, WorkloadVersion
 from c2c_dagster.documents.traceability import ReleaseEvent, TraceabilityRecord
 
 
@@ -70,6 +70,10 @@ DEPLOYMENT_METADATA = IndexSpec.of(
     "deployment-metadata", WorkloadVersion, PodVersion, id_field="doc_id", time_field="snapshot_time"
 )
 
+# One document per cluster and index: the last full, complete scan, against which the open
+# versions' last_seen is read (an unchanged scan writes this one document, not one per object).
+SCAN_WATERMARKS = IndexSpec.of("scan-watermarks", ScanWatermark, id_field="watermark_id", time_field="scanned_at")
+
 TRACEABILITY_METADATA = IndexSpec.of(
     "traceability-metadata", TraceabilityRecord, id_field="record_id", time_field="updated_at"
 )
@@ -85,6 +89,7 @@ DELIVERY_METRICS = IndexSpec.of("delivery-metrics", DeliveryMetricsRow, id_field
 ALL_INDICES: tuple[IndexSpec, ...] = (
     CI_BUILD_METADATA,
     DEPLOYMENT_METADATA,
+    SCAN_WATERMARKS,
     TRACEABILITY_METADATA,
     ARGOCD_SYNC_EVENTS,
     RELEASE_EVENTS,

@@ -18,7 +18,8 @@ from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions
 from c2c_dagster.observability.ui import traceability_preview
 from c2c_dagster.registry.resources import RegistryResource
-from c2c_dagster.store import RELEASE_EVENTS, TRACEABILITY_METADATA, MetadataStoreResource
+from c2c_dagster.store import RELEASE_EVENTS, SCAN_WATERMARKS, TRACEABILITY_METADATA, MetadataStoreResource
+from c2c_dagster.store.watermarks import new_watermark, read_watermark
 from c2c_dagster.traceability.correlate import Flag
 from c2c_dagster.traceability.image_policy import ImagePolicy
 from c2c_dagster.traceability.inputs import read_cluster
@@ -94,12 +95,17 @@ def traceability_records(
     policy = image_policy.policy(db)
     context.log.info(f"internal images: {', '.join(policy.internal) or 'all'} ({policy.source})")
     view = read_cluster(db, cluster, registry, log=context.log.info)
-    plan = plan_records(view, policy, now=iso_utc(utc_now()))
-    db.upsert(TRACEABILITY_METADATA.name, [record.to_document() for record in plan.records])
+    now = iso_utc(utc_now())
+    plan = plan_records(view, policy, now=now, watermark=read_watermark(db, cluster, TRACEABILITY_METADATA.name))
+    if plan.changed:
+        db.upsert(TRACEABILITY_METADATA.name, [record.to_document() for record in plan.changed])
     if plan.stopped:
         db.upsert(TRACEABILITY_METADATA.name, plan.stopped, mode="merge")
     if plan.events:
         db.upsert(RELEASE_EVENTS.name, [event.to_document() for event in plan.events])
+    # Last: every record still running was seen by this run (the unchanged ones are not rewritten).
+    db.upsert(SCAN_WATERMARKS.name,
+              [new_watermark(cluster, TRACEABILITY_METADATA.name, now, context.run_id, "records").to_document()])
     return dg.MaterializeResult(
         metadata=_metadata(cluster, plan, view, policy),
         check_results=[
@@ -118,6 +124,7 @@ def _metadata(cluster: str, plan: RecordsPlan, view: ClusterView, policy: ImageP
     flags = Counter(flag for record in records for flag in record.flags)
     return {
         "records": len(records),
+        "records_written": len(plan.changed),  # the others unchanged: the scan watermark covers them
         "matched_to_a_build": sum(1 for r in records if r.build_id),
         "stopped_running": len(plan.stopped),
         "release_events": len(events),

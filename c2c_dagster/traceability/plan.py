@@ -5,6 +5,12 @@ The plan: one record per workload container and running digest (``correlate``), 
 the release time of the digest while it keeps running; the records whose digest stopped
 running, marked so (they stay as history); a release event for every digest a container
 started running since the last run.
+
+Writes grow with change, not with runs: a record whose content is what the store already holds
+(all but ``updated_at`` and ``last_seen``) is not rewritten; the run's scan watermark (one
+document per cluster, ``store/watermarks.py``) says every record still running was seen then,
+and readers read a running record's ``last_seen`` against it. A record that stops carries its
+own exact ``last_seen``.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from c2c_dagster.documents.deployments import ScanWatermark
 from c2c_dagster.documents.traceability import CONTAINER_KEY, ReleaseEvent, TraceabilityRecord
 from c2c_dagster.registry.resources import ImageFacts
+from c2c_dagster.store.watermarks import effective_last_seen
 from c2c_dagster.traceability.correlate import BuildIndex, RunningContainer, SyncInfo, correlate
 from c2c_dagster.traceability.image_policy import ImagePolicy
 from c2c_dagster.traceability.releases import ObservedState, release_events
@@ -37,18 +45,41 @@ class ClusterView:
     syncs: dict[str, SyncInfo] = field(default_factory=dict)
 
 
+# What moves on every run without news: never a reason to rewrite a record.
+VOLATILE_RECORD_FIELDS = frozenset({"updated_at", "last_seen"})
+
+
 @dataclass
 class RecordsPlan:
-    """What to write: the records (replace), the stopped ones (merge updates), the release events."""
+    """What a run found and what it writes: every record running now (``records``), of which
+    ``changed`` are written (replace), the stopped ones (merge updates), the release events."""
 
     records: list[TraceabilityRecord]
     stopped: list[dict[str, Any]]
     events: list[ReleaseEvent]
     moved: dict[TagKey, list[str]]
+    changed: list[TraceabilityRecord] = field(default_factory=list)
+
+    @property
+    def unchanged(self) -> int:
+        """Records found as the store holds them: not rewritten, the scan watermark covers them."""
+        return len(self.records) - len(self.changed)
 
 
-def plan_records(view: ClusterView, policy: ImagePolicy, *, now: str) -> RecordsPlan:
-    """The records, stopped records and release events of one run at ``now`` (ISO time)."""
+def same_content(record: TraceabilityRecord, before: TraceabilityRecord | None) -> bool:
+    """Whether ``record`` says what the stored ``before`` says, ``updated_at`` and ``last_seen``
+    aside (a stopped record is never the same as a running one)."""
+    if before is None or not before.is_running:
+        return False
+    now, then = record.to_document(), before.to_document()
+    return all(now.get(k) == then.get(k) for k in now.keys() | then.keys() if k not in VOLATILE_RECORD_FIELDS)
+
+
+def plan_records(view: ClusterView, policy: ImagePolicy, *, now: str,
+                 watermark: ScanWatermark | None = None) -> RecordsPlan:
+    """The records, stopped records and release events of one run at ``now`` (ISO time);
+    ``watermark``: the cluster's current records watermark, which the stopped records' last
+    ``last_seen`` is read against."""
     members = {d: f.platform_digests for d, f in view.facts.items() if f.platform_digests}
     # What a tag points at now, for the images the registry was asked about; an index's
     # platform manifests are the same image.
@@ -74,9 +105,10 @@ def plan_records(view: ClusterView, policy: ImagePolicy, *, now: str) -> Records
         record.running, record.last_seen = True, now
     return RecordsPlan(
         records=records,
-        stopped=stopped_records(view.previous, records, now),
+        stopped=stopped_records(view.previous, records, now, watermark),
         events=release_events_between(view.previous, records, view.index, view.syncs, now),
         moved=moved,
+        changed=[r for r in records if not same_content(r, view.previous.get(r.record_id))],
     )
 
 
@@ -93,11 +125,13 @@ def keep_release_time(record: TraceabilityRecord, before: TraceabilityRecord | N
 
 
 def stopped_records(previous: Mapping[str, TraceabilityRecord], records: Iterable[TraceabilityRecord],
-                    now: str) -> list[dict[str, Any]]:
-    """Merge updates for the records that ran until now and run no more: kept, as history."""
+                    now: str, watermark: ScanWatermark | None = None) -> list[dict[str, Any]]:
+    """Merge updates for the records that ran until now and run no more: kept, as history, with
+    the last time a run saw them (read against the watermark, which no longer applies to them)."""
     current = {r.record_id for r in records}
     return [
-        {"record_id": record_id, "running": False, "updated_at": now}
+        {"record_id": record_id, "running": False, "updated_at": now,
+         "last_seen": effective_last_seen(record.last_seen, True, watermark)}
         for record_id, record in previous.items()
         if record.is_running and record_id not in current
     ]

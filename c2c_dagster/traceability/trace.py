@@ -15,6 +15,7 @@ from c2c_core.images import normalize_digest
 from c2c_dagster.documents.builds import BuildDocument
 from c2c_dagster.documents.traceability import TraceabilityRecord
 from c2c_dagster.store import CI_BUILD_METADATA, TRACEABILITY_METADATA, MetadataStore
+from c2c_dagster.store.watermarks import resolve_last_seen
 
 
 class TraceQueryError(ValueError):
@@ -42,8 +43,11 @@ class TraceAnswer:
         }
 
 
-def _records(docs: Iterable[dict[str, Any]]) -> list[TraceabilityRecord]:
-    return TraceabilityRecord.from_documents(docs)
+def _records(store: MetadataStore, docs: Iterable[dict[str, Any]]) -> list[TraceabilityRecord]:
+    """Records as stored, a running record's ``last_seen`` read against its cluster's watermark
+    (a run does not rewrite records it found unchanged)."""
+    return TraceabilityRecord.from_documents(resolve_last_seen(
+        store, TRACEABILITY_METADATA.name, docs, lambda doc: doc.get("running") is not False))
 
 
 def _builds(docs: Iterable[dict[str, Any]]) -> list[BuildDocument]:
@@ -74,7 +78,7 @@ def trace_workload(store: MetadataStore, target: str) -> TraceAnswer:
     cluster, namespace, name = parts if len(parts) == 3 else (None, *parts)
     records = [
         r
-        for r in _records(store.find(TRACEABILITY_METADATA.name, "workload_name", name))
+        for r in _records(store, store.find(TRACEABILITY_METADATA.name, "workload_name", name))
         if r.namespace == namespace and (cluster is None or r.cluster == cluster)
     ]
     running, before = _split(records)
@@ -86,14 +90,15 @@ def trace_pod(store: MetadataStore, target: str) -> TraceAnswer:
     namespace, _, pod = target.partition("/")
     if not namespace or not pod or "/" in pod:
         raise TraceQueryError(f"--pod {target!r}: expected NAMESPACE/POD")
-    records = [r for r in _records(store.find(TRACEABILITY_METADATA.name, "pods.name", pod)) if r.namespace == namespace]
+    records = [r for r in _records(store, store.find(TRACEABILITY_METADATA.name, "pods.name", pod))
+               if r.namespace == namespace]
     running, before = _split(records)
     return TraceAnswer({"pod": target}, running, before, _builds_of(store, records))
 
 
 def _trace_builds(store: MetadataStore, query: dict[str, str], builds: list[BuildDocument]) -> TraceAnswer:
     ids = [b.build_id for b in builds]
-    records = _records(store.find(TRACEABILITY_METADATA.name, "build_id", ids)) if ids else []
+    records = _records(store, store.find(TRACEABILITY_METADATA.name, "build_id", ids)) if ids else []
     running, before = _split(records)
     return TraceAnswer(query, running, before, builds)
 
@@ -121,5 +126,5 @@ def trace_digest(store: MetadataStore, digest: str) -> TraceAnswer:
     builds = store.find(CI_BUILD_METADATA.name, "image_digest", digest) or store.find(
         CI_BUILD_METADATA.name, "platform_digests.digest", digest
     )
-    running, before = _split(_records(store.find(TRACEABILITY_METADATA.name, "image_digest", digest)))
+    running, before = _split(_records(store, store.find(TRACEABILITY_METADATA.name, "image_digest", digest)))
     return TraceAnswer({"digest": digest}, running, before, _builds(builds))

@@ -1,7 +1,9 @@
-"""deployment-metadata grows with change, not with scans: an unchanged snapshot writes no new
-document (only last_seen refreshes), a changed state (image, node, phase, restartCount) writes a
-new version and closes the old, timestamps alone are not a change, vanished objects are closed
-only when their type was listed completely, and any past moment can be reconstructed."""
+"""deployment-metadata grows with change, not with scans: an unchanged full scan writes one
+document (the cluster's scan watermark), a scoped or partial one refreshes last_seen of what it
+saw, a changed state (image, node, phase, restartCount) writes a new version and closes the old
+with its last_seen read against the watermark, timestamps alone are not a change, vanished
+objects are closed only when their type was listed completely, and any past moment can be
+reconstructed, with last_seen exact, on the embedded store and the real OpenSearch node."""
 
 from __future__ import annotations
 
@@ -11,15 +13,29 @@ from datetime import UTC, datetime, timedelta
 
 from c2c_core.timeutil import iso_utc
 from c2c_dagster.documents.deployments import version_from_document
+from c2c_dagster.documents.deployments import ScanWatermark
 from c2c_dagster.kubernetes.history import (
     plan_history,
     read_open_versions,
+    read_watermark,
+    resolve_last_seen,
+    scan_watermark,
     state_hash,
     write_history,
 )
-from c2c_dagster.kubernetes.snapshot import build_snapshot
-from c2c_dagster.store import DEPLOYMENT_METADATA, EmbeddedStore
-from c2c_devstack.kube_objects import collect_from, deployment, deployment_pods, node, replicaset
+from c2c_dagster.kubernetes.snapshot import Scope, build_snapshot
+from c2c_dagster.store import DEPLOYMENT_METADATA, EmbeddedStore, MetadataStore
+from c2c_dagster.store.watermarks import effective_last_seen
+from c2c_devstack.kube_objects import (
+    collect_from,
+    deployment,
+    deployment_pods,
+    node,
+    owner,
+    pod,
+    replicaset,
+    statefulset,
+)
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 INDEX = DEPLOYMENT_METADATA.name
@@ -34,23 +50,29 @@ def _cluster(image: str = "registry.local/web:1", replicas: int = 3) -> dict:
     }
 
 
-def _scan(store: EmbeddedStore, objects: dict, when: datetime, **faults):
-    collection = collect_from(objects, page_size=100, **faults)
-    snap = build_snapshot(collection, cluster="c1", snapshot_time=when)
-    previous = read_open_versions(store, "c1")
+def _scan(store: MetadataStore, objects: dict, when: datetime, *, scope: Scope = Scope(), **faults):
+    """One snapshot as the asset plans it: a full, complete scan advances the watermark."""
+    collection = collect_from(objects, page_size=100, namespaces=scope.list_namespaces, **faults)
+    snap = build_snapshot(collection, cluster="c1", snapshot_time=when, scope=scope,
+                          mode="scan" if scope.everything else "post-sync")
+    previous = read_open_versions(store, "c1", scope.list_namespaces)
     kinds = {"pod": "pods", "Deployment": "deployments"}
+    proves_all = scope.everything and not collection.partial
     plan = plan_history(
         snap.versions, previous, snapshot_time=snap.snapshot_time, partial=collection.partial,
         may_close=lambda v: kinds.get("pod" if v.doc_type == "pod" else v.workload_kind) in collection.complete,
+        watermark=read_watermark(store, "c1"),
+        advance=scan_watermark("c1", snap.snapshot_time, f"run-{when:%H%M}") if proves_all else None,
     )
     write_history(store, plan)
     return plan
 
 
-def _state_at(store: EmbeddedStore, moment: str) -> dict[str, dict]:
-    """Reconstruct: the version of each object whose interval contains ``moment``."""
+def _state_at(store: MetadataStore, moment: str) -> dict[str, dict]:
+    """Reconstruct: the version of each object whose interval contains ``moment``, last_seen as
+    readers see it (read against the watermark)."""
     result = {}
-    for doc in store.iter_all(INDEX):
+    for doc in resolve_last_seen(store, store.iter_all(INDEX)):
         if doc["first_seen"] <= moment and doc["last_seen"] >= moment:
             key = version_from_document(doc).object_key
             assert key not in result, "two versions of one object at one moment"
@@ -58,17 +80,71 @@ def _state_at(store: EmbeddedStore, moment: str) -> dict[str, dict]:
     return result
 
 
-def test_unchanged_cluster_refreshes_last_seen_and_writes_no_new_document(tmp_path) -> None:
-    store = EmbeddedStore(tmp_path / "s.sqlite")
+def test_unchanged_full_scan_writes_only_the_watermark_and_last_seen_stays_exact(store) -> None:
     first = _scan(store, _cluster(), T0)
-    assert len(first.new) == 4 and not first.refreshed  # 1 Deployment + 3 pods
+    assert len(first.new) == 4 and not first.refreshed and first.writes == 5  # 1 Deployment + 3 pods + watermark
     for i in range(1, 6):
         plan = _scan(store, _cluster(), T0 + timedelta(minutes=10 * i))
-        assert (len(plan.new), len(plan.refreshed), len(plan.closed)) == (0, 4, 0)
+        assert (len(plan.new), len(plan.refreshed), len(plan.closed), plan.unchanged) == (0, 0, 0, 4)
+        assert plan.writes == 1
     assert store.count(INDEX) == 4
     doc = store.get(INDEX, first.new[1].doc_id)
-    assert doc["first_seen"] == "2026-03-01T12:00:00Z" and doc["last_seen"] == "2026-03-01T12:50:00Z"
-    assert doc["current"] == "c1"
+    # The document itself was not rewritten; read against the watermark, it was last seen at 12:50.
+    assert doc["first_seen"] == doc["last_seen"] == "2026-03-01T12:00:00Z" and doc["current"] == "c1"
+    (resolved,) = resolve_last_seen(store, [doc])
+    assert resolved["last_seen"] == "2026-03-01T12:50:00Z" and resolved["last_mode"] == "scan"
+    watermark = read_watermark(store, "c1")
+    assert (watermark.scanned_at, watermark.scan_id, watermark.index) == ("2026-03-01T12:50:00Z", "run-1250", INDEX)
+
+
+def test_scoped_and_partial_snapshots_refresh_what_they_saw_and_leave_the_watermark(store) -> None:
+    objects = _cluster()
+    objects["statefulsets"] = [statefulset("db", "pg", "postgres:16")]
+    objects["pods"] += [pod("db", "pg-0", owners=[owner("StatefulSet", "pg", "db")],
+                            containers=(("db", "postgres:16"),))]
+    _scan(store, objects, T0)
+    # A post-sync snapshot of namespace shop saw only shop: it cannot vouch for db.
+    scoped = _scan(store, objects, T0 + timedelta(minutes=5), scope=Scope.of(namespaces=["shop"]))
+    assert (len(scoped.refreshed), scoped.unchanged, scoped.watermark) == (4, 0, None)
+    # A scan that could not list StatefulSets cannot vouch for them either.
+    partial = _scan(store, objects, T0 + timedelta(minutes=10), forbidden={"statefulsets"})
+    assert (len(partial.refreshed), partial.unchanged, partial.watermark) == (5, 0, None)  # all but pg
+    assert read_watermark(store, "c1").scanned_at == "2026-03-01T12:00:00Z"
+    state = _state_at(store, "2026-03-01T12:10:00Z")
+    # At 12:10 the partial scan saw all but the StatefulSet, last seen at 12:00.
+    assert len(state) == 5 and "c1/workload/StatefulSet/db/pg" not in state
+    assert _state_at(store, "2026-03-01T12:00:00Z").keys() >= {"c1/workload/StatefulSet/db/pg"}
+
+
+def test_a_version_closed_after_unchanged_scans_keeps_its_exact_last_seen(store) -> None:
+    for minutes in (0, 10, 20):
+        _scan(store, _cluster("registry.local/web:1"), T0 + timedelta(minutes=minutes))
+    new = _cluster("registry.local/web:2")
+    new["replicasets"] = [replicaset("shop", "web", "def", revision="2", replicas=3)]
+    new["pods"] = deployment_pods("shop", "web", "def", 3, "registry.local/web:2")
+    # The rollout is seen first by a post-sync snapshot: it closes the old versions itself.
+    plan = _scan(store, new, T0 + timedelta(minutes=25), scope=Scope.of(namespaces=["shop"]))
+    assert plan.gone == 3 and plan.watermark is None
+    closed = [d for d in store.iter_all(INDEX) if d.get("until")]
+    assert len(closed) == 4
+    # Written into the closed versions: seen at the 12:20 scan, which wrote none of them.
+    assert {d["last_seen"] for d in closed} == {"2026-03-01T12:20:00Z"}
+    assert all(d["until"] == "2026-03-01T12:25:00Z" for d in closed)
+    _scan(store, new, T0 + timedelta(minutes=30))
+    images = lambda state: {d["containers"][0]["image"] for d in state.values() if d["doc_type"] == "pod"}  # noqa: E731
+    assert images(_state_at(store, "2026-03-01T12:20:00Z")) == {"registry.local/web:1"}
+    assert images(_state_at(store, "2026-03-01T12:30:00Z")) == {"registry.local/web:2"}
+    assert not _state_at(store, "2026-03-01T12:22:00Z")  # between the last sighting and the next
+
+
+def test_effective_last_seen_reads_open_versions_against_the_watermark() -> None:
+    w = ScanWatermark(watermark_id="c1/deployment-metadata", cluster="c1", scanned_at="2026-03-01T12:50:00Z",
+                      mode="scan")
+    at = "2026-03-01T12:{}:00Z".format
+    assert effective_last_seen(at("00"), True, w) == at("50")  # open through the scan
+    assert effective_last_seen(at("00"), False, w) == at("00")  # closed: its own, as written when closed
+    assert effective_last_seen(at("55"), True, w) == at("55")  # began or was refreshed after the scan
+    assert effective_last_seen(at("00"), True, None) == at("00")  # no full scan yet
 
 
 def test_rollout_writes_new_versions_and_any_moment_can_be_reconstructed(tmp_path) -> None:

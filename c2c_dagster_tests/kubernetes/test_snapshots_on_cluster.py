@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from c2c_dagster.kubernetes.history import resolve_last_seen
 from c2c_dagster.store import DEPLOYMENT_METADATA, EmbeddedStore, MetadataStoreResource
 from c2c_dagster_tests.kubernetes.conftest import CLUSTER, deployment, metadata, snapshot, wait_pods
 from c2c_devstack.kube_objects import digest_of
@@ -68,9 +69,10 @@ def test_rollout_snapshot_shows_old_and_new_replicaset_pods(k8s_cluster, api, na
     # Still "pulling": no imageID yet, so no digest — recorded as unknown, never guessed.
     assert new["phase"] == "Pending" and new["containers"][0]["image_digest"] is None
     assert during["digests_unknown"] >= 1
-    # History: the workload and the one new pod are new versions; the old pods only refreshed.
+    # History: the workload and the one new pod are new versions; the old pods are unchanged, and
+    # read against the scan's watermark they were seen by it.
     assert during["new_documents"] == 2
-    old_pod = by_revision["1"][0]
+    (old_pod,) = resolve_last_seen(store, [by_revision["1"][0]])
     assert old_pod["first_seen"] < old_pod["last_seen"]
 
 
@@ -106,11 +108,15 @@ def test_scale_up_and_down_opens_and_closes_pod_versions(k8s_cluster, api, names
     gone = [d for d in store.find(INDEX, "namespace", namespace, limit=1000) if d.get("gone")]
     assert len(gone) == 2 and all(d["doc_type"] == "pod" and d["current"] is None for d in gone)
 
-    # Unchanged: the next scan refreshes last_seen and adds no version in this namespace.
+    # Unchanged: the next scan adds no version in this namespace and rewrites none (its
+    # watermark does); read against it, every open version was last seen by that scan.
     versions = store.find(INDEX, "namespace", namespace, limit=1000)
-    snapshot(k8s_cluster.kubeconfig, resource, instance)
+    unchanged = metadata(snapshot(k8s_cluster.kubeconfig, resource, instance))
     assert len(store.find(INDEX, "namespace", namespace, limit=1000)) == len(versions)
-    assert {d["last_seen"] for d in _current(store, namespace)[1].values()} != {d["last_seen"] for d in pods.values()}
+    assert unchanged["refreshed_documents"] == 0 and unchanged["new_documents"] == 0
+    assert unchanged["documents_written"] == 1 + unchanged["closed_documents"]  # other tests' namespaces churn
+    seen = {d["last_seen"] for d in resolve_last_seen(store, _current(store, namespace)[1].values())}
+    assert seen == {unchanged["scan_watermark"]} and seen != {d["last_seen"] for d in pods.values()}
 
 
 def test_crashlooping_pod_is_recorded_with_restarts_and_reasons(k8s_cluster, api, namespace, tmp_path, instance):

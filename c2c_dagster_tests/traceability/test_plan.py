@@ -4,6 +4,10 @@ release event (a return to an earlier digest a rollback), dated now when its pod
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
+
+from c2c_dagster.documents.deployments import ScanWatermark
 from c2c_dagster.documents.traceability import RecordPod, TraceabilityRecord
 from c2c_dagster.registry.resources import ImageFacts
 from c2c_dagster.traceability.correlate import BuildIndex, RunningContainer, RunningPod
@@ -31,9 +35,11 @@ class Store:
     def run(self, containers: list[RunningContainer], now: str) -> RecordsPlan:
         index = BuildIndex([build(1, A), build(2, B)])
         plan = plan_records(ClusterView(containers, dict(self.records), index), POLICY, now=now)
-        self.records.update({r.record_id: r for r in plan.records})
+        # As the asset writes: the changed records only (the others are left as stored).
+        self.records.update({r.record_id: copy.deepcopy(r) for r in plan.changed})
         for stopped in plan.stopped:
             self.records[stopped["record_id"]].running = False
+            self.records[stopped["record_id"]].last_seen = stopped["last_seen"]
         return plan
 
 
@@ -52,7 +58,7 @@ def test_runs_keep_the_release_time_and_record_releases_stops_and_a_rollback() -
     # B replaces A: A's record stops (kept as history), one release event names both builds.
     release = store.run([web(B, started="2026-03-03T09:00:00Z")], now="2026-03-03T09:05:00Z")
     assert release.stopped == [{"record_id": f"prod/shop/Deployment/web/web/{A}", "running": False,
-                                "updated_at": "2026-03-03T09:05:00Z"}]
+                                "updated_at": "2026-03-03T09:05:00Z", "last_seen": "2026-03-02T08:05:00Z"}]
     (event,) = release.events
     assert (event.from_digest, event.to_digest, event.from_build_id, event.to_build_id, event.rollback, event.at) == (
         A, B, "shop/web/main-1", "shop/web/main-2", False, "2026-03-03T09:00:00Z")
@@ -92,3 +98,25 @@ def test_what_the_registry_said_ties_an_unbuilt_digest_to_a_build_by_its_revisio
     (record,) = plan_records(view, POLICY, now="2026-03-06T00:05:00Z").records
     assert (record.build_id, record.match_key, record.image_revision) == ("shop/web/main-3", "commit_id", commit)
     assert "untraceable" in record.flags  # the digest itself is still no build's
+
+
+def test_an_unchanged_run_rewrites_no_record_and_a_stopped_one_keeps_its_exact_last_seen() -> None:
+    store = Store()
+    first = store.run([web(A, started="2026-03-01T10:00:00Z")], now="2026-03-01T10:05:00Z")
+    assert len(first.changed) == 1
+    for hour in (11, 12):
+        again = store.run([web(A, started="2026-03-01T10:00:00Z")], now=f"2026-03-01T{hour}:05:00Z")
+        assert (again.changed, again.unchanged, again.stopped, again.events) == ([], 1, [], [])
+    # Stored as first written; read against the 12:05 run's watermark it was last seen then.
+    (stored,) = store.records.values()
+    assert (stored.last_seen, stored.updated_at) == ("2026-03-01T10:05:00Z", "2026-03-01T10:05:00Z")
+    watermark = ScanWatermark(watermark_id="prod/traceability-metadata", cluster="prod",
+                              scanned_at="2026-03-01T12:05:00Z")
+    # A change of what the record says (one more pod) rewrites it.
+    scaled = store.run([web(A, started="2026-03-01T10:00:00Z", pods=3)], now="2026-03-01T13:05:00Z")
+    assert [r.record_id for r in scaled.changed] == [stored.record_id]
+    # B replaces A: A's record stops with the last time a run saw it running.
+    plan = plan_records(ClusterView([web(B, started="2026-03-01T14:00:00Z")], dict(store.records),
+                                    BuildIndex([build(1, A), build(2, B)])), POLICY, now="2026-03-01T14:05:00Z",
+                        watermark=replace(watermark, scanned_at="2026-03-01T13:35:00Z"))
+    assert [s["last_seen"] for s in plan.stopped] == ["2026-03-01T13:35:00Z"]

@@ -67,6 +67,10 @@ BUILDS = _index("ds_builds", "ci-build-metadata", "timestamp", "one document per
 # A deployment-metadata document is one version of a workload or pod, valid from first_seen to
 # until/last_seen: filtering on last_seen keeps every version still seen inside the range.
 DEPLOYMENTS = _index("ds_deployments", "deployment-metadata", "last_seen", "versions of workloads and pods")
+# One document per cluster: the last full, complete scan. An open version first seen before it was
+# seen, unchanged, at its scanned_at (c2c_dagster/kubernetes/history.py): the scan rewrote none.
+WATERMARKS = _index("ds_watermarks", "scan-watermarks", "scanned_at",
+                    "one per cluster: the last full, complete scan, which open versions were seen at")
 TRACEABILITY = _index("ds_traceability", "traceability-metadata", "updated_at",
                       "one record per workload container and running digest")
 SYNCS = _index("ds_syncs", "argocd-sync-events", "finished_at", "every finished Argo CD sync")
@@ -76,5 +80,5 @@ PROBLEMS = _index("ds_problems", "ingest-problems", "last_seen",
 DELIVERY = _index("ds_delivery", "delivery-metrics", "day",
                   "DORA's four keys per scope (cluster and app) and day, from delivery_metrics")
 
-INDEX_SOURCES: tuple[IndexSource, ...] = (BUILDS, DEPLOYMENTS, TRACEABILITY, SYNCS, RELEASES, PROBLEMS, DELIVERY)
+INDEX_SOURCES: tuple[IndexSource, ...] = (BUILDS, DEPLOYMENTS, WATERMARKS, TRACEABILITY, SYNCS, RELEASES, PROBLEMS, DELIVERY)
 ALL_SOURCES: tuple[Source, ...] = (PROMETHEUS, *INDEX_SOURCES)
