@@ -4,12 +4,17 @@ digests no build names, and the latest Argo CD sync of each app (``read_cluster`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from c2c_core.timeutil import parse_time
 
 from c2c_dagster.documents.argocd import SyncEventDocument
 from c2c_dagster.documents.deployments import version_from_document
 from c2c_dagster.documents.traceability import TraceabilityRecord
 from c2c_dagster.registry.resources import RegistryResource
+from c2c_dagster.store.watermarks import ScanWatermark, read_watermark
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS, DEPLOYMENT_METADATA, FIND_ALL, TRACEABILITY_METADATA, MetadataStore
 from c2c_dagster.traceability.build_lookup import BuildKeys, find_builds
 from c2c_dagster.traceability.correlate import BuildIndex, SyncInfo
@@ -20,9 +25,9 @@ from c2c_dagster.traceability.view import running_containers
 def read_cluster(
     store: MetadataStore, cluster: str, registry: RegistryResource, log: Callable[[str], None] = lambda _: None
 ) -> ClusterView:
-    containers = running_containers(
-        version_from_document(doc) for doc in store.find(DEPLOYMENT_METADATA.name, "current", cluster, limit=FIND_ALL)
-    )
+    current = store.find(DEPLOYMENT_METADATA.name, "current", cluster, limit=FIND_ALL)
+    containers = running_containers(version_from_document(doc) for doc in current)
+    observed_at = observed_until(current, read_watermark(store, cluster, DEPLOYMENT_METADATA.name))
     records = TraceabilityRecord.from_documents(
         store.find(TRACEABILITY_METADATA.name, "cluster", cluster, limit=FIND_ALL)
     )
@@ -51,11 +56,21 @@ def read_cluster(
     )
     if added:
         index.add(find_builds(store, added))
-    syncs = latest_syncs(store, {c.argocd_app for c in containers if c.argocd_app}, cluster)
+    syncs = latest_syncs(store, {c.argocd_app for c in containers if c.argocd_app}, cluster, observed_at=observed_at)
     return ClusterView(containers, previous, index, facts, images, syncs)
 
 
-def latest_syncs(store: MetadataStore, apps: set[str], cluster: str) -> dict[str, SyncInfo]:
+def observed_until(current: Iterable[Mapping[str, Any]], watermark: ScanWatermark | None) -> datetime | None:
+    """The newest moment the cluster's current versions were seen: the last complete scan (its
+    watermark) or a scoped post-sync snapshot after it. None before any snapshot."""
+    moments = [parse_time(doc.get("last_seen")) for doc in current]
+    if watermark is not None:
+        moments.append(parse_time(watermark.scanned_at))
+    return max((m for m in moments if m is not None), default=None)
+
+
+def latest_syncs(store: MetadataStore, apps: set[str], cluster: str, *,
+                 observed_at: datetime | None = None) -> dict[str, SyncInfo]:
     """The newest successful sync event per Argo CD app that deployed to ``cluster``, keyed as
     deployment_snapshots names the app (``namespace/name`` when known, else the name). Each
     cluster's Argo CD may have an app of the same name (argocd/web in staging and in production):
@@ -64,12 +79,20 @@ def latest_syncs(store: MetadataStore, apps: set[str], cluster: str) -> dict[str
     Only a ``Succeeded`` sync says what the app should run: a failed one may have applied nothing
     of what it declared (the real controller keeps the old pods running when the API server
     refuses a Deployment), so its revision and images would name a release that never ran.
+
+    Nor does a sync that finished after ``observed_at``, the snapshot being joined: its rollout
+    is not in that snapshot, so the pods it holds still run what an earlier sync deployed. (A
+    run queued behind the cluster's snapshot would otherwise credit the old digest to the new
+    revision; the post-sync snapshot that follows the sync sees both.)
     """
     names = {app.rpartition("/")[2] for app in apps}
     latest: dict[str, SyncInfo] = {}
     found = store.find(ARGOCD_SYNC_EVENTS.name, "app", sorted(names), limit=FIND_ALL) if names else []
     for event in SyncEventDocument.from_documents(found):
         if event.cluster != cluster or event.phase != "Succeeded":
+            continue
+        finished = parse_time(event.finished_at)
+        if observed_at is not None and finished is not None and finished > observed_at:
             continue
         info = SyncInfo(
             app=event.app_name,
