@@ -44,10 +44,6 @@ defs = dg.Definitions(
     ],
     jobs=[store_retention_job],
     schedules=[cluster_scan_schedule, store_retention_schedule],
-    # Steps run in the run's own process: c2c's runs are one or two assets in a row, and a process
-    # per step (the default) loads the code location once more per step, seconds each time
-    # (benchmarks/sync_to_record_latency.py).
-    executor=dg.in_process_executor,
     resources={
         "store": store_resource_from_env(),  # OpenSearch when C2C_OPENSEARCH_URL is set, else embedded
         "jenkins": jenkins_resource_from_env(),

@@ -82,6 +82,10 @@ def snapshot_request(event: SyncEvent, partition: str) -> dg.RunRequest:
         partition_key=partition,
         asset_selection=[SNAPSHOT_ASSET, RECORDS_ASSET],
         run_config={
+            # Both steps in the run's own process: a process per step (the default) loads the code
+            # location once more per step, seconds each time on the sync-to-record path
+            # (benchmarks/sync_to_record_latency.py).
+            "execution": {"config": {"in_process": {}}},
             "ops": {
                 "deployment_snapshots": {
                     "config": {
