@@ -8,6 +8,7 @@ index's id field, so re-runs and backfills never duplicate.
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,20 +84,33 @@ def doc_id_of(spec: IndexSpec, doc: Mapping[str, Any]) -> str:
     return str(value)
 
 
+@functools.lru_cache(maxsize=1024)
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
 def values_at(doc: Mapping[str, Any], path: str) -> list[Any]:
     """All values at a dot path, walking through lists as OpenSearch does for object arrays."""
+    # Runs for every typed and lookup field of every document written: plain dicts (what the
+    # documents are) are tested with type() before the slower Mapping ABC check.
     current: list[Any] = [doc]
-    for part in path.split("."):
+    for part in _parts(path):
         nxt: list[Any] = []
         for item in current:
-            if isinstance(item, Mapping) and part in item:
+            if (type(item) is dict or isinstance(item, Mapping)) and part in item:
                 value = item[part]
-                nxt.extend(value if isinstance(value, list) else [value])
+                if isinstance(value, list):
+                    nxt.extend(value)
+                else:
+                    nxt.append(value)
         current = nxt
     flat: list[Any] = []
     for value in current:
-        flat.extend(value if isinstance(value, list) else [value])
-    return [v for v in flat if v is not None]
+        if isinstance(value, list):
+            flat.extend(v for v in value if v is not None)
+        elif value is not None:
+            flat.append(value)
+    return flat
 
 
 def field_type_error(spec: IndexSpec, doc: Mapping[str, Any]) -> str | None:
@@ -104,11 +118,13 @@ def field_type_error(spec: IndexSpec, doc: Mapping[str, Any]) -> str | None:
 
     The embedded store applies the same rule so a document is accepted by both stores or by
     neither: numbers (numeric strings are coerced, as OpenSearch does), dates, booleans.
+    Keyword and text fields take any value, so only the typed ones are visited.
     """
-    for path, mapping in spec.fields.items():
-        kind = mapping["type"]
+    for path, kind in spec.typed_fields:
         for value in values_at(doc, path):
             if kind in ("long", "integer"):
+                if type(value) is int:
+                    continue
                 if isinstance(value, bool) or not isinstance(value, int | str) or (
                     isinstance(value, str) and not value.strip().lstrip("-").isdigit()
                 ):

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from c2c_core.timeutil import parse_time, to_epoch_ms
+from c2c_dagster.documents.base import gc_paused
 from c2c_dagster.store.base import (
     BulkItemError,
     BulkWriteError,
@@ -31,7 +32,7 @@ from c2c_dagster.store.base import (
 )
 from c2c_dagster.store.indices import ALL_INDICES
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     idx   TEXT NOT NULL,
     id    TEXT NOT NULL,
@@ -81,7 +82,7 @@ class EmbeddedStore(MetadataStore):
                 # WAL lets the webserver, daemon and run workers read while one writes.
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
-                conn.executescript(_SCHEMA)
+                conn.executescript(SCHEMA)
             except sqlite3.Error as exc:
                 raise StoreUnavailableError(
                     f"embedded store: cannot open SQLite file {self.path}: {exc}; "
@@ -121,42 +122,64 @@ class EmbeddedStore(MetadataStore):
         prepared = prepare(spec, docs)
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
-        try:
-            for doc_id, doc in prepared:
-                body = dict(doc)
-                if mode == "merge":
-                    row = conn.execute(
-                        "SELECT body FROM documents WHERE idx = ? AND id = ?", (index, doc_id)
-                    ).fetchone()
-                    if row is not None:
-                        body = {**json.loads(row[0]), **doc}
-                problem = field_type_error(spec, body)
-                if problem is not None:
-                    # Refused like OpenSearch refuses it: reported with its id, others still written.
-                    errors.append(BulkItemError(doc_id, 400, problem))
-                    continue
-                conn.execute(
-                    "INSERT OR REPLACE INTO documents (idx, id, ts_ms, body) VALUES (?, ?, ?, ?)",
-                    (index, doc_id, to_epoch_ms(body.get(spec.time_field)), json.dumps(body)),
-                )
-                conn.execute("DELETE FROM lookup_keys WHERE idx = ? AND id = ?", (index, doc_id))
+        # ~10 key tuples and a body per document and no cycles: see gc_paused.
+        with gc_paused():
+            try:
+                # Checked and keyed in Python, then written with one executemany per table: the
+                # same rows as writing each document alone, at the speed of a bare executemany.
+                existing = self._bodies(conn, index, [doc_id for doc_id, _ in prepared]) if mode == "merge" else {}
+                bodies: dict[str, Document] = {}  # the last accepted body per id, in the batch's order
+                for doc_id, doc in prepared:
+                    if mode == "merge":
+                        before = bodies.get(doc_id, existing.get(doc_id))
+                        body = {**before, **doc} if before is not None else dict(doc)
+                    else:
+                        body = dict(doc)
+                    problem = field_type_error(spec, body)
+                    if problem is not None:
+                        # Refused like OpenSearch refuses it: reported with its id, others still written.
+                        errors.append(BulkItemError(doc_id, 400, problem))
+                        continue
+                    bodies.pop(doc_id, None)  # a repeated id is written where it last appears
+                    bodies[doc_id] = body
+                    result.written += 1
+                    result.ids.append(doc_id)
                 conn.executemany(
-                    "INSERT INTO lookup_keys (idx, field, value, id) VALUES (?, ?, ?, ?)",
-                    [
-                        (index, field, str(value), doc_id)
-                        for field in spec.lookup_fields
-                        for value in set(map(str, values_at(body, field)))
-                    ],
+                    "INSERT OR REPLACE INTO documents (idx, id, ts_ms, body) VALUES (?, ?, ?, ?)",
+                    [(index, doc_id, to_epoch_ms(body.get(spec.time_field)), json.dumps(body))
+                     for doc_id, body in bodies.items()],
                 )
-                result.written += 1
-                result.ids.append(doc_id)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+                conn.executemany("DELETE FROM lookup_keys WHERE idx = ? AND id = ?", [(index, i) for i in bodies])
+                # Sorted in lookup_by_value's order: its B-tree then grows at a few places instead of
+                # one random page per key (measured: 70,000 keys in less than half the time).
+                keys = sorted(
+                    (index, field, value, doc_id)
+                    for doc_id, body in bodies.items()
+                    for field in spec.lookup_fields
+                    for value in dict.fromkeys(map(str, values_at(body, field)))
+                )
+                conn.executemany("INSERT INTO lookup_keys (idx, field, value, id) VALUES (?, ?, ?, ?)", keys)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         if errors:
             raise BulkWriteError(index, errors, result.written)
         return result
+
+    @staticmethod
+    def _bodies(conn: sqlite3.Connection, index: str, ids: list[str]) -> dict[str, Document]:
+        """The stored bodies of ``ids`` (those that exist), a few hundred ids per query."""
+        found: dict[str, Document] = {}
+        unique = list(dict.fromkeys(ids))
+        for i in range(0, len(unique), 500):  # below SQLite's bound-parameter limit
+            chunk = unique[i : i + 500]
+            rows = conn.execute(
+                f"SELECT id, body FROM documents WHERE idx = ? AND id IN ({','.join('?' for _ in chunk)})",
+                [index, *chunk],
+            )
+            found.update((row[0], json.loads(row[1])) for row in rows)
+        return found
 
     def get(self, index: str, doc_id: str) -> Document | None:
         self.spec(index)

@@ -8,6 +8,7 @@ embedded store into lookup keys, so the two answer the same queries the same way
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,12 @@ class IndexSpec:
             if required not in fields:
                 raise TypeError(f"index {name}: {required!r} is not a mapped field of {[m.__name__ for m in models]}")
         return cls(name=name, id_field=id_field, time_field=time_field, fields=fields, lookup_fields=tuple(lookups))
+
+    @functools.cached_property
+    def typed_fields(self) -> tuple[tuple[str, str], ...]:
+        """(path, type) of the fields whose values a store must check: numbers, dates, booleans."""
+        return tuple((path, spec["type"]) for path, spec in self.fields.items()
+                     if spec["type"] in ("long", "integer", "date", "boolean"))
 
     def mapping(self) -> dict[str, Any]:
         """The OpenSearch ``mappings`` body: dot paths unfolded into nested ``properties``."""

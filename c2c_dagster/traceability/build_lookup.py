@@ -2,13 +2,16 @@
 
 The keys a container offers (running digests, the tags its spec names, build-id labels, commit
 annotations) become a handful of ``terms`` lookups, each a single store query whatever the
-number of containers.
+number of containers. ``relevant_documents`` applies the same keys to documents already in memory:
+a semi-join that types and indexes only the builds a join can use (a year of history is ~10^5
+builds, a cluster runs a few thousand images).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from c2c_core.images import parse_image
 from c2c_dagster.documents.builds import BuildDocument
@@ -57,9 +60,31 @@ def find_builds(store: MetadataStore, keys: BuildKeys) -> list[BuildDocument]:
         ("image_tag", keys.tags),
         ("build_id", keys.build_ids),
         ("commits.commit_id", keys.commits),
+        ("source_commit", keys.commits),  # BuildIndex.by_commit holds it too
     ):
         ordered = sorted(values)
         for i in range(0, len(ordered), TERMS_CHUNK):
             for build in store.find(CI_BUILD_METADATA.name, lookup, ordered[i : i + TERMS_CHUNK], limit=MAX_MATCHES):
                 builds[build["build_id"]] = build
     return BuildDocument.from_documents(builds.values())
+
+
+def _holds(values: Any, wanted: set[str], key: str) -> bool:
+    """Whether a list of objects (platform digests, commits) has one whose ``key`` is wanted."""
+    return isinstance(values, list) and any(isinstance(v, Mapping) and v.get(key) in wanted for v in values)
+
+
+def relevant_documents(docs: Iterable[Mapping[str, Any]], keys: BuildKeys) -> list[Mapping[str, Any]]:
+    """The ci-build-metadata documents ``find_builds`` would fetch for ``keys``, from documents in
+    memory: one pass of a few set look-ups per build, the same fields as ``find_builds``."""
+    digests, tags, ids, commits = keys.digests, keys.tags, keys.build_ids, keys.commits
+    return [
+        doc
+        for doc in docs
+        if doc.get("image_digest") in digests
+        or doc.get("build_id") in ids
+        or doc.get("image_tag") in tags
+        or doc.get("source_commit") in commits
+        or (doc.get("platform_digests") and _holds(doc["platform_digests"], digests, "digest"))
+        or (doc.get("commits") and _holds(doc["commits"], commits, "commit_id"))
+    ]

@@ -151,23 +151,28 @@ class BuildIndex:
             self._add(builds)
 
     def _add(self, builds: Iterable[BuildDocument]) -> None:
+        # Runs once per build of the whole history (10^5): the dicts are bound to locals and each
+        # key is looked at only when the build has one.
+        by_id, by_digest, by_platform = self.by_id, self.by_digest, self.by_platform_digest
+        by_tag, by_commit = self.by_tag, self.by_commit
         for build in builds:
-            if build.build_id in self.by_id:
+            if build.build_id in by_id:
                 continue
-            self.by_id[build.build_id] = build
+            by_id[build.build_id] = build
             if build.image_digest:
-                self.by_digest[build.image_digest].append(build)
+                by_digest[build.image_digest].append(build)
             for platform in build.platform_digests:
                 if platform.digest:
-                    self.by_platform_digest[platform.digest].append(build)
-            ref = parse_image(build.image_name)
-            if ref is not None and build.image_tag:
-                self.by_tag[(ref.name, build.image_tag)].append(build)
+                    by_platform[platform.digest].append(build)
+            if build.image_tag:
+                ref = parse_image(build.image_name)
+                if ref is not None:
+                    by_tag[(ref.name, build.image_tag)].append(build)
             commits = [c.commit_id for c in build.commits if c.commit_id]
             if build.source_commit and build.source_commit not in commits:
                 commits.append(build.source_commit)
             for commit in commits:
-                self.by_commit[commit].append(build)
+                by_commit[commit].append(build)
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -323,6 +328,18 @@ def correlate(
                           advise_digest_pinning)
 
 
+def _most_common(values: list[str]) -> str | None:
+    """The most frequent value, ties to the smallest; None for none. (Most pods of a group agree:
+    that case skips the Counter, which costs more than the rest of a record.)"""
+    if not values:
+        return None
+    first = values[0]
+    if all(v == first for v in values):
+        return first
+    counts = Counter(values)
+    return min(counts, key=lambda v: (-counts[v], v))
+
+
 def _correlate(
     containers: Iterable[RunningContainer],
     index: BuildIndex,
@@ -335,24 +352,26 @@ def _correlate(
     advise_digest_pinning: bool,
 ) -> list[TraceabilityRecord]:
     records: list[TraceabilityRecord] = []
+    syncs = syncs or {}
+    no_build = BuildDocument()
     for container in containers:
-        pods_by_digest: dict[str | None, list[RunningPod]] = defaultdict(list)
+        pods_by_digest: dict[str | None, list[RunningPod]] = {}
         for pod in container.pods:
-            pods_by_digest[pod.digest].append(pod)
+            pods_by_digest.setdefault(pod.digest, []).append(pod)
         known = [d for d in pods_by_digest if d]
-        sync = (syncs or {}).get(container.argocd_app or "")
-        for digest, pods in sorted(pods_by_digest.items(), key=lambda item: item[0] or ""):
+        sync = syncs.get(container.argocd_app or "")
+        groups = sorted(pods_by_digest.items(), key=lambda item: item[0] or "") if len(pods_by_digest) > 1 else \
+            pods_by_digest.items()
+        for digest, pods in groups:
             # The image these pods ask for: mid-rollout, old pods still name the old tag.
-            requested = Counter(p.image for p in pods if p.image)
-            image = min(requested, key=lambda i: (-requested[i], i)) if requested else container.image
+            image = _most_common([p.image for p in pods if p.image]) or container.image
             spec = parse_image(image)
             match = match_build(container, digest, index, image=image, index_members=index_members,
                                 revision_of=revision_of)
-            build = match.build or BuildDocument()
+            build = match.build or no_build
             started = sorted(p.started_at for p in pods if p.started_at)
             judgement = Judgement(classify(image) if classify else "internal", moved, advise_digest_pinning)
             tag = (spec.name, spec.tag or "latest") if spec is not None and spec.digest is None else None
-            reasons = Counter(p.waiting_reason for p in pods if p.waiting_reason)
             records.append(
                 TraceabilityRecord(
                     record_id=record_id(container, digest),
@@ -384,7 +403,7 @@ def _correlate(
                     image_class=judgement.image_class,
                     # pending: no runtime has reported a digest for these pods yet (still pulling).
                     digest_state="known" if digest else "pending",
-                    pending_reason=None if digest else (min(reasons, key=lambda r: (-reasons[r], r)) if reasons else None),
+                    pending_reason=None if digest else _most_common([p.waiting_reason for p in pods if p.waiting_reason]),
                     # The image's org.opencontainers.image.revision label, when the registry was asked.
                     image_revision=revision_of(digest) if digest and revision_of else None,
                     tag_digests=list(moved[tag]) if tag in moved else None,
