@@ -1,5 +1,5 @@
 """Every query of every panel and every template variable of c2c's dashboards, sent as Grafana and
-its datasources would send it (grafana_requests.py documents the translation), returns the known
+its datasources would send it (c2c_devstack.grafana_requests documents the translation), returns the known
 numbers of a scenario built by c2c's real code on the real services (scenario.py): OpenSearch
 panels from the real OpenSearch node, Prometheus panels from a real Prometheus scraping
 `c2c metrics serve` and kwok's emulated kubelet resource metrics, with c2c's recording rules
@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from c2c_core.timeutil import parse_time
 from c2c_dagster.observability import ui
 from c2c_dagster.traceability.correlate import Flag
-from c2c_dagster_tests.observability import grafana_requests as g
+from c2c_devstack import grafana_requests as g
 from c2c_dagster_tests.observability.scenario import (
     CLUSTER,
     MIB,

@@ -1,4 +1,5 @@
-"""The requests Grafana would send for a dashboard's panels and template variables, sent for real.
+"""The requests Grafana would send for a dashboard's panels and template variables, sent for real
+(shared by the dashboard query-proof test and the dashboards-over-a-year benchmark).
 
 Grafana cannot run here, so this module does what it and its datasources do with a dashboard JSON,
 step by step, and sends the result to the real OpenSearch node and the real Prometheus. The
