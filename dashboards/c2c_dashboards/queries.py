@@ -84,10 +84,12 @@ def raw_data(size: int = 500, order: str = "desc") -> Agg:
 
 
 # -- bucket aggregations ----------------------------------------------------------------------------
-def date_histogram(field: str, interval: str, agg_id: str = "2") -> Agg:
+def date_histogram(field: str, interval: str, agg_id: str = "2", *, min_doc_count: int = 0) -> Agg:
     # A fixed interval keeps a bucket's meaning ("per day") whatever the panel's width.
+    # min_doc_count 1 leaves empty intervals out: needed where a range times the terms above it
+    # would pass OpenSearch's search.max_buckets (65,535), e.g. hours of a year for 20 workloads.
     return {"id": agg_id, "type": "date_histogram", "field": field,
-            "settings": {"interval": interval, "min_doc_count": "0", "trimEdges": "0"}}
+            "settings": {"interval": interval, "min_doc_count": str(min_doc_count), "trimEdges": "0"}}
 
 
 def terms(field: str, agg_id: str = "3", *, size: int = 20, order_by: str = "_count", order: str = "desc",

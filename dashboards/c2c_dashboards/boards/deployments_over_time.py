@@ -35,7 +35,8 @@ def spec() -> Spec:
                 Cell(timeseries_panel("Deployment timeline: releases per hour by workload",
                                       "Which workload changed its running digest when.",
                                       [q.OpenSearch(RELEASES, SCOPE, metrics=[q.count()], bucket_aggs=[
-                                          q.terms("workload_name"), q.date_histogram("at", "1h")])], bars=True), 12, 8),
+                                          q.terms("workload_name"), q.date_histogram("at", "1h", min_doc_count=1)])],
+                                      bars=True), 12, 8),
                 Cell(bar_gauge_panel("Replicas by workload: desired and available",
                                      "Desired and available replicas of each Deployment, StatefulSet and DaemonSet "
                                      "as of the last cluster snapshot.",
