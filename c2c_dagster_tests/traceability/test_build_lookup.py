@@ -1,4 +1,4 @@
-"""The builds a join can use: the store's terms look-ups (relevant_builds) and the in-memory
+"""The builds a join can use: the store's terms look-ups (find_builds) and the in-memory
 semi-join (relevant_documents) find the same builds, by every key correlate matches by, and the
 join over them gives the same records as over every build."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from c2c_dagster.store import CI_BUILD_METADATA, EmbeddedStore
-from c2c_dagster.traceability.build_lookup import relevant_builds, relevant_documents, wanted_keys
+from c2c_dagster.traceability.build_lookup import BuildKeys, find_builds, relevant_documents
 from c2c_dagster.traceability.correlate import BuildIndex, correlate
 from c2c_dagster_tests.traceability.test_correlate import NOW, REPO, build, container, d, sha
 
@@ -35,16 +35,16 @@ def test_the_store_and_the_semi_join_find_the_same_builds(tmp_path: Path) -> Non
     docs = history()
     store = EmbeddedStore(tmp_path / "store.sqlite")
     store.upsert(CI_BUILD_METADATA.name, docs)
-    from_store = relevant_builds(store, containers())
-    in_memory = relevant_documents(docs, wanted_keys(containers()))
+    from_store = find_builds(store, BuildKeys.of(containers()))
+    in_memory = relevant_documents(docs, BuildKeys.of(containers()))
     expected = {"shop/web/main-2", "shop/web/main-8", "shop/web/main-9", "shop/web/main-5", "shop/web/main-10"}
-    assert set(from_store.by_id) == expected
+    assert {build.build_id for build in from_store} == expected
     assert {doc["build_id"] for doc in in_memory} == expected
 
 
 def test_a_join_over_the_relevant_builds_equals_one_over_every_build() -> None:
     docs = history()
-    relevant = BuildIndex.of_documents(relevant_documents(docs, wanted_keys(containers())))
+    relevant = BuildIndex.of_documents(relevant_documents(docs, BuildKeys.of(containers())))
     records = correlate(containers(), relevant, updated_at=NOW)
     assert [r.to_document() for r in records] == [
         r.to_document() for r in correlate(containers(), BuildIndex.of_documents(docs), updated_at=NOW)]
