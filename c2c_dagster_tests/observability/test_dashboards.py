@@ -145,3 +145,23 @@ def test_the_provisioned_datasources_match_the_indices() -> None:
         assert re.search(source.regex.strip("/"), source.name)
     provider = yaml.safe_load((DASHBOARDS_DIR / "provisioning" / "dashboards" / "c2c.yaml").read_text())
     assert provider["providers"][0]["type"] == "file"
+
+
+def test_current_state_panels_look_back_past_the_dashboard_range() -> None:
+    # Open versions and running records keep the last_seen/updated_at of their last change (an
+    # unchanged scan writes a scan watermark instead), so a panel of what runs now must not be
+    # cut to the dashboard's range: a workload unchanged for a week still runs.
+    from c2c_devstack.grafana_requests import TimeRange
+
+    current = [(name, panel) for name, panel in panels()
+               if any(m in (t.get("query") or "") for t in panel["targets"] for m in ("_exists_:current", "running:true"))]
+    assert len(current) >= 6
+    for name, panel in current:
+        assert panel.get("timeFrom") == "10y", (name, panel["title"])
+        board_range = TimeRange.of(BOARDS[name], now=1_800_000_000)
+        looked_back = board_range.for_panel(panel)
+        assert looked_back.to_ms == board_range.to_ms
+        assert board_range.to_ms - looked_back.from_ms == 10 * 365 * 86400 * 1000
+    # Everything else follows the dashboard's range.
+    others = [panel for name, panel in panels() if (name, panel) not in current]
+    assert others and all("timeFrom" not in panel for panel in others)

@@ -18,7 +18,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as dm
 
-from c2c_dashboards.sources import Source
+from c2c_dashboards.sources import OPENSEARCH_PLUGIN, Source
 from c2c_dashboards.variables import datasource
 
 TAG = "c2c"
@@ -31,6 +31,20 @@ BUILT_IN_ANNOTATIONS = {
 }
 PANEL_NAMES = {"stat": "Stat", "timeseries": "Time series", "table": "Table", "bargauge": "Bar gauge",
                "piechart": "Pie chart"}
+
+
+# What runs now is read from open versions and running records, whose time fields (last_seen,
+# updated_at) move only when they change: an unchanged scan writes one scan watermark instead
+# (kubernetes/history.py). A workload unchanged for days is still running, so a current-state
+# panel looks back this far whatever the dashboard's range.
+CURRENT_STATE_RANGE = "10y"
+CURRENT_STATE_MARKERS = ("_exists_:current", "running:true")
+
+
+def _current_state(target: dict[str, Any]) -> bool:
+    """An OpenSearch target that selects what runs now (open versions, running records)."""
+    query = target.get("query") or ""
+    return target.get("datasource", {}).get("type") == OPENSEARCH_PLUGIN and any(m in query for m in CURRENT_STATE_MARKERS)
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,8 @@ def export(spec: Spec) -> dict[str, Any]:
         # Every target of a c2c panel reads one datasource; saying so on the panel too is what
         # Grafana's own editor saves (and what it falls back to for a target without one).
         panel["datasource"] = panel["targets"][0]["datasource"]
+        if all(_current_state(target) for target in panel["targets"]):
+            panel["timeFrom"] = CURRENT_STATE_RANGE
     body["annotations"] = {"list": [BUILT_IN_ANNOTATIONS]}
     panel_types = sorted({panel["type"] for panel in body["panels"]})
     return {

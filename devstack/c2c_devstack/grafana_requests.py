@@ -58,7 +58,9 @@ LUCENE_SPECIAL = re.compile(r'([!*+\-=<>\s&|()\[\]{}^~?:\\/"])')
 PROM_REGEX_SPECIAL = re.compile(r"[$^*{}\[\]'+?.()|]")
 VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)(?::(\w+))?\}")
 RANGE = re.compile(r"^now-(\d+)([smhdw])$")
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 365 * 86400}
+# A panel's relative time override (``timeFrom``), as Grafana's panel editor writes it.
+OVERRIDE = re.compile(r"^(\d+)([smhdwy])$")
 # Grafana's rangeutil.roundInterval: (upper bound, interval) in ms.
 ROUNDING = ((15, 10), (35, 20), (75, 50), (150, 100), (350, 200), (750, 500), (1500, 1000), (3500, 2000),
             (7500, 5000), (12500, 10000), (17500, 15000), (25000, 20000), (45000, 30000), (90000, 60000),
@@ -91,6 +93,17 @@ class TimeRange:
         assert match and board["time"]["to"] == "now", board["time"]
         end = int((now if now is not None else time.time()) * 1000)
         return cls(end - int(match.group(1)) * UNITS[match.group(2)] * 1000, end)
+
+
+    def for_panel(self, panel: Mapping[str, Any]) -> TimeRange:
+        """The range Grafana queries a panel over: its ``timeFrom`` override (``10y``: the last ten
+        years up to the dashboard's end) in place of the dashboard's start, else the dashboard's."""
+        override = panel.get("timeFrom")
+        if not override:
+            return self
+        match = OVERRIDE.match(override)
+        assert match, f"panel {panel.get('title')!r}: unsupported timeFrom {override!r}"
+        return TimeRange(self.to_ms - int(match.group(1)) * UNITS[match.group(2)] * 1000, self.to_ms)
 
 
 @dataclass
@@ -349,6 +362,7 @@ def variable_options(board: Mapping[str, Any], name: str, selection: Selection, 
 
 def run_target(target: Mapping[str, Any], panel: Mapping[str, Any], selection: Selection, datasources: Datasources,
                time_range: TimeRange) -> OpenSearchResult | PrometheusResult:
+    time_range = time_range.for_panel(panel)
     if target["datasource"]["type"] == PROMETHEUS.plugin:
         return run_prometheus(target, panel, selection, datasources, time_range)
     return run_opensearch(target, selection, datasources, time_range)
