@@ -6,11 +6,13 @@ does not look. kwok runs the synced pods (no containers)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 import pytest
 
+from c2c_core.timeutil import parse_time, utc_now
 from c2c_dagster.argocd.cursor import ArgoCursor
 from c2c_dagster_tests.argocd.conftest import CLUSTER, GitOps, mine, tick
 from c2c_dagster_tests.argocd.data import history_entry, operation_state, status
@@ -234,7 +236,17 @@ def test_a_hand_edit_undone_by_self_heal_is_a_sync_without_a_history_entry(gitop
     gitops.create_app("web", self_heal=True)
     gitops.argocd.wait_for_operation(gitops.app_namespace, "web", revision=head)
     wait_running(gitops, "web", "registry.local/shop/web:1")
+    settled = gitops.argocd.wait_for(
+        gitops.app_namespace, "web",
+        lambda a: a["status"]["sync"]["status"] == "Synced" and not a.get("operation"), what="settled")
     cursor = tick(gitops, baseline.cursor)[0].cursor
+    # Argo CD stamps operations to the second, and an operation without a history entry is known
+    # by its end: the hand edit waits for the next second, so its self-heal cannot share a
+    # timestamp with an operation the sensor has already handled (two self-heals within one
+    # second are indistinguishable in the Application's status, and recorded as one).
+    last = parse_time(settled["status"]["operationState"]["finishedAt"])
+    wait_until(lambda: utc_now() >= last + timedelta(seconds=1), what="the second after the last operation",
+               timeout=5, interval=0.1)
 
     # `kubectl set image` by hand: the live Deployment drifts from git, and Argo CD re-applies it.
     with gitops.argocd.cluster.api_client() as api:
