@@ -202,7 +202,12 @@ def _deploy(api: Any, namespace: str, app: str, image: str) -> None:
 
 
 def _argocd_synced(api: Any, app: str, namespace: str, revisions: list[str]) -> None:
-    """The Application ``app`` as its controller leaves it after syncing these config revisions."""
+    """The Application ``app`` as its controller leaves it after syncing these config revisions.
+
+    Written by the test, not by Argo CD: the session's one real Argo CD serves the first control
+    plane only, and this test's two control planes each need an Argo CD of their own to sync the
+    same app apart; what c2c reads of a status is proven on the real controller in
+    ``c2c_dagster_tests/argocd/test_syncs.py``, whose checks the status builders here share."""
     from kubernetes import client
 
     custom = client.CustomObjectsApi(api)
