@@ -31,8 +31,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 
+from c2c_dagster.settings_file import read_settings_file
 from c2c_dagster.freshness import FreshnessSettingError, parse_duration
 
 CLUSTERS_ENV = "C2C_PRODUCTION_CLUSTERS"
@@ -126,18 +126,8 @@ def _string_list(value: Any, where: str) -> list[str]:
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """The YAML file's settings, by the keys of ``FILE_KEYS``; a bad file names the key or the reason."""
-    file = Path(path).expanduser()
-    try:
-        raw = yaml.safe_load(file.read_text()) or {}
-    except OSError as exc:
-        raise DeliveryPolicyError(f"{CONFIG_FILE_ENV}={str(path)!r} cannot be read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise DeliveryPolicyError(f"{CONFIG_FILE_ENV}={str(path)!r} is not valid YAML: {exc}") from exc
-    if not isinstance(raw, Mapping):
-        raise DeliveryPolicyError(f"{file}: want a mapping with keys {', '.join(FILE_KEYS)}")
-    unknown = sorted(set(raw) - set(FILE_KEYS))
-    if unknown:
-        raise DeliveryPolicyError(f"{file}: unknown key(s) {unknown}; known: {', '.join(FILE_KEYS)}")
+    file = Path(path).expanduser()  # how the messages below name it
+    raw = read_settings_file(path, env=CONFIG_FILE_ENV, keys=FILE_KEYS, error=DeliveryPolicyError)
     settings: dict[str, Any] = {}
     for key in ("production_clusters", "production_namespaces"):
         if key in raw:

@@ -331,7 +331,6 @@ class OpenSearchStore(MetadataStore):
         # reindex module, which not every node loads, and needs a privilege of its own).
         spec = self.spec(index)
         name = self.physical(index)
-        kept = keep
         doomed: list[str] = []
         after: list[Any] | None = None
         while True:
@@ -340,7 +339,7 @@ class OpenSearchStore(MetadataStore):
             if after is not None:
                 body["search_after"] = after
             hits = self._search(index, body)
-            doomed += [hit["_id"] for hit in hits if hit["_id"] not in kept]
+            doomed += [hit["_id"] for hit in hits if hit["_id"] not in keep]
             if len(hits) < self.page_size:
                 break
             after = hits[-1]["sort"]

@@ -33,8 +33,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 
+from c2c_dagster.settings_file import read_settings_file
 from c2c_core.images import DOCKER_HUB_ALIASES, DOCKER_HUB_API_HOST, parse_image, split_domain
 
 ImageClass = Literal["internal", "external"]
@@ -124,18 +124,8 @@ def _truthy(value: Any, what: str) -> bool:
 
 def read_policy_file(path: str | Path) -> dict[str, Any]:
     """The YAML policy file: ``internal:`` (a list of prefixes), ``advise_digest_pinning:`` (bool)."""
-    file = Path(path).expanduser()
-    try:
-        raw = yaml.safe_load(file.read_text()) or {}
-    except OSError as exc:
-        raise ImagePolicyError(f"{POLICY_FILE_ENV}={str(path)!r} cannot be read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ImagePolicyError(f"{POLICY_FILE_ENV}={str(path)!r} is not valid YAML: {exc}") from exc
-    if not isinstance(raw, Mapping):
-        raise ImagePolicyError(f"{file}: want a mapping with keys {', '.join(POLICY_KEYS)}")
-    unknown = sorted(set(raw) - set(POLICY_KEYS))
-    if unknown:
-        raise ImagePolicyError(f"{file}: unknown key(s) {unknown}; known: {', '.join(POLICY_KEYS)}")
+    file = Path(path).expanduser()  # how the messages below name it
+    raw = read_settings_file(path, env=POLICY_FILE_ENV, keys=POLICY_KEYS, error=ImagePolicyError)
     internal = raw.get("internal") or []
     if not isinstance(internal, list) or not all(isinstance(p, str) for p in internal):
         raise ImagePolicyError(f"{file}: 'internal' must be a list of registry hosts or host/repository prefixes")
