@@ -125,7 +125,7 @@ def deployment_snapshots(
     plan = plan_history(
         snapshot.versions, previous, snapshot_time=snapshot.snapshot_time, may_close=may_close,
         partial=collection.partial, watermark=read_watermark(metadata_store, cluster),
-        advance=scan_watermark(cluster, snapshot.snapshot_time, context.run_id, config.mode) if proves_all else None,
+        advance=scan_watermark(cluster, snapshot.snapshot_time, context.run.run_id, config.mode) if proves_all else None,
     )
     write_history(metadata_store, plan)
 

@@ -105,7 +105,7 @@ def traceability_records(
         db.upsert(RELEASE_EVENTS.name, [event.to_document() for event in plan.events])
     # Last: every record still running was seen by this run (the unchanged ones are not rewritten).
     db.upsert(SCAN_WATERMARKS.name,
-              [new_watermark(cluster, TRACEABILITY_METADATA.name, now, context.run_id, "records").to_document()])
+              [new_watermark(cluster, TRACEABILITY_METADATA.name, now, context.run.run_id, "records").to_document()])
     return dg.MaterializeResult(
         metadata=_metadata(cluster, plan, view, policy),
         check_results=[

@@ -354,14 +354,20 @@ def _correlate(
     records: list[TraceabilityRecord] = []
     syncs = syncs or {}
     no_build = BuildDocument()
+    # One judgement per image class, not per record: they differ only by the class.
+    judgements: dict[str, Judgement] = {}
     for container in containers:
         pods_by_digest: dict[str | None, list[RunningPod]] = {}
         for pod in container.pods:
             pods_by_digest.setdefault(pod.digest, []).append(pod)
-        known = [d for d in pods_by_digest if d]
         sync = syncs.get(container.argocd_app or "")
-        groups = sorted(pods_by_digest.items(), key=lambda item: item[0] or "") if len(pods_by_digest) > 1 else \
-            pods_by_digest.items()
+        if len(pods_by_digest) > 1:
+            groups: Iterable[tuple[str | None, list[RunningPod]]] = sorted(
+                pods_by_digest.items(), key=lambda item: item[0] or "")
+            known = sum(1 for d in pods_by_digest if d)
+        else:
+            groups = pods_by_digest.items()
+            known = 1 if next(iter(pods_by_digest), None) else 0
         for digest, pods in groups:
             # The image these pods ask for: mid-rollout, old pods still name the old tag.
             image = _most_common([p.image for p in pods if p.image]) or container.image
@@ -369,9 +375,14 @@ def _correlate(
             match = match_build(container, digest, index, image=image, index_members=index_members,
                                 revision_of=revision_of)
             build = match.build or no_build
-            started = sorted(p.started_at for p in pods if p.started_at)
-            judgement = Judgement(classify(image) if classify else "internal", moved, advise_digest_pinning)
+            image_class = classify(image) if classify else "internal"
+            judgement = judgements.get(image_class)
+            if judgement is None:
+                judgement = judgements[image_class] = Judgement(image_class, moved, advise_digest_pinning)
             tag = (spec.name, spec.tag or "latest") if spec is not None and spec.digest is None else None
+            first_seen = container.first_seen.get(digest or "") if container.first_seen else None
+            if not first_seen:
+                first_seen = min((p.started_at for p in pods if p.started_at), default=None)
             records.append(
                 TraceabilityRecord(
                     record_id=record_id(container, digest),
@@ -399,15 +410,15 @@ def _correlate(
                     argocd_revision=sync.revision if sync else None,
                     match_key=str(match.key),
                     match_confidence=match.confidence,
-                    first_seen=container.first_seen.get(digest or "") or (started[0] if started else None),
-                    image_class=judgement.image_class,
+                    first_seen=first_seen,
+                    image_class=image_class,
                     # pending: no runtime has reported a digest for these pods yet (still pulling).
                     digest_state="known" if digest else "pending",
                     pending_reason=None if digest else _most_common([p.waiting_reason for p in pods if p.waiting_reason]),
                     # The image's org.opencontainers.image.revision label, when the registry was asked.
                     image_revision=revision_of(digest) if digest and revision_of else None,
                     tag_digests=list(moved[tag]) if tag in moved else None,
-                    flags=flags_for(container, digest, match, index, len(known), sync, image, judgement),
+                    flags=flags_for(container, digest, match, index, known, sync, image, judgement),
                     updated_at=updated_at,
                 )
             )
