@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -185,15 +185,29 @@ def plan_history(
     return plan
 
 
-def read_open_versions(store: MetadataStore, cluster: str, namespaces: Iterable[str] = ()) -> list[AnyVersion]:
+#: What a snapshot needs of each previous (open) version: which object it is (``object_key``,
+#: ``Scope.covers``, the close rule's kind), its state hash, and the history fields a close or
+#: refresh writes from. Not its containers, labels or conditions: the state hash stands for them.
+PLAN_FIELDS: tuple[str, ...] = (
+    "doc_id", "doc_type", "cluster", "namespace", "workload", "workload_kind", "pod_name", "argocd_app",
+    "state_hash", "first_seen", "last_seen", "until",
+)
+
+
+def read_open_versions(
+    store: MetadataStore, cluster: str, namespaces: Iterable[str] = (), *,
+    fields: Sequence[str] | None = PLAN_FIELDS,
+) -> list[AnyVersion]:
     """The open versions of a cluster (or of some of its namespaces): one query, however many
-    (the stores page past OpenSearch's 10,000-hit window)."""
+    (the stores page past OpenSearch's 10,000-hit window). By default each holds only
+    ``PLAN_FIELDS``, what ``plan_history`` compares: an unchanged re-scan of a large cluster then
+    reads a few hundred bytes per version instead of whole pods. ``fields=None``: whole versions."""
     index = DEPLOYMENT_METADATA.name
     wanted = sorted(set(namespaces))
     if wanted:
-        docs = store.find(index, "current_ns", [f"{cluster}/{ns}" for ns in wanted], limit=FIND_ALL)
+        docs = store.find(index, "current_ns", [f"{cluster}/{ns}" for ns in wanted], limit=FIND_ALL, fields=fields)
     else:
-        docs = store.find(index, "current", cluster, limit=FIND_ALL)
+        docs = store.find(index, "current", cluster, limit=FIND_ALL, fields=fields)
     return [version_from_document(doc) for doc in docs]
 
 

@@ -192,8 +192,14 @@ class MetadataStore(abc.ABC):
         *,
         prefix: bool = False,
         limit: int = 1000,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
-        """Documents whose keyword ``field`` equals ``value`` (any of, for a list) or starts with it."""
+        """Documents whose keyword ``field`` equals ``value`` (any of, for a list) or starts with it.
+
+        ``fields``: only these top-level fields of each document, those it holds (a null is
+        kept, an absent field stays absent), as OpenSearch's ``_source`` includes return them:
+        for a reader that compares a few fields of many documents and need not hold them whole.
+        """
 
     @abc.abstractmethod
     def distinct(self, index: str, field: str, *, limit: int = 100_000) -> list[str]:
@@ -245,6 +251,19 @@ class MetadataStore(abc.ABC):
     @staticmethod
     def spec(index: str) -> IndexSpec:
         return index_spec(index)
+
+    @staticmethod
+    def check_fields(fields: Sequence[str]) -> list[str]:
+        """``find``'s projection as a list: top-level field names, so both stores read them alike
+        (no dots, which OpenSearch would read as paths, and no wildcards or quotes)."""
+        if isinstance(fields, str):
+            raise TypeError(f"fields={fields!r}: give a list of field names, not one string")
+        names = list(dict.fromkeys(fields))
+        bad = [name for name in names if not name or any(c in name for c in '.*"\\')]
+        if bad or not names:
+            raise ValueError(f"fields={list(fields)!r}: give one or more top-level document field names, "
+                             f"without dots, wildcards or quotes (refused: {bad})")
+        return names
 
     @staticmethod
     def check_lookup(spec: IndexSpec, field: str) -> None:

@@ -199,8 +199,10 @@ class EmbeddedStore(MetadataStore):
         *,
         prefix: bool = False,
         limit: int = 1000,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
         self.check_lookup(self.spec(index), field)
+        names = None if fields is None else self.check_fields(fields)
         values = [value] if isinstance(value, str) else list(value)
         if not values:
             return []
@@ -215,13 +217,21 @@ class EmbeddedStore(MetadataStore):
         conn = self._reader
         if conn is None:
             return []
+        if names is None:
+            columns, paths = "d.body", []
+        else:
+            # SQLite extracts each field's JSON text (``->``: 'null' for a null, NULL when absent),
+            # so neither the sort nor Python ever holds the whole bodies.
+            columns, paths = ", ".join("d.body -> ?" for _ in names), [f'$."{name}"' for name in names]
         rows = conn.execute(
-            f"SELECT DISTINCT d.id, d.ts_ms, d.body FROM lookup_keys k "
+            f"SELECT DISTINCT d.id, d.ts_ms, {columns} FROM lookup_keys k "
             f"JOIN documents d ON d.idx = k.idx AND d.id = k.id "
             f"WHERE k.idx = ? AND k.field = ? AND ({condition}) {_NEWEST_FIRST} LIMIT ?",
-            [index, field, *params, limit],
+            [*paths, index, field, *params, limit],
         ).fetchall()
-        return [json.loads(row[2]) for row in rows]
+        if names is None:
+            return [json.loads(row[2]) for row in rows]
+        return [{name: json.loads(text) for name, text in zip(names, row[2:]) if text is not None} for row in rows]
 
     def distinct(self, index: str, field: str, *, limit: int = 100_000) -> list[str]:
         self.check_lookup(self.spec(index), field)

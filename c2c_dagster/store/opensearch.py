@@ -217,15 +217,19 @@ class OpenSearchStore(MetadataStore):
         return response["hits"]["hits"]
 
     def _search_paged(
-        self, index: str, query: dict[str, Any], sort: list[dict[str, Any]], limit: int
+        self, index: str, query: dict[str, Any], sort: list[dict[str, Any]], limit: int,
+        fields: list[str] | None = None,
     ) -> list[Document]:
         """Up to ``limit`` hits in ``sort`` order, paged with search_after: one search stops at
-        the index's max_result_window (10,000), a large cluster's pods do not."""
+        the index's max_result_window (10,000), a large cluster's pods do not. ``fields``: the
+        ``_source`` includes (the node sends only those)."""
         found: list[Document] = []
         after: list[Any] | None = None
         while len(found) < limit:
             size = min(self.page_size, limit - len(found))
             body: dict[str, Any] = {"size": size, "query": query, "sort": sort}
+            if fields is not None:
+                body["_source"] = {"includes": fields}
             if after is not None:
                 body["search_after"] = after
             hits = self._search(index, body)
@@ -243,9 +247,11 @@ class OpenSearchStore(MetadataStore):
         *,
         prefix: bool = False,
         limit: int = 1000,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
         spec = self.spec(index)
         self.check_lookup(spec, field)
+        names = None if fields is None else self.check_fields(fields)
         values = [value] if isinstance(value, str) else list(value)
         if not values:
             return []
@@ -257,7 +263,7 @@ class OpenSearchStore(MetadataStore):
             query = {"terms": {field: values}}
         # Newest first, ties by id: the order the embedded store uses too.
         sort = [{spec.time_field: {"order": "desc", "missing": "_last"}}, {spec.id_field: {"order": "desc"}}]
-        return self._search_paged(index, {"bool": {"filter": [query]}}, sort, limit)
+        return self._search_paged(index, {"bool": {"filter": [query]}}, sort, limit, names)
 
     def distinct(self, index: str, field: str, *, limit: int = 100_000) -> list[str]:
         """A composite terms aggregation, paged: any number of values, never the documents."""

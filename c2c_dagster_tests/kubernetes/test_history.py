@@ -15,6 +15,8 @@ from c2c_core.timeutil import iso_utc
 from c2c_dagster.documents.deployments import version_from_document
 from c2c_dagster.documents.deployments import ScanWatermark
 from c2c_dagster.kubernetes.history import (
+    PLAN_FIELDS,
+    HistoryPlan,
     plan_history,
     read_open_versions,
     read_watermark,
@@ -50,20 +52,26 @@ def _cluster(image: str = "registry.local/web:1", replicas: int = 3) -> dict:
     }
 
 
-def _scan(store: MetadataStore, objects: dict, when: datetime, *, scope: Scope = Scope(), **faults):
-    """One snapshot as the asset plans it: a full, complete scan advances the watermark."""
+def _plan(store: MetadataStore, objects: dict, when: datetime, *, scope: Scope = Scope(),
+          fields: tuple[str, ...] | None = PLAN_FIELDS, **faults) -> HistoryPlan:
+    """One snapshot planned as the asset plans it: a full, complete scan advances the watermark."""
     collection = collect_from(objects, page_size=100, namespaces=scope.list_namespaces, **faults)
     snap = build_snapshot(collection, cluster="c1", snapshot_time=when, scope=scope,
                           mode="scan" if scope.everything else "post-sync")
-    previous = read_open_versions(store, "c1", scope.list_namespaces)
-    kinds = {"pod": "pods", "Deployment": "deployments"}
+    previous = read_open_versions(store, "c1", scope.list_namespaces, fields=fields)
+    kinds = {"pod": "pods", "Deployment": "deployments", "StatefulSet": "statefulsets"}
     proves_all = scope.everything and not collection.partial
-    plan = plan_history(
+    return plan_history(
         snap.versions, previous, snapshot_time=snap.snapshot_time, partial=collection.partial,
         may_close=lambda v: kinds.get("pod" if v.doc_type == "pod" else v.workload_kind) in collection.complete,
         watermark=read_watermark(store, "c1"),
         advance=scan_watermark("c1", snap.snapshot_time, f"run-{when:%H%M}") if proves_all else None,
     )
+
+
+def _scan(store: MetadataStore, objects: dict, when: datetime, *, scope: Scope = Scope(), **faults) -> HistoryPlan:
+    """One snapshot planned and written as the asset does."""
+    plan = _plan(store, objects, when, scope=scope, **faults)
     write_history(store, plan)
     return plan
 
@@ -206,7 +214,40 @@ def test_duplicate_open_versions_from_an_interrupted_run_are_resolved(tmp_path) 
     assert len(read_open_versions(store, "c1")) == 8
     plan = _scan(store, changed, T0 + timedelta(minutes=20))
     assert len(plan.new) == 0 and len(read_open_versions(store, "c1")) == 4
-    assert {v.containers[0].image for v in read_open_versions(store, "c1")} == {"registry.local/web:2"}
+    assert {v.containers[0].image for v in read_open_versions(store, "c1", fields=None)} == {"registry.local/web:2"}
+
+
+def test_the_plan_from_the_compared_fields_alone_is_the_plan_from_whole_versions(store) -> None:
+    # A snapshot reads only PLAN_FIELDS of the open versions: at every kind of step (first scan,
+    # unchanged scan, scoped refresh, rollout, duplicates, a type it may not list, objects gone)
+    # it must plan exactly what it would from whole versions.
+    def step(objects: dict, minutes: int, **kwargs) -> HistoryPlan:
+        slim, whole = (_plan(store, objects, T0 + timedelta(minutes=minutes), fields=f, **kwargs)
+                       for f in (PLAN_FIELDS, None))
+        assert slim == whole
+        write_history(store, slim)
+        return slim
+
+    objects = _cluster()
+    objects["statefulsets"] = [statefulset("db", "pg", "postgres:16")]
+    objects["pods"] += [pod("db", "pg-0", owners=[owner("StatefulSet", "pg", "db")], containers=(("db", "postgres:16"),))]
+    assert len(step(objects, 0).new) == 6
+    assert step(objects, 10).unchanged == 6
+    assert len(step(objects, 15, scope=Scope.of(namespaces=["shop"])).refreshed) == 4
+    rollout = copy.deepcopy(objects)
+    rollout["deployments"][0] = deployment("shop", "web", "registry.local/web:2", replicas=3)
+    rollout["replicasets"] = [replicaset("shop", "web", "def", revision="2", replicas=3)]
+    rollout["pods"] = [*deployment_pods("shop", "web", "def", 3, "registry.local/web:2"), objects["pods"][-1]]
+    changed = step(rollout, 20)
+    assert (len(changed.new), changed.gone, len(changed.closed)) == (4, 3, 4)
+    # A rollback whose run died after writing its new versions: the next scan keeps the newest open.
+    interrupted = _plan(store, objects, T0 + timedelta(minutes=25))
+    store.upsert(INDEX, [v.to_document() for v in interrupted.new])
+    resolved = step(objects, 30)  # the Deployment's older open version closed, the new pods gone
+    assert (len(resolved.closed), resolved.gone, len(resolved.new)) == (4, 3, 0)
+    gone = {**objects, "statefulsets": [], "pods": objects["pods"][:-1]}
+    assert step(gone, 40, forbidden={"statefulsets"}).gone == 1  # the pod only: StatefulSets unreadable
+    assert step(gone, 50).gone == 1  # now the StatefulSet
 
 
 def test_version_ids_are_deterministic() -> None:

@@ -145,6 +145,33 @@ def test_finds_and_listings_larger_than_one_search_page_come_back_whole(store: M
     assert [d["build_number"] for d in store.list_range(CI)] == list(range(1, 12))
 
 
+def test_find_with_fields_returns_only_those_fields_in_the_same_order(store: MetadataStore) -> None:
+    # A reader comparing a few fields of many documents (a snapshot's previous versions) need not
+    # hold them whole: both stores return what OpenSearch's _source includes return.
+    store.page_size = 4
+    docs = [build(n, ts=f"2026-03-01T00:{n:02d}:00Z", promoted=None if n == 5 else n % 2 == 0) for n in range(1, 12)]
+    del docs[6]["promoted"]  # build 7 has no such field at all
+    docs[0]["commits"].append({"commit_id": "1" * 40, "author": "Second Author"})  # two lookup keys, one document
+    store.upsert(CI, docs)
+    slim = store.find(CI, "image_digest", DIGEST_A, limit=100, fields=["build_number", "commits", "promoted", "absent"])
+    assert [d["build_number"] for d in slim] == list(range(11, 0, -1))
+    by_number = {d["build_number"]: d for d in slim}
+    assert by_number[5] == {"build_number": 5, "commits": docs[4]["commits"], "promoted": None}  # a null is kept
+    assert by_number[7] == {"build_number": 7, "commits": docs[6]["commits"]}  # an absent field stays absent
+    assert by_number[1]["commits"] == docs[0]["commits"] and by_number[4]["promoted"] is True
+    # Same matches, order and limit as whole documents, and a document matched twice comes once.
+    whole = store.find(CI, "image_digest", DIGEST_A, limit=6)
+    assert store.find(CI, "image_digest", DIGEST_A, limit=6, fields=["build_id"]) == [
+        {"build_id": d["build_id"]} for d in whole]
+    assert store.find(CI, "commits.commit_id", ["1" * 40, "3606e8f"], prefix=True, fields=["build_id"])[-1] == {
+        "build_id": "Node-JS/master-1"}
+    assert len(store.find(CI, "commits.commit_id", ["1" * 40, "3606e8f"], prefix=True, fields=["build_id"])) == 11
+    with pytest.raises(ValueError, match="top-level document field names.*'commits.author'"):
+        store.find(CI, "image_digest", DIGEST_A, fields=["build_id", "commits.author"])
+    with pytest.raises(TypeError, match="a list of field names"):
+        store.find(CI, "image_digest", DIGEST_A, fields="build_id")
+
+
 def test_distinct_values_of_a_lookup_field_without_reading_documents(store: MetadataStore) -> None:
     assert store.distinct(CI, "image_name") == []  # nothing written yet: no index, no values
     store.upsert(CI, [build(n, image_name=f"registry.example.com/team/app-{n % 3}") for n in range(1, 2500)])
