@@ -228,7 +228,7 @@ class EmbeddedStore(MetadataStore):
             f"JOIN documents d ON d.idx = k.idx AND d.id = k.id "
             f"WHERE k.idx = ? AND k.field = ? AND ({condition}) {_NEWEST_FIRST} LIMIT ?",
             [*paths, index, field, *params, limit],
-        ).fetchall()
+        )  # read row by row, never all rows beside the documents made of them
         if names is None:
             return [json.loads(row[2]) for row in rows]
         return [{name: json.loads(text) for name, text in zip(names, row[2:]) if text is not None} for row in rows]
