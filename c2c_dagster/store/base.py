@@ -266,6 +266,23 @@ class MetadataStore(abc.ABC):
         return names
 
     @staticmethod
+    def check_older(spec: IndexSpec, field: str, where: Mapping[str, str | bool] | None) -> dict[str, str | bool]:
+        """``delete_older``'s arguments, checked alike by both stores: ``field`` a top-level date
+        field, ``where`` top-level keyword fields with strings and boolean fields with booleans
+        (a term query on an unmapped field matches nothing in OpenSearch, so it is refused here)."""
+        if "." in field or spec.fields.get(field, {}).get("type") != "date":
+            raise KeyError(f"{field!r} is not a date field of index {spec.name!r}")
+        wanted = dict(where or {})
+        for name, value in wanted.items():
+            kind = None if "." in name else spec.fields.get(name, {}).get("type")
+            if kind not in ("keyword", "boolean"):
+                raise KeyError(f"where: {name!r} is not a top-level keyword or boolean field of index {spec.name!r}")
+            if (kind == "boolean") != isinstance(value, bool):
+                raise TypeError(f"where: {name!r} is a {kind} field of index {spec.name!r}; "
+                                f"give {'True or False' if kind == 'boolean' else 'a string'}, not {value!r}")
+        return wanted
+
+    @staticmethod
     def check_lookup(spec: IndexSpec, field: str) -> None:
         if field not in spec.lookup_fields:
             raise KeyError(

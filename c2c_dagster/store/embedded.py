@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from c2c_core.timeutil import parse_time, to_epoch_ms
+from c2c_core.timeutil import iso_utc, parse_time, to_epoch_ms
 from c2c_dagster.documents.base import gc_paused
 from c2c_dagster.store.base import (
     BulkItemError,
@@ -53,6 +53,11 @@ CREATE INDEX IF NOT EXISTS lookup_by_doc ON lookup_keys (idx, id);
 
 # Newest first, ties by id: the same order the OpenSearch store sorts finds by.
 _NEWEST_FIRST = "ORDER BY d.ts_ms DESC, d.id DESC"
+
+
+def _json_path(name: str) -> str:
+    """The SQLite JSON path of a top-level field (quoted: names like ``pod-template-hash``)."""
+    return f'$."{name}"'
 
 
 class EmbeddedStore(MetadataStore):
@@ -222,7 +227,7 @@ class EmbeddedStore(MetadataStore):
         else:
             # SQLite extracts each field's JSON text (``->``: 'null' for a null, NULL when absent),
             # so neither the sort nor Python ever holds the whole bodies.
-            columns, paths = ", ".join("d.body -> ?" for _ in names), [f'$."{name}"' for name in names]
+            columns, paths = ", ".join("d.body -> ?" for _ in names), [_json_path(name) for name in names]
         rows = conn.execute(
             f"SELECT DISTINCT d.id, d.ts_ms, {columns} FROM lookup_keys k "
             f"JOIN documents d ON d.idx = k.idx AND d.id = k.id "
@@ -306,21 +311,37 @@ class EmbeddedStore(MetadataStore):
     def delete_older(self, index: str, field: str, before: datetime, *,
                      where: Mapping[str, str | bool] | None = None) -> int:
         spec = self.spec(index)
-        if field not in spec.fields or spec.fields[field].get("type") != "date":
-            raise KeyError(f"{field!r} is not a date field of index {spec.name!r}")
+        wanted = self.check_older(spec, field, where)
         if self._reader is None:
             return 0
-        wanted = dict(where or {})
+        # As OpenSearch compares: dates at milliseconds, against the cutoff as iso_utc sends it.
+        cutoff = to_epoch_ms(iso_utc(before))
+        clauses, params = ["idx = ?"], [index]
+        for name, value in wanted.items():
+            # As a term query matches: any element of an array, and a boolean's string form too.
+            if isinstance(value, bool):
+                clauses.append("EXISTS (SELECT 1 FROM json_each(body, ?) WHERE type = ? OR (type = 'text' AND atom = ?))")
+                params += [_json_path(name), str(value).lower(), str(value).lower()]
+            else:
+                clauses.append("EXISTS (SELECT 1 FROM json_each(body, ?) WHERE type = 'text' AND atom = ?)")
+                params += [_json_path(name), value]
+        matching = " AND ".join(clauses)
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            # Dates are compared parsed, not as strings: documents may carry any ISO 8601 form.
-            ids = []
-            for doc_id, body in conn.execute("SELECT id, body FROM documents WHERE idx = ?", (index,)):
-                doc = json.loads(body)
-                value = doc.get(field)
-                if value and parse_time(value) < before and all(doc.get(k) == v for k, v in wanted.items()):
-                    ids.append((index, doc_id))
+            if field == spec.time_field:
+                # The time field's epoch milliseconds are the ts_ms column: a range on documents_by_time
+                # (a document without the field has none and is kept).
+                rows = conn.execute(f"SELECT id FROM documents WHERE {matching} AND ts_ms < ?", [*params, cutoff])
+                ids = [(index, doc_id) for doc_id, in rows]
+            else:
+                # Any other date field: SQLite hands over only that field's value of the documents
+                # that hold it, parsed as the time field is parsed for ts_ms.
+                path = _json_path(field)
+                rows = conn.execute(f"SELECT id, body -> ? FROM documents WHERE {matching} AND body -> ? IS NOT NULL",
+                                    [path, *params, path])
+                ids = [(index, doc_id) for doc_id, value in rows
+                       if (ms := to_epoch_ms(json.loads(value))) is not None and ms < cutoff]
             return self._delete_ids(conn, ids)
         except BaseException:
             conn.execute("ROLLBACK")

@@ -325,11 +325,9 @@ class OpenSearchStore(MetadataStore):
 
     def delete_older(self, index: str, field: str, before: datetime, *,
                      where: Mapping[str, str | bool] | None = None) -> int:
-        spec = self.spec(index)
-        if field not in spec.fields or spec.fields[field].get("type") != "date":
-            raise KeyError(f"{field!r} is not a date field of index {spec.name!r}")
+        wanted = self.check_older(self.spec(index), field, where)
         filters: list[dict[str, Any]] = [{"range": {field: {"lt": iso_utc(before)}}}]
-        filters += [{"term": {name: value}} for name, value in (where or {}).items()]
+        filters += [{"term": {name: value}} for name, value in wanted.items()]
         return self._delete_matching(index, {"bool": {"filter": filters}}, keep=set())
 
     def _delete_matching(self, index: str, query: dict[str, Any], *, keep: set[str]) -> int:

@@ -79,6 +79,57 @@ def test_retention_deletes_only_the_past_and_a_second_pass_nothing(store: Metada
     assert versions(store) == ["open-since-long-ago"]
 
 
+def test_the_edges_of_the_cutoff_are_where_opensearch_puts_them(store: MetadataStore) -> None:
+    # OpenSearch keeps dates at milliseconds and receives the cutoff as iso_utc writes it; the
+    # embedded store compares the same way, whether the field is the index's time field (its
+    # ts_ms column) or not (deployment-metadata's until), and matches where= as a term query.
+    cutoff = datetime(2026, 3, 1, 12, 0, 0, 500, tzinfo=UTC)  # sent as ...12:00:00.000Z
+    at_cutoff, just_before = "2026-03-01T12:00:00.000Z", "2026-03-01T11:59:59.999Z"
+    store.upsert("ingest-problems", [
+        {"problem_id": "at-cutoff", "last_seen": at_cutoff},  # not before it at milliseconds: kept
+        {"problem_id": "just-before", "last_seen": just_before},
+        {"problem_id": "offset-before", "last_seen": "2026-03-01T13:59:59+02:00"},  # 11:59:59Z
+        {"problem_id": "offset-at", "last_seen": "2026-03-01T14:00:00+02:00"},  # 12:00:00Z: kept
+        {"problem_id": "no-field"},  # without the date: kept, as a range query never matches it
+        {"problem_id": "null-field", "last_seen": None},
+    ])
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    store.upsert("deployment-metadata", [
+        {**version("until-at-cutoff", first=first, until=None), "until": at_cutoff, "current": None},
+        {**version("until-just-before", first=first, until=None), "until": just_before, "current": None},
+        {**version("until-offset", first=first, until=None), "until": "2026-03-01T12:59:59.999+01:00", "current": None},
+        {**version("until-null", first=first, until=None), "until": None},
+        version("open", first=first, until=None),
+    ])
+    old = "2026-02-01T00:00:00Z"
+    store.upsert("traceability-metadata", [
+        {**record("stopped", running=False, updated=OLD), "updated_at": old},
+        {**record("stopped-as-text", running=False, updated=OLD), "running": "false", "updated_at": old},
+        {**record("stopped-in-array", running=False, updated=OLD), "running": [False], "updated_at": old},
+        {**record("running", running=True, updated=OLD), "updated_at": old},
+        {**record("running-unknown", running=True, updated=OLD), "running": None, "updated_at": old},
+    ])
+    assert apply_retention(store, cutoff) == {
+        "deployment-metadata": 2, "traceability-metadata": 3, "ingest-problems": 2}
+    assert sorted(d["problem_id"] for d in store.iter_all("ingest-problems")) == [
+        "at-cutoff", "no-field", "null-field", "offset-at"]
+    assert versions(store) == ["open", "until-at-cutoff", "until-null"]
+    assert sorted(d["record_id"].split("/")[3] for d in store.iter_all("traceability-metadata")) == [
+        "running", "running-unknown"]
+    # Deleted with their lookup keys: nothing is found by a key of a deleted document.
+    assert store.find("deployment-metadata", "namespace", "shop", limit=10) and not [
+        d for d in store.find("deployment-metadata", "namespace", "shop", limit=10) if "just-before" in d["doc_id"]]
+
+
+def test_delete_older_refuses_a_where_no_term_query_could_match(store: MetadataStore) -> None:
+    with pytest.raises(KeyError, match="'nope' is not a top-level keyword or boolean field"):
+        store.delete_older("traceability-metadata", "updated_at", NOW, where={"nope": "x"})
+    with pytest.raises(TypeError, match="'running' is a boolean field.*give True or False"):
+        store.delete_older("traceability-metadata", "updated_at", NOW, where={"running": "false"})
+    with pytest.raises(TypeError, match="'cluster' is a keyword field.*give a string"):
+        store.delete_older("traceability-metadata", "updated_at", NOW, where={"cluster": True})
+
+
 def test_delete_older_refuses_a_field_that_is_not_a_date(store: MetadataStore) -> None:
     with pytest.raises(KeyError, match="'cluster' is not a date field of index 'deployment-metadata'"):
         store.delete_older("deployment-metadata", "cluster", NOW)
