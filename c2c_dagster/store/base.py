@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import functools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -120,23 +120,153 @@ def field_type_error(spec: IndexSpec, doc: Mapping[str, Any]) -> str | None:
     neither: numbers (numeric strings are coerced, as OpenSearch does), dates, booleans.
     Keyword and text fields take any value, so only the typed ones are visited.
     """
-    for path, kind in spec.typed_fields:
-        for value in values_at(doc, path):
-            if kind in ("long", "integer"):
-                if type(value) is int:
-                    continue
-                if isinstance(value, bool) or not isinstance(value, int | str) or (
-                    isinstance(value, str) and not value.strip().lstrip("-").isdigit()
-                ):
-                    return f"mapper_parsing_exception: failed to parse field [{path}] of type [{kind}]: {value!r}"
-            elif kind == "date":
-                try:
-                    parse_time(value)
-                except (TypeError, ValueError):
-                    return f"mapper_parsing_exception: failed to parse field [{path}] of type [date]: {value!r}"
-            elif kind == "boolean" and value not in (True, False, "true", "false"):
-                return f"mapper_parsing_exception: failed to parse field [{path}] of type [boolean]: {value!r}"
+    return type_checker(spec.typed_fields)(doc)
+
+
+def _value_problem(path: str, kind: str, value: Any) -> str | None:
+    """The rule itself, for one value of a typed field (``field_type_error``)."""
+    if kind in ("long", "integer"):
+        if type(value) is int:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | str) or (
+            isinstance(value, str) and not value.strip().lstrip("-").isdigit()
+        ):
+            return f"mapper_parsing_exception: failed to parse field [{path}] of type [{kind}]: {value!r}"
+    elif kind == "date":
+        try:
+            parse_time(value)
+        except (TypeError, ValueError):
+            return f"mapper_parsing_exception: failed to parse field [{path}] of type [date]: {value!r}"
+    elif kind == "boolean" and value not in (True, False, "true", "false"):
+        return f"mapper_parsing_exception: failed to parse field [{path}] of type [boolean]: {value!r}"
     return None
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+def _is_bool(value: Any) -> bool:
+    return value is True or value is False
+
+
+def _is_iso_time(value: Any) -> bool:
+    """An ISO 8601 string ``parse_time`` reads (the common case of a date field), parsed as it does."""
+    if type(value) is not str:
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+_PLAIN = {"long": _is_int, "integer": _is_int, "boolean": _is_bool, "date": _is_iso_time}
+Check = Callable[[Mapping[str, Any]], "str | None"]
+
+
+def _path_check(path: str, kind: str) -> Check:
+    """The rule for one typed field, compiled for its path. A value of the plain form (an int, a
+    bool, an ISO string) is passed at once; anything else (a numeric string, a list, an odd
+    nesting) goes to the general rule, which decides exactly as ``values_at`` + the rule would."""
+
+    def general(doc: Mapping[str, Any]) -> str | None:
+        for value in values_at(doc, path):
+            problem = _value_problem(path, kind, value)
+            if problem is not None:
+                return problem
+        return None
+
+    plain = _PLAIN.get(kind)
+    parts = _parts(path)
+    if plain is None or len(parts) > 2:
+        return general
+    if len(parts) == 1:
+        (key,) = parts
+
+        def top_level(doc: Mapping[str, Any]) -> str | None:
+            value = doc.get(key)
+            return None if value is None or plain(value) else general(doc)
+
+        return top_level
+    outer, inner = parts
+
+    def in_objects(doc: Mapping[str, Any]) -> str | None:
+        items = doc.get(outer)
+        if items is None:
+            return None
+        if type(items) is not list:
+            return general(doc)
+        for item in items:
+            if type(item) is not dict:
+                return general(doc)
+            value = item.get(inner)
+            if value is not None and not plain(value):
+                return general(doc)
+        return None
+
+    return in_objects
+
+
+@functools.lru_cache(maxsize=256)
+def type_checker(typed_fields: tuple[tuple[str, str], ...]) -> Check:
+    """``field_type_error`` for one index's typed fields, compiled once: called for every document
+    the embedded store writes, it visits each typed field by its path directly instead of walking
+    the document generically, and reports the first problem in the fields' order."""
+    checks = tuple(_path_check(path, kind) for path, kind in typed_fields)
+
+    def check(doc: Mapping[str, Any]) -> str | None:
+        for one in checks:
+            problem = one(doc)
+            if problem is not None:
+                return problem
+        return None
+
+    return check
+
+
+@functools.lru_cache(maxsize=1024)
+def values_getter(path: str) -> Callable[[Mapping[str, Any]], list[Any]]:
+    """``values_at`` for one path, compiled: the same values, with a direct walk for the common
+    shapes (a top-level value; a list of objects' values, e.g. ``commits.commit_id``)."""
+    parts = _parts(path)
+    if len(parts) == 1:
+        (key,) = parts
+
+        def top_level(doc: Mapping[str, Any]) -> list[Any]:
+            value = doc.get(key)
+            if value is None:
+                return []
+            return values_at(doc, path) if type(value) is list else [value]
+
+        return top_level
+    if len(parts) == 2:
+        outer, inner = parts
+
+        def in_objects(doc: Mapping[str, Any]) -> list[Any]:
+            items = doc.get(outer)
+            if items is None:
+                return []
+            if type(items) is not list:
+                return values_at(doc, path)
+            found = []
+            for item in items:
+                if type(item) is not dict:
+                    return values_at(doc, path)
+                value = item.get(inner)
+                if value is None:
+                    continue
+                if type(value) is list:
+                    return values_at(doc, path)
+                found.append(value)
+            return found
+
+        return in_objects
+    return functools.partial(_values_at_path, path=path)
+
+
+def _values_at_path(doc: Mapping[str, Any], *, path: str) -> list[Any]:
+    return values_at(doc, path)
 
 
 def prepare(spec: IndexSpec, docs: Iterable[Document]) -> list[tuple[str, Document]]:
