@@ -29,6 +29,8 @@ The built commit (``source_commit``), and which rule chose it (``source_commit_r
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -41,8 +43,14 @@ from c2c_dagster.documents.builds import BuildDocument
 
 METADATA_ARTIFACT = "build-metadata.json"
 GIT_BUILD_DATA = "hudson.plugins.git.util.BuildData"
+#: What a valid build-metadata.json decides of a build's document; Jenkins' own answer the rest.
+RECORDED_FIELDS = ("branch", "image_name", "image_tag", "image_digest", "repo_url", "commit_range",
+                   "platform_digests", "source_commit", "commits", "authors")
 #: Jenkins results that mean the build did not produce a good image.
 UNSUCCESSFUL = ("FAILURE", "ABORTED", "NOT_BUILT")
+# Below 2**42 ms (the year 2109) ``millis / 1000`` is within half a microsecond of the exact time,
+# so the datetime path gives the exact text too; past it only that path is taken.
+_EXACT_FLOAT_MS = 2**42
 
 
 def is_finished(build: Mapping[str, Any]) -> bool:
@@ -51,7 +59,15 @@ def is_finished(build: Mapping[str, Any]) -> bool:
 
 
 def jenkins_time(millis: int | None) -> str | None:
-    return None if millis is None else iso_utc(datetime.fromtimestamp(millis / 1000, tz=UTC))
+    """Jenkins' epoch milliseconds as ``iso_utc`` writes them (milliseconds only when not zero)."""
+    if millis is None:
+        return None
+    if type(millis) is int and 0 <= millis < _EXACT_FLOAT_MS:
+        # The same text, formatted directly: every build of every job passes through here.
+        seconds, ms = divmod(millis, 1000)
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        return f"{text}.{ms:03d}Z" if ms else f"{text}Z"
+    return iso_utc(datetime.fromtimestamp(millis / 1000, tz=UTC))
 
 
 def find_metadata_artifact(build: Mapping[str, Any]) -> str | None:
@@ -210,20 +226,9 @@ def build_document(
 
     if usable is not None:
         # What the pipeline recorded; Jenkins' own values for the rest (below).
-        recorded = BuildDocument.from_document(usable)
-        doc = BuildDocument(
-            branch=recorded.branch,
-            image_name=recorded.image_name,
-            image_tag=recorded.image_tag,
-            image_digest=recorded.image_digest,
-            repo_url=recorded.repo_url,
-            commit_range=recorded.commit_range,
-            platform_digests=recorded.platform_digests,
-            source_commit=recorded.source_commit,
-            commits=recorded.commits,
-            authors=recorded.authors or authors_of(recorded.commits),
-            metadata_source="artifact",
-        )
+        doc = BuildDocument.from_document({key: usable[key] for key in RECORDED_FIELDS if key in usable})
+        doc.authors = doc.authors or authors_of(doc.commits)
+        doc.metadata_source = "artifact"
     else:
         if artifact is None and not artifact_problem:
             problems.append(f"no {METADATA_ARTIFACT} archived: image digest unknown")
@@ -262,8 +267,14 @@ def build_document(
     doc.build_url = build.get("url")
     doc.digest_missing = doc.image_digest is None
     doc.ingest_problems = problems
-    doc.ingested_at = iso_utc(ingested_at)
+    doc.ingested_at = _ingest_time(ingested_at)
     return doc
+
+
+@functools.lru_cache(maxsize=16)
+def _ingest_time(at: datetime) -> str:
+    """``iso_utc`` of an ingest time: one run stamps every build it reads with the same one."""
+    return iso_utc(at)
 
 
 def unreadable_build_document(job_full_name: str, number: int, reason: str, *, ingested_at: datetime) -> BuildDocument:

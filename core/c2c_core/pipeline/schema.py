@@ -40,17 +40,28 @@ OPTIONAL_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+# (name, the exact types a conforming value has, the types it may have, required), in the order
+# errors are reported: the exact types decide the common case with one set look-up per field.
+_FIELD_TYPES: tuple[tuple[str, frozenset[type], type | tuple[type, ...], bool], ...] = tuple(
+    (name, frozenset(kind if isinstance(kind, tuple) else (kind,)), kind, name in REQUIRED_FIELDS)
+    for name, kind in {**REQUIRED_FIELDS, **OPTIONAL_FIELDS}.items()
+)
+_MISSING = object()
+
+
 def schema_errors(doc: Any) -> list[str]:
     """Every way ``doc`` departs from the build-metadata schema; empty when it conforms."""
     if not isinstance(doc, Mapping):
         return [f"expected a JSON object, got {type(doc).__name__}"]
     errors: list[str] = []
-    for name, kind in {**REQUIRED_FIELDS, **OPTIONAL_FIELDS}.items():
-        if name not in doc:
-            if name in REQUIRED_FIELDS:
+    for name, exact, kind, required in _FIELD_TYPES:
+        value = doc.get(name, _MISSING)
+        if type(value) in exact:
+            continue
+        if value is _MISSING:
+            if required:
                 errors.append(f"missing field {name!r}")
             continue
-        value = doc[name]
         # bool is an int in Python; a build number of `true` is still wrong.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             errors.append(f"field {name!r} has type {type(value).__name__}")
@@ -68,22 +79,32 @@ def schema_errors(doc: Any) -> list[str]:
     if doc["build_number"] < 0:
         errors.append("build_number is negative")
     for i, commit in enumerate(doc["commits"]):
-        if not isinstance(commit, Mapping):
-            errors.append(f"commits[{i}] is not an object")
-            continue
-        for key in Commit.seed_fields:
-            if not isinstance(commit.get(key), str):
-                errors.append(f"commits[{i}].{key} missing or not a string")
-        if isinstance(commit.get("commit_id"), str) and not is_commit_id(commit["commit_id"]):
-            errors.append(f"commits[{i}].commit_id {commit['commit_id']!r} is not a full git object id")
-        # Optional (documents written before it was recorded have none): the committer date.
-        if commit.get("timestamp") is not None and not _is_time(commit["timestamp"]):
-            errors.append(f"commits[{i}].timestamp {commit['timestamp']!r} is not an ISO 8601 time")
+        errors.extend(_commit_errors(i, commit))
     if not all(isinstance(a, str) for a in doc["authors"]):
         errors.append("authors must be strings 'Name <email>'")
     for i, item in enumerate(doc.get("platform_digests") or []):
         if not isinstance(item, Mapping) or not is_digest(item.get("digest")):
             errors.append(f"platform_digests[{i}] needs a sha256 digest")
+    return errors
+
+
+def _commit_errors(i: int, commit: Any) -> list[str]:
+    if type(commit) is dict:
+        # The common case, decided at once: every seed field a string, a full id, a time if any.
+        commit_id, stamp = commit.get("commit_id"), commit.get("timestamp")
+        if (type(commit_id) is str and type(commit.get("author")) is str and type(commit.get("email")) is str
+                and type(commit.get("message")) is str and is_commit_id(commit_id)
+                and (stamp is None or _is_time(stamp))):
+            return []
+    elif not isinstance(commit, Mapping):
+        return [f"commits[{i}] is not an object"]
+    errors = [f"commits[{i}].{key} missing or not a string" for key in Commit.seed_fields
+              if not isinstance(commit.get(key), str)]
+    if isinstance(commit.get("commit_id"), str) and not is_commit_id(commit["commit_id"]):
+        errors.append(f"commits[{i}].commit_id {commit['commit_id']!r} is not a full git object id")
+    # Optional (documents written before it was recorded have none): the committer date.
+    if commit.get("timestamp") is not None and not _is_time(commit["timestamp"]):
+        errors.append(f"commits[{i}].timestamp {commit['timestamp']!r} is not an ISO 8601 time")
     return errors
 
 
