@@ -48,7 +48,7 @@ from c2c_core.timeutil import to_epoch_ms
 from c2c_dagster.jenkins.transform import build_document
 from c2c_dagster.store import EmbeddedStore, OpenSearchStore
 from c2c_dagster.store.base import FIND_ALL, values_at
-from c2c_dagster.store.embedded import LAYOUTS
+from c2c_dagster.store.embedded import LAYOUTS, encode_body
 from c2c_dagster.store.opensearch import BULK_CHUNK
 from c2c_devstack.services import opensearch
 
@@ -167,7 +167,7 @@ def embedded_rounds(
     a fresh file."""
     c2c_times, bare_times, rows_times, encode_times, transform_times = [], [], [], [], []
     layout = LAYOUTS[INDEX]
-    doc_rows = [(d["build_id"], to_epoch_ms(d["timestamp"]), json.dumps(d)) for d in docs]
+    doc_rows = [(d["build_id"], to_epoch_ms(d["timestamp"]), encode_body(d)) for d in docs]
     # What the store keeps besides the documents: the lookup values no expression index serves
     # (here commits.commit_id and platform_digests.digest; the expression indexes fill themselves).
     key_rows = sorted((INDEX, f, v, d["build_id"]) for d in docs for f in layout.spec.lookup_fields if "." in f
@@ -189,12 +189,13 @@ def embedded_rounds(
             bare.execute("BEGIN IMMEDIATE")
             bare.executemany(
                 "INSERT OR REPLACE INTO documents (id, ts_ms, body) VALUES (?, ?, ?)",
-                [(d["build_id"], to_epoch_ms(d["timestamp"]), json.dumps(d)) for d in docs],
+                # The store's own JSON encoder (json.dumps' output, NaN refused).
+                [(d["build_id"], to_epoch_ms(d["timestamp"]), encode_body(d)) for d in docs],
             )
             bare.execute("COMMIT")
 
         bare_times.append(timed(bare_insert))
-        encode_times.append(timed(lambda: [json.dumps(d) for d in docs]))
+        encode_times.append(timed(lambda: [encode_body(d) for d in docs]))
         transform_times.append(timed(lambda: transform(samples)))
         c2c = EmbeddedStore(workdir / f"c2c-{r}.sqlite")
         c2c.ensure_indices()

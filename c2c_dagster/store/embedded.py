@@ -114,7 +114,9 @@ class _Layout:
                 rows.extend((index, field, v, doc_id) for v in dict.fromkeys(map(str, values_at(body, field))))
         for field, getter in self.keyed:
             values = getter(body)
-            if values:
+            if len(values) == 1:  # the common case (one commit, one platform) without de-duplicating
+                rows.append((index, field, str(values[0]), doc_id))
+            elif values:
                 rows.extend((index, field, v, doc_id) for v in dict.fromkeys(map(str, values)))
         return rows
 
@@ -124,6 +126,12 @@ SCHEMA: tuple[str, ...] = (LOOKUP_KEYS[0], *LOOKUP_KEYS[1], *(s for layout in LA
 # Stamped into the file (PRAGMA user_version) once its schema is in place: a file whose stamp
 # differs (older c2c, or a model that gained a lookup field) is brought up to date on open.
 SCHEMA_STAMP = zlib.crc32("\n".join(SCHEMA).encode()) & 0x7FFFFFFF
+
+
+#: How bodies are written: ``json.dumps``'s output, but NaN and infinity refused (ValueError)
+#: rather than written as the non-JSON ``NaN``, which SQLite's JSON functions (the lookup
+#: indexes) cannot read.
+encode_body = json.JSONEncoder(allow_nan=False).encode
 
 
 def table_of(index: str) -> str:
@@ -264,33 +272,42 @@ class EmbeddedStore(MetadataStore):
                 # Checked and keyed in Python, then written with one executemany per table: the
                 # same rows as writing each document alone, at the speed of a bare executemany.
                 existing = self._bodies(conn, layout.table, [doc_id for doc_id, _ in prepared]) if mode == "merge" else {}
-                bodies: dict[str, Document] = {}  # the last accepted body per id, in the batch's order
-                check = layout.check
+                # The last accepted body per id and its row, in the batch's order.
+                bodies: dict[str, Document] = {}
+                rows: dict[str, tuple[str, int | None, str]] = {}
+                check, time_field = layout.check, spec.time_field
                 for doc_id, doc in prepared:
                     if mode == "merge":
                         before = bodies.get(doc_id, existing.get(doc_id))
                         body = {**before, **doc} if before is not None else dict(doc)
                     else:
-                        body = doc  # serialised below, before the caller can change it
+                        body = doc  # encoded here, before the caller can change it
                     problem = check(body)
+                    if problem is None:
+                        try:
+                            text = encode_body(body)
+                        except ValueError:  # NaN or infinity: no JSON, and OpenSearch's parser says so
+                            problem = "mapper_parsing_exception: failed to parse: a number is NaN or infinite"
                     if problem is not None:
                         # Refused like OpenSearch refuses it: reported with its id, others still written.
                         errors.append(BulkItemError(doc_id, 400, problem))
                         continue
                     bodies.pop(doc_id, None)  # a repeated id is written where it last appears
+                    rows.pop(doc_id, None)
                     bodies[doc_id] = body
+                    rows[doc_id] = (doc_id, to_epoch_ms(body.get(time_field)), text)
                     result.written += 1
                     result.ids.append(doc_id)
-                time_field, dumps = spec.time_field, json.dumps
-                conn.executemany(
-                    f"INSERT OR REPLACE INTO {layout.table} (id, ts_ms, body) VALUES (?, ?, ?)",
-                    [(doc_id, to_epoch_ms(body.get(time_field)), dumps(body)) for doc_id, body in bodies.items()],
-                )
+                conn.executemany(f"INSERT OR REPLACE INTO {layout.table} (id, ts_ms, body) VALUES (?, ?, ?)",
+                                 list(rows.values()))
                 # The replaced documents' keys go; a new id has none (the DELETE finds nothing).
                 conn.executemany("DELETE FROM lookup_keys WHERE idx = ? AND id = ?", [(index, i) for i in bodies])
                 # Sorted in lookup_by_value's order: its B-tree then grows at a few places instead of
                 # one random page per key.
-                keys = sorted(row for doc_id, body in bodies.items() for row in layout.keys(doc_id, body))
+                keys: list[tuple[str, str, str, str]] = []
+                for doc_id, body in bodies.items():
+                    keys += layout.keys(doc_id, body)
+                keys.sort()
                 conn.executemany("INSERT INTO lookup_keys (idx, field, value, id) VALUES (?, ?, ?, ?)", keys)
                 conn.execute("COMMIT")
             except BaseException:
@@ -532,4 +549,4 @@ class EmbeddedStore(MetadataStore):
         super().close()
 
 
-__all__ = ["ALL_INDICES", "SCHEMA", "EmbeddedStore", "table_of"]
+__all__ = ["ALL_INDICES", "SCHEMA", "EmbeddedStore", "encode_body", "table_of"]

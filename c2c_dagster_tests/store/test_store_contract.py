@@ -201,3 +201,15 @@ def test_delete_range_removes_what_a_recomputation_no_longer_writes(store: Metad
     assert deleted == 2  # days 2 and 4; day 3 kept, days 1 and 5 outside [start, end)
     assert sorted(d["build_number"] for d in store.list_range(CI)) == [1, 3, 5]
     assert store.find(CI, "build_id", ["Node-JS/master-2", "Node-JS/master-4"]) == []
+
+
+def test_a_document_that_is_no_json_is_refused_by_id(store: MetadataStore) -> None:
+    # NaN is no JSON number: OpenSearch's parser refuses the document, the embedded store too
+    # (its lookup indexes read the stored JSON), and the rest of the batch is written.
+    with pytest.raises(BulkWriteError) as caught:
+        store.upsert(CI, [build(1), build(2, branch=float("nan")), build(3, platform_digests=[{"digest": float("inf")}])])
+    assert sorted(e.doc_id for e in caught.value.errors) == ["Node-JS/master-2", "Node-JS/master-3"]
+    assert all(e.reason.startswith("mapper_parsing_exception") for e in caught.value.errors)
+    assert caught.value.written == 1
+    assert store.count(CI) == 1
+    assert [d["build_number"] for d in store.find(CI, "image_digest", DIGEST_A)] == [1]
