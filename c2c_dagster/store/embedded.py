@@ -156,7 +156,9 @@ def _prefix_end(prefix: str) -> str | None:
 def _match(column: str, values: Sequence[str], prefix: bool) -> tuple[str, list[str]]:
     """A condition on ``column``: equal to one of ``values``, or starting with one of them."""
     if not prefix:
-        return f"{column} IN ({','.join('?' for _ in values)})", list(values)
+        # One parameter for any number of values: no bound-parameter limit, and each part of a
+        # find binds its own copy.
+        return f"{column} IN (SELECT value FROM json_each(?))", [json.dumps([str(v) for v in values])]
     clauses, params = [], []
     for value in values:
         end = _prefix_end(value)
@@ -165,11 +167,21 @@ def _match(column: str, values: Sequence[str], prefix: bool) -> tuple[str, list[
     return "(" + " OR ".join(clauses) + ")", params
 
 
+def _has_shared_table(conn: sqlite3.Connection) -> bool:
+    """Whether the earlier layout's ``documents`` table holds documents of an index c2c knows."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents'").fetchone() is None:
+        return False
+    known = json.dumps(list(LAYOUTS))
+    return conn.execute("SELECT 1 FROM documents WHERE idx IN (SELECT value FROM json_each(?)) LIMIT 1",
+                        (known,)).fetchone() is not None
+
+
 def _migrate_shared_table(conn: sqlite3.Connection) -> None:
     """Files written before each index had its table kept every document in one ``documents``
     table (and every lookup value in ``lookup_keys``): move the documents into their index's
-    table. Their lookup_keys rows stay valid (finds read both, and a rewrite replaces them)."""
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents'").fetchone() is None:
+    table. Their lookup_keys rows stay valid (finds read both, and a rewrite replaces them). An
+    earlier c2c run on a file of this layout writes that table again: its documents move too."""
+    if not _has_shared_table(conn):
         return
     for layout in LAYOUTS.values():
         conn.execute(f"INSERT OR REPLACE INTO {layout.table} (id, ts_ms, body) "
@@ -183,11 +195,12 @@ def _migrate_shared_table(conn: sqlite3.Connection) -> None:
 def _prepare_file(conn: sqlite3.Connection) -> None:
     """Create the schema, or bring an older file's up to date, in one transaction; a file already
     stamped with this schema is left alone (no write lock for a reader that only opens it)."""
-    if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_STAMP:
+    if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_STAMP and not _has_shared_table(conn):
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_STAMP:  # another process may have
+        # Again inside the lock: another process may have done it meanwhile.
+        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_STAMP or _has_shared_table(conn):
             for statement in SCHEMA:
                 conn.execute(statement)
             _migrate_shared_table(conn)
