@@ -49,6 +49,22 @@ def write_earlier_layout(path: Path, index: str, docs: list[dict]) -> None:
     conn.close()
 
 
+def count_while_another_process_writes(path: Path) -> int:
+    """A new store's count of builds while another connection holds the file's write lock: a
+    store that tried to write on open would wait for it (and time out) instead."""
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        store = EmbeddedStore(path)
+        try:
+            return store.count(CI)
+        finally:
+            store.close()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+
 def event(n: int, **extra) -> dict:
     return {"event_id": f"in-cluster/argocd/shop/uid/{n}", "app": "shop", "cluster": "prod",
             "finished_at": f"2026-03-0{n}T10:00:00Z", **extra}
@@ -104,13 +120,7 @@ def test_documents_of_an_index_this_version_does_not_know_are_kept(tmp_path: Pat
         assert conn.execute("SELECT idx, id FROM documents").fetchall() == [("retired-index", "x")]
     conn.close()
     # Once moved, opening the file again is a read: it works while another process holds the lock.
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-    try:
-        assert EmbeddedStore(path).count(CI) == 1
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
+    assert count_while_another_process_writes(path) == 1
 
 
 def test_documents_an_earlier_c2c_wrote_into_a_migrated_file_are_moved_on_the_next_open(tmp_path: Path) -> None:
@@ -175,13 +185,7 @@ def test_every_lookup_is_an_index_search_not_a_table_scan(tmp_path: Path) -> Non
 def test_a_reader_of_an_up_to_date_file_takes_no_write_lock(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite"
     EmbeddedStore(path).ensure_indices()
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # another process writing
-    try:
-        assert EmbeddedStore(path).count(CI) == 0
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
+    assert count_while_another_process_writes(path) == 0
 
 
 def test_a_find_takes_more_values_than_sqlite_binds_parameters(tmp_path: Path) -> None:
