@@ -112,6 +112,15 @@ def test_scale_up_and_down_opens_and_closes_pod_versions(k8s_cluster, api, names
     # watermark does); read against it, every open version was last seen by that scan.
     versions = store.find(INDEX, "namespace", namespace, limit=1000)
     unchanged = metadata(snapshot(k8s_cluster.kubeconfig, resource, instance))
+    for _ in range(2):
+        # A LIST that fails under load makes the scan partial (seen once in CI, 2 cores at load
+        # 6): it proves nothing about what it did not list, so it refreshes what it saw instead of
+        # writing a watermark. That is right, and not what this step is about: scan again.
+        if not unchanged["partial"]:
+            break
+        assert unchanged["scan_watermark"] == "not advanced (scoped or partial)", unchanged
+        unchanged = metadata(snapshot(k8s_cluster.kubeconfig, resource, instance))
+    assert not unchanged["partial"], unchanged["errors"]
     assert len(store.find(INDEX, "namespace", namespace, limit=1000)) == len(versions)
     assert unchanged["refreshed_documents"] == 0 and unchanged["new_documents"] == 0
     assert unchanged["documents_written"] == 1 + unchanged["closed_documents"]  # other tests' namespaces churn
