@@ -21,9 +21,12 @@ from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStoreResource, StoreEr
 SNAPSHOT_ASSET = dg.AssetKey("deployment_snapshots")
 RECORDS_ASSET = dg.AssetKey("traceability_records")
 # How often the sensor lists every cluster's Applications (one paged LIST per cluster). It bounds
-# how soon a finished sync is followed (benchmarks/sync_to_record_latency.py); raise it for
-# fleets of hundreds of clusters.
-SENSOR_INTERVAL_SECONDS = int(os.environ.get("C2C_ARGOCD_SENSOR_INTERVAL_SECONDS", "15"))
+# how soon a finished sync is followed (benchmarks/sync_to_record_latency.py). Dagster's sensor
+# daemon wakes every 5 s and evaluates a sensor whose interval has passed; 4 s has this sensor
+# evaluated at every wake-up (at 5 s, a wake-up a few milliseconds early skips to the next, 10 s;
+# at 15 s it was 15-20 s, which made the sensor the largest stage). Raise it for fleets of
+# hundreds of clusters, where one tick's LISTs take seconds.
+SENSOR_INTERVAL_SECONDS = int(os.environ.get("C2C_ARGOCD_SENSOR_INTERVAL_SECONDS", "4"))
 
 # Tags shared with k8s/argocd/postsync-hook.yaml: the hook tags its run with the same app and
 # partition, and the sensor does not request a second snapshot of a sync the hook covered. Both, like the scan

@@ -8,7 +8,6 @@ import dagster as dg
 
 from c2c_dagster.delivery.partitions import delivery_partitions, refreshed_days
 from c2c_dagster.delivery.preview import delivery_preview
-from c2c_dagster.delivery.refresh import refresh_days
 from c2c_dagster.delivery.resources import DeliveryPolicyResource
 from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.store import MetadataStoreResource
@@ -55,6 +54,9 @@ def delivery_metrics(
     Per app, cluster and UTC day, with every commit's lead time kept so that any period's median
     and p90 are exact; ``c2c dora`` reads these rows. Upserted by deterministic ids: re-runs and
     backfills replace a day's rows, never duplicate them."""
+    # Imported here: pandas is for this asset's runs only, not for every run launch of the code location.
+    from c2c_dagster.delivery.refresh import refresh_days
+
     window = context.partition_time_window
     policy = delivery_policy.policy()
     context.log.info(f"production: {policy.production.describe()}; failure window {policy.failure_window}")

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from c2c_dagster.delivery.bands import percentile
 from c2c_dagster.delivery.policy import DeliveryPolicy
-from c2c_dagster.delivery.refresh import RefreshResult
 from c2c_dagster.delivery.summary import Period, summarize
 from c2c_dagster.observability.ui import DELIVERY, dashboard_link
+
+if TYPE_CHECKING:
+    from c2c_dagster.delivery.refresh import RefreshResult
 
 PREVIEW_ROWS = 20  # a preview: `c2c dora` and the store have the rest
 HOUR = 3600.0

@@ -21,10 +21,12 @@ SHIPPED_INSTANCE = REPO_ROOT / "k8s" / "base" / "dagster.yaml"
 
 def local_instance_config() -> str:
     """dagster.yaml for a local instance (tests, the demo): SQLite storage, the default run
-    launcher, no telemetry, and the shipped run queue limits (one run per cluster at a time) from
-    k8s/base/dagster.yaml, so the demo's daemon queues runs as production does."""
+    launcher, no telemetry, and the shipped run queue (its limits, one run per cluster at a time,
+    and its dequeue interval) from k8s/base/dagster.yaml, so the demo's daemon queues runs as
+    production does."""
     shipped = yaml.safe_load(SHIPPED_INSTANCE.read_text())
-    return yaml.safe_dump({"telemetry": {"enabled": False}, "concurrency": shipped["concurrency"]}, sort_keys=False)
+    return yaml.safe_dump({"telemetry": {"enabled": False}, "concurrency": shipped["concurrency"],
+                           "run_queue": shipped["run_queue"]}, sort_keys=False)
 
 
 def make_dagster_home(path: Path) -> Path:
