@@ -26,7 +26,7 @@ def local_instance_config() -> str:
     production does."""
     shipped = yaml.safe_load(SHIPPED_INSTANCE.read_text())
     return yaml.safe_dump({"telemetry": {"enabled": False}, "concurrency": shipped["concurrency"],
-                           "run_queue": shipped["run_queue"]}, sort_keys=False)
+                           "run_coordinator": shipped["run_coordinator"]}, sort_keys=False)
 
 
 def make_dagster_home(path: Path) -> Path:
