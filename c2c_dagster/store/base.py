@@ -155,7 +155,7 @@ def _is_iso_time(value: Any) -> bool:
     if type(value) is not str:
         return False
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parse_time(value)
     except ValueError:
         return False
     return True
