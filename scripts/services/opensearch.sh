@@ -4,8 +4,10 @@
 #
 # Builds services/opensearch (a tiny main class that boots org.opensearch.node.Node with the
 # Netty, analysis-common and Painless modules) with Maven and lays it out in
-#   ${C2C_CACHE:-~/.cache/c2c}/opensearch-2.19.6/
+#   ${C2C_CACHE:-~/.cache/c2c}/opensearch-2.19.4/
 #     lib/*.jar      the server, its modules and their dependencies, plus our main class
+#     plugins/opensearch-security/   the security plugin, unpacked from its Maven Central zip;
+#                    only a secured test node links it into its home (plugins are found there)
 #     jvm.args       java @argfile: classpath + JVM flags, the one place they are defined
 #     node.jsa       class-data-sharing archive (halves JVM start-up; optional, best effort)
 #     .stamp         written last; holds a hash of the inputs below
@@ -16,7 +18,10 @@
 # rebuilt from scratch into a temporary directory and swapped in whole.
 set -euo pipefail
 
-VERSION=2.19.6
+# 2.19.4: the newest 2.19 for which the security plugin is published (it loads on its exact
+# node version only), so plain and secured test nodes run the same server.
+VERSION=2.19.4
+SECURITY_PLUGIN=org.opensearch.plugin:opensearch-security:${VERSION}.0:zip
 script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 repo_root="$(cd "$(dirname "$script")/../.." && pwd)"
 project="$repo_root/services/opensearch"
@@ -67,6 +72,17 @@ if ! mvn -q -B -f "$project/pom.xml" \
   exit 1
 fi
 cp "$work/build/c2c-opensearch-node.jar" "$work/install/lib/"
+
+# 1b. The security plugin: its zip (plugin descriptor, its jar and its own dependencies) as the
+#     distribution's bin/opensearch-plugin would unpack it into plugins/. Fetched by Maven too.
+if ! mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
+    -Dartifact="$SECURITY_PLUGIN" -DoutputDirectory="$work/plugin-zip" >"$work/mvn-plugin.log" 2>&1; then
+  echo "opensearch.sh: Maven could not fetch $SECURITY_PLUGIN:" >&2
+  cat "$work/mvn-plugin.log" >&2
+  exit 1
+fi
+mkdir -p "$work/install/plugins/opensearch-security"
+(cd "$work/install/plugins/opensearch-security" && jar xf "$work"/plugin-zip/opensearch-security-*.zip)
 
 # 2. The JVM command line, as a java @argfile (one token per line). Paths point at $dest, where
 #    the install will live once swapped in. The flags follow what the OpenSearch 2.x launcher

@@ -6,20 +6,24 @@ class booting ``org.opensearch.node.Node`` with the Netty HTTP transport, analys
 Painless modules - and caches the jars plus a ``java`` argfile under ``$C2C_CACHE``. This module
 runs that install (a ~50 ms no-op when warm), starts the node on free loopback ports in the
 test's work dir and waits until ``/_cluster/health`` is green or yellow.
+
+``opensearch_secured`` starts the same server with the security plugin.
 """
 
 from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from c2c_devstack.services import REPO_ROOT, ManagedProcess, cache_dir, free_port, wait_until
 
-VERSION = "2.19.6"
+VERSION = "2.19.4"
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "services" / "opensearch.sh"
 MAIN_CLASS = "org.c2c.opensearch.C2cOpenSearchNode"
 START_TIMEOUT = 120  # seconds; a cold JVM on 2 busy cores takes ~10-20 s
@@ -66,15 +70,19 @@ def _health_ok(url: str) -> bool:
     return response.status_code == 200 and response.json().get("status") in ("green", "yellow")
 
 
-def start(workdir: Path) -> OpenSearchService:
-    """Start a single node with its home, data and logs under ``workdir``."""
+def start(workdir: Path, **node: Any) -> OpenSearchService:
+    """Start a single node with its home, data and logs under ``workdir``.
+
+    ``node``: what a variant changes (``opensearch_secured``): the URL scheme, extra node
+    settings, a readiness probe, and a ``prepare(node_home)`` that lays out its config first.
+    """
     home = ensure_installed()
     # free_port() can race with another process grabbing the port before the JVM binds it;
     # the node then exits at once with a Bind*Exception, so simply try fresh ports.
     for attempt in range(1, 4):
         attempt_dir = workdir / f"attempt-{attempt}"
         try:
-            return _start_once(home, attempt_dir)
+            return _start_once(home, attempt_dir, **node)
         except RuntimeError:
             log = (attempt_dir / "opensearch.log").read_text(errors="replace")
             if "Address already in use" not in log or attempt == 3:
@@ -82,9 +90,18 @@ def start(workdir: Path) -> OpenSearchService:
     raise AssertionError("unreachable")
 
 
-def _start_once(home: Path, workdir: Path) -> OpenSearchService:
+def _version(url: str) -> str:
+    return requests.get(url, timeout=5).json()["version"]["number"]
+
+
+def _start_once(
+    home: Path, workdir: Path, *, scheme: str = "http", settings: Sequence[str] = (),
+    health: Callable[[str], bool] | None = None, prepare: Callable[[Path], None] | None = None,
+) -> OpenSearchService:
     http_port, transport_port = free_port(), free_port()
-    url = f"http://127.0.0.1:{http_port}"
+    url = f"{scheme}://127.0.0.1:{http_port}"
+    if prepare is not None:
+        prepare(workdir / "node")
     tmp = workdir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
 
@@ -99,20 +116,21 @@ def _start_once(home: Path, workdir: Path) -> OpenSearchService:
     if archive.is_file():
         # Class-data sharing recorded at install time: maps pre-parsed classes, ~4 s faster start.
         argv.append(f"-XX:SharedArchiveFile={archive}")
-    argv += [MAIN_CLASS, str(workdir / "node"), str(http_port), str(transport_port)]
+    argv += [MAIN_CLASS, str(workdir / "node"), str(http_port), str(transport_port), *settings]
 
     started = time.monotonic()
     process = ManagedProcess.spawn(
         "opensearch", argv, log_path=workdir / "opensearch.log", cwd=workdir
     )
     try:
+        probe = health or _health_ok
         wait_until(
-            lambda: _health_ok(url),
+            lambda: probe(url),
             what=f"OpenSearch at {url}",
             timeout=START_TIMEOUT,
             process=process,
         )
-        version = requests.get(url, timeout=5).json()["version"]["number"]
+        version = _version(url) if health is None else ""
     except BaseException:
         process.stop()
         raise
