@@ -32,6 +32,15 @@ def opensearch_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any
 
 
 @pytest.fixture(scope="session")
+def opensearch_secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The same node with the security plugin: TLS from a session CA, c2c's users and roles
+    (k8s/opensearch/roles.yml); an admin for set-up and inspection only."""
+    from c2c_devstack.services.opensearch_secured import start_secured
+
+    yield from _running(start_secured(tmp_path_factory.mktemp("opensearch-secured")))
+
+
+@pytest.fixture(scope="session")
 def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real Kubernetes control plane (etcd, apiserver, controller manager, scheduler) with kwok nodes."""
     from c2c_devstack.services import kubernetes

@@ -56,6 +56,8 @@ def documents(store: MetadataStore, index: str, where: Where) -> Iterator[dict[s
     from opensearchpy import exceptions as os_exc
     from opensearchpy import helpers
 
+    from c2c_dagster.store.opensearch import forbidden
+
     body = {"query": {"bool": {"filter": [{"term": {path: value}} for path, value in where.items()]}}}
     try:
         for hit in helpers.scan(store.client, index=store.physical(index), query=body, size=5000,
@@ -63,6 +65,8 @@ def documents(store: MetadataStore, index: str, where: Where) -> Iterator[dict[s
             yield hit["_source"]
     except (os_exc.ConnectionError, os_exc.ConnectionTimeout) as exc:
         raise StoreUnavailableError(f"OpenSearch at {store.url} unreachable reading {index}: {exc}") from exc
+    except os_exc.AuthorizationException as exc:
+        raise forbidden(store.url, f"scroll through {store.physical(index)}", exc.info) from exc
 
 
 def group_stats(store: MetadataStore, index: str, by: Sequence[str], *, newest: Sequence[str] = (),
@@ -90,6 +94,8 @@ def group_stats(store: MetadataStore, index: str, by: Sequence[str], *, newest: 
 def _opensearch_groups(store: Any, index: str, by: Sequence[str], newest: Sequence[str], where: Where) -> list[Group]:
     from opensearchpy import exceptions as os_exc
 
+    from c2c_dagster.store.opensearch import forbidden
+
     kinds = _kinds(store, index, by)
     groups: list[Group] = []
     after: dict[str, Any] | None = None
@@ -112,6 +118,8 @@ def _opensearch_groups(store: Any, index: str, by: Sequence[str], newest: Sequen
             return groups
         except (os_exc.ConnectionError, os_exc.ConnectionTimeout) as exc:
             raise StoreUnavailableError(f"OpenSearch at {store.url} unreachable reading {index}: {exc}") from exc
+        except os_exc.AuthorizationException as exc:
+            raise forbidden(store.url, f"search {store.physical(index)}", exc.info) from exc
         result = (response.get("aggregations") or {}).get("groups")
         if not result:
             return groups

@@ -14,6 +14,7 @@ from c2c_dagster.store.base import (
     DocumentError,
     MetadataStore,
     StoreError,
+    StoreForbiddenError,
     StoreUnavailableError,
     WriteResult,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "OpenSearchStore",
     "StoreError",
     "StoreSettings",
+    "StoreForbiddenError",
     "StoreUnavailableError",
     "WriteResult",
     "store_resource_from_env",

@@ -32,6 +32,15 @@ class StoreUnavailableError(StoreError):
     """The store could not be reached; nothing was written by the failed call, a retry is safe."""
 
 
+class StoreForbiddenError(StoreError):
+    """The store's credentials lack a privilege; ``privilege`` names it when the store said which."""
+
+    def __init__(self, message: str, *, privilege: str | None = None, user: str | None = None):
+        super().__init__(message)
+        self.privilege = privilege
+        self.user = user
+
+
 @dataclass(frozen=True)
 class BulkItemError:
     """One document the store refused, with the id and the store's reason."""
@@ -377,6 +386,12 @@ class MetadataStore(abc.ABC):
     def close(self) -> None:
         """Release connections."""
         self.closed = True
+
+    def __enter__(self) -> "MetadataStore":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @staticmethod
     def spec(index: str) -> IndexSpec:

@@ -9,6 +9,9 @@ gets, so read-only credentials are enough to query, and a missing index reads as
 
 from __future__ import annotations
 
+import fnmatch
+import json
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -24,6 +27,7 @@ from c2c_dagster.store.base import (
     Document,
     MetadataStore,
     StoreError,
+    StoreForbiddenError,
     StoreUnavailableError,
     WriteMode,
     WriteResult,
@@ -37,6 +41,52 @@ T = TypeVar("T")
 BULK_CHUNK = 1000
 # Hits per search request; below OpenSearch's default max_result_window of 10,000.
 SEARCH_PAGE = 5000
+
+
+# The security plugin's 403 reason: "no permissions for [ACTION, ...] and User [name=USER, ...]".
+# Non-greedy: an action may hold brackets itself ("indices:data/write/bulk[s]").
+_NO_PERMISSION = re.compile(r"no permissions for \[(.*?)\] and User \[name=([^,\]]+)")
+# The privileges c2c_reader holds (k8s/opensearch/roles.yml; test_store_security keeps the two
+# in step); c2c_writer holds the rest of the file's privileges, and the reader's index ones too.
+READER_PRIVILEGES = ("indices:data/read/get", "indices:data/read/search*", "indices:data/read/scroll*",
+                     "indices:data/read/msearch", "indices:admin/mappings/get")
+
+
+def granting_roles(action: str) -> tuple[str, ...]:
+    """Which of c2c's roles grant ``action`` (as the plugin names it in a 403)."""
+    if any(fnmatch.fnmatchcase(action, pattern) for pattern in READER_PRIVILEGES):
+        return ("c2c_reader", "c2c_writer") if action.startswith("indices:data/read/get") or action.startswith(
+            "indices:data/read/search") else ("c2c_reader",)
+    return ("c2c_writer",)
+
+
+def forbidden(url: str, what: str, info: Any, *, privilege: str | None = None,
+              user: str | None = None) -> StoreForbiddenError:
+    """A 403 as an error naming the missing privilege, the user, and which c2c role grants it.
+
+    The security plugin names both in its reason; a HEAD answer has no body, so the caller's
+    ``privilege`` (the action its request needs) stands in."""
+    text = json.dumps(info) if isinstance(info, (dict, list)) else str(info or "")
+    found = _NO_PERMISSION.search(text)
+    if found is not None:
+        privilege, user = found.group(1), found.group(2)
+    elif privilege is None:
+        return StoreForbiddenError(
+            f"OpenSearch at {url} forbade {what} (403): {text}. c2c's roles and their privileges: "
+            "k8s/opensearch/roles.yml (c2c_writer for Dagster, c2c_reader for readers).", user=user)
+    roles = granting_roles(privilege.split(",")[0].strip())
+    if roles == ("c2c_reader", "c2c_writer"):
+        grant = "both c2c roles grant it (c2c_reader, c2c_writer)"
+    elif roles == ("c2c_reader",):
+        grant = "the c2c_reader role grants it (the exporter and Grafana use it)"
+    else:
+        grant = ("the c2c_writer role grants it, for the code location, daemon and run pods only; "
+                 "a reader (c2c trace, c2c dora, the exporter) never needs it: check which "
+                 "credentials this process was given")
+    return StoreForbiddenError(
+        f"OpenSearch at {url} forbade {what} (403): user {user} lacks the privilege [{privilege}]; "
+        f"{grant} (k8s/opensearch/roles.yml lists each role's privileges).",
+        privilege=privilege, user=user)
 
 
 class OpenSearchStore(MetadataStore):
@@ -57,6 +107,7 @@ class OpenSearchStore(MetadataStore):
         timeout: float = 30,
     ):
         self.url = url
+        self.username = username
         self.index_prefix = index_prefix
         self.number_of_shards = number_of_shards
         self.number_of_replicas = number_of_replicas
@@ -82,10 +133,19 @@ class OpenSearchStore(MetadataStore):
         self.spec(index)
         return f"{self.index_prefix}{index}"
 
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """Run one client call, turning transport failures into errors that say what to do."""
+    def _call(self, what: str, fn: Callable[[], T], *, privilege: str | None = None) -> T:
+        """Run one client call, turning transport failures into errors that say what to do.
+
+        ``privilege``: the action the call needs, for a 403 without a body (a HEAD request)."""
         try:
             return fn()
+        except os_exc.SSLError as exc:
+            raise StoreError(
+                f"TLS with OpenSearch at {self.url} failed during {what}: {exc.info or exc}. The "
+                "cluster's certificate is not signed by a CA this client trusts: set "
+                "C2C_OPENSEARCH_CA_CERTS to the PEM bundle of the CA that signed it (verification "
+                "stays on; C2C_OPENSEARCH_VERIFY_CERTS=false only for a throwaway test cluster)."
+            ) from exc
         except (os_exc.ConnectionError, os_exc.ConnectionTimeout) as exc:
             raise StoreUnavailableError(
                 f"OpenSearch at {self.url} unreachable during {what}: {exc}. Check that the "
@@ -98,11 +158,7 @@ class OpenSearchStore(MetadataStore):
                 "check C2C_OPENSEARCH_USER / C2C_OPENSEARCH_PASSWORD."
             ) from exc
         except os_exc.AuthorizationException as exc:
-            raise StoreError(
-                f"OpenSearch at {self.url} forbade {what} (403): {exc.info}. Readers (c2c trace) need "
-                "read on the c2c indices; writers (Dagster) also index, create-index and "
-                "index-template permissions."
-            ) from exc
+            raise forbidden(self.url, what, exc.info, privilege=privilege, user=self.username) from exc
 
     # -- MetadataStore ------------------------------------------------------------------------
 
@@ -136,7 +192,8 @@ class OpenSearchStore(MetadataStore):
                 f"PUT _index_template/{name}",
                 lambda: self.client.indices.put_index_template(name=name, body=self.template_body(spec)),
             )
-            exists = self._call(f"HEAD {name}", lambda: self.client.indices.exists(index=name))
+            exists = self._call(f"HEAD {name}", lambda: self.client.indices.exists(index=name),
+                                privilege="indices:admin/get")
             if not exists:
                 try:
                     self._call(f"PUT {name}", lambda: self.client.indices.create(index=name))
@@ -187,11 +244,19 @@ class OpenSearchStore(MetadataStore):
                     errors.append(BulkItemError(str(info.get("_id")), int(info.get("status", 0)), reason))
 
         self._call(f"bulk write to {self.physical(index)}", run)
+        self._raise_if_forbidden(f"bulk write to {self.physical(index)}", errors)
         if refresh:
             self.refresh(index)
         if errors:
             raise BulkWriteError(index, errors, result.written)
         return result
+
+    def _raise_if_forbidden(self, what: str, errors: Sequence[BulkItemError]) -> None:
+        """Items refused for want of a privilege are the credentials' fault, not the documents':
+        raised as such (never reported as refused documents), naming the privilege."""
+        denied = next((error for error in errors if error.status == 403), None)
+        if denied is not None:
+            raise forbidden(self.url, what, denied.reason, user=self.username)
 
     def refresh(self, index: str) -> None:
         name = self.physical(index)
@@ -356,6 +421,7 @@ class OpenSearchStore(MetadataStore):
         # Gone already (another run deleted it) is what we wanted; anything else is reported.
         errors = [BulkItemError(str(info.get("_id")), int(info.get("status", 0)), str(info.get("error") or info.get("result")))
                   for item in failed for info in item.values() if int(info.get("status", 0)) != 404]
+        self._raise_if_forbidden(f"bulk delete from {name}", errors)
         if errors:
             raise BulkWriteError(index, errors, len(doomed) - len(failed))
         return len(doomed) - len(failed)
@@ -380,7 +446,10 @@ class OpenSearchStore(MetadataStore):
 
     def count(self, index: str) -> int:
         name = self.physical(index)
-        self.refresh(index)
+        try:
+            self.refresh(index)
+        except StoreForbiddenError:
+            pass  # a reader (no refresh privilege) wrote nothing a refresh would make visible
         try:
             return int(self._call(f"count {name}", lambda: self.client.count(index=name))["count"])
         except os_exc.NotFoundError:
