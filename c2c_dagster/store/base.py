@@ -126,21 +126,44 @@ def field_type_error(spec: IndexSpec, doc: Mapping[str, Any]) -> str | None:
     """Why OpenSearch would refuse ``doc`` under ``spec``'s mapping, or None.
 
     The embedded store applies the same rule so a document is accepted by both stores or by
-    neither: numbers (numeric strings are coerced, as OpenSearch does), dates, booleans.
-    Keyword and text fields take any value, so only the typed ones are visited.
+    neither: numbers within their type's range (numeric strings are coerced, as OpenSearch does),
+    dates, booleans; keyword and text fields take any scalar but no object, and a keyword value
+    at most Lucene's 32,766 bytes.
     """
     return type_checker(spec.typed_fields)(doc)
 
 
+# The ranges of OpenSearch's integral field types (Java's long and int).
+_RANGES = {"long": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
+# Lucene refuses a single indexed term longer than this many bytes of UTF-8 (a keyword value is
+# one term); OpenSearch then refuses the whole document.
+MAX_TERM_BYTES = 32766
+# Up to this many characters a str is at most MAX_TERM_BYTES of UTF-8 (4 bytes a character at most).
+_SHORT_TERM = MAX_TERM_BYTES // 4
+
+
 def _value_problem(path: str, kind: str, value: Any) -> str | None:
-    """The rule itself, for one value of a typed field (``field_type_error``)."""
+    """The rule itself, for one value of a typed field (``field_type_error``): the reasons
+    OpenSearch gives, by kind (the store contract suite checks them against the real node)."""
+    if kind in ("keyword", "text"):
+        if isinstance(value, Mapping):
+            return f"mapper_parsing_exception: failed to parse field [{path}] of type [{kind}]: an object"
+        if kind == "keyword" and isinstance(value, str) and len(value) > _SHORT_TERM:
+            size = len(value.encode("utf-8", "surrogatepass"))
+            if size > MAX_TERM_BYTES:
+                return (f"illegal_argument_exception: Document contains at least one immense term in "
+                        f"field=\"{path}\" (whose UTF8 encoding is longer than the max length {MAX_TERM_BYTES}): "
+                        f"{size} bytes")
+        return None
     if kind in ("long", "integer"):
-        if type(value) is int:
-            return None
         if isinstance(value, bool) or not isinstance(value, int | str) or (
             isinstance(value, str) and not value.strip().lstrip("-").isdigit()
         ):
             return f"mapper_parsing_exception: failed to parse field [{path}] of type [{kind}]: {value!r}"
+        low, high = _RANGES[kind]
+        if not low <= int(value) <= high:
+            return (f"mapper_parsing_exception: failed to parse field [{path}] of type [{kind}]: "
+                    f"{value!r} is out of range of {kind}")
     elif kind == "date":
         try:
             parse_time(value)
@@ -151,8 +174,20 @@ def _value_problem(path: str, kind: str, value: Any) -> str | None:
     return None
 
 
-def _is_int(value: Any) -> bool:
-    return type(value) is int
+def _is_long(value: Any) -> bool:
+    return type(value) is int and -(2**63) <= value < 2**63
+
+
+def _is_integer(value: Any) -> bool:
+    return type(value) is int and -(2**31) <= value < 2**31
+
+
+def _is_keyword(value: Any) -> bool:
+    return type(value) is str and len(value) <= _SHORT_TERM
+
+
+def _is_text(value: Any) -> bool:
+    return type(value) is str
 
 
 def _is_bool(value: Any) -> bool:
@@ -170,7 +205,8 @@ def _is_iso_time(value: Any) -> bool:
     return True
 
 
-_PLAIN = {"long": _is_int, "integer": _is_int, "boolean": _is_bool, "date": _is_iso_time}
+_PLAIN = {"long": _is_long, "integer": _is_integer, "boolean": _is_bool, "date": _is_iso_time,
+          "keyword": _is_keyword, "text": _is_text}
 Check = Callable[[Mapping[str, Any]], "str | None"]
 
 

@@ -51,9 +51,10 @@ class IndexSpec:
 
     @functools.cached_property
     def typed_fields(self) -> tuple[tuple[str, str], ...]:
-        """(path, type) of the fields whose values a store must check: numbers, dates, booleans."""
+        """(path, type) of the fields whose values a store must check: numbers (and their range),
+        dates, booleans, and keyword and text fields (no object; a keyword term within Lucene's limit)."""
         return tuple((path, spec["type"]) for path, spec in self.fields.items()
-                     if spec["type"] in ("long", "integer", "date", "boolean"))
+                     if spec["type"] in ("long", "integer", "date", "boolean", "keyword", "text"))
 
     def mapping(self) -> dict[str, Any]:
         """The OpenSearch ``mappings`` body: dot paths unfolded into nested ``properties``."""

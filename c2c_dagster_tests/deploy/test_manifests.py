@@ -59,7 +59,14 @@ def test_the_overlay_runs_all_of_c2c_with_limits_probes_and_secrets_by_reference
     launcher = instance["run_launcher"]["config"]
     run_secrets = {launcher["postgres_password_secret"], *launcher["env_secrets"],
                    *(v["secret"]["secretName"] for v in launcher["volumes"] if "secret" in v)}
-    assert referenced_secrets(objects) | run_secrets == SECRETS
+    # Production gives the exporter the reader's OpenSearch credentials (role c2c_reader), apart.
+    reader = {"c2c-opensearch-reader"} if overlay == "production" else set()
+    assert referenced_secrets(objects) | run_secrets == SECRETS | reader
+    if overlay == "production":
+        exporter = deployments["c2c-metrics"]["spec"]["template"]["spec"]["containers"][0]
+        assert referenced_secrets([exporter]) == {"c2c-opensearch-reader", "c2c-postgresql"}
+        assert "c2c-opensearch-reader" not in referenced_secrets(
+            [deployments[name] for name in ("c2c-code-location", "c2c-dagster-daemon", "c2c-dagster-webserver")])
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         (container,) = pod["containers"]

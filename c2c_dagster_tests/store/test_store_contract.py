@@ -213,3 +213,47 @@ def test_a_document_that_is_no_json_is_refused_by_id(store: MetadataStore) -> No
     assert caught.value.written == 1
     assert store.count(CI) == 1
     assert [d["build_number"] for d in store.find(CI, "image_digest", DIGEST_A)] == [1]
+
+
+# What OpenSearch refuses under c2c's mappings, as OpenSearch names the reason's kind. The same
+# cases run on both backends: the real node is the oracle, the embedded store must agree.
+REFUSALS = {
+    "an object in a keyword field": (CI, {"image_name": {"name": "narendra115c/node-js"}}, "mapper_parsing_exception"),
+    "an object in a text field": (CI, {"ingest_problems": {"reason": "x"}}, "mapper_parsing_exception"),
+    # 16,384 two-byte characters: 32,768 bytes of UTF-8, over Lucene's 32,766-byte term limit.
+    "a keyword term over 32,766 bytes": (CI, {"branch": "é" * 16384}, "illegal_argument_exception"),
+    "a long above its range": (CI, {"build_number": 2**63}, "mapper_parsing_exception"),
+    "a long below its range, as a string": (CI, {"build_number": str(-(2**63) - 1)}, "mapper_parsing_exception"),
+    "an integer above its range": ("delivery-metrics", {"deployments": 2**31}, "mapper_parsing_exception"),
+}
+ACCEPTED = {
+    "a keyword term of exactly 32,766 bytes": (CI, {"branch": "a" * 32766}),
+    "the largest long": (CI, {"build_number": 2**63 - 1}),
+    "the smallest integer": ("delivery-metrics", {"deployments": -(2**31)}),
+}
+
+
+def _document(index: str, number: int, fields: dict) -> dict:
+    if index == CI:
+        return build(number, **fields)
+    return {"row_id": f"row-{number}", "day": "2026-01-31", **fields}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_both_stores_refuse_what_opensearch_refuses_by_id_for_the_same_reason(store: MetadataStore, case: str) -> None:
+    index, fields, kind = REFUSALS[case]
+    good, bad = _document(index, 1, {}), _document(index, 2, fields)
+    bad_id = "Node-JS/master-2" if index == CI else "row-2"
+    with pytest.raises(BulkWriteError) as caught:
+        store.upsert(index, [good, bad])
+    assert [e.doc_id for e in caught.value.errors] == [bad_id]
+    assert caught.value.errors[0].reason.startswith(kind), caught.value.errors[0].reason
+    assert caught.value.errors[0].status == 400
+    assert caught.value.written == 1 and store.count(index) == 1
+    assert store.get(index, bad_id) is None
+
+
+@pytest.mark.parametrize("case", sorted(ACCEPTED))
+def test_both_stores_accept_the_limits_themselves(store: MetadataStore, case: str) -> None:
+    index, fields = ACCEPTED[case]
+    assert store.upsert(index, [_document(index, 1, fields)]).written == 1
