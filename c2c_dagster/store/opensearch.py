@@ -67,6 +67,12 @@ def forbidden(url: str, what: str, info: Any, *, privilege: str | None = None,
     The security plugin names both in its reason; a HEAD answer has no body, so the caller's
     ``privilege`` (the action its request needs) stands in."""
     text = json.dumps(info) if isinstance(info, (dict, list)) else str(info or "")
+    if "cluster_block_exception" in text:
+        # A read-only block answers 403 too: the index's state, not the user's privileges.
+        return StoreForbiddenError(
+            f"OpenSearch at {url} refused {what}: an index block is set ({text}). Lift it with "
+            "PUT <index>/_settings once its cause (a full disk, an operator) is gone; nothing is lost.",
+            user=user)
     found = _NO_PERMISSION.search(text)
     if found is not None:
         privilege, user = found.group(1), found.group(2)
@@ -87,6 +93,25 @@ def forbidden(url: str, what: str, info: Any, *, privilege: str | None = None,
         f"OpenSearch at {url} forbade {what} (403): user {user} lacks the privilege [{privilege}]; "
         f"{grant} (k8s/opensearch/roles.yml lists each role's privileges).",
         privilege=privilege, user=user)
+
+
+# Answers that mean "not now" rather than "never": the cluster is overloaded or recovering.
+_BUSY = {429: "Too Many Requests: its queues are full", 502: "Bad Gateway", 503: "Service Unavailable",
+         504: "Gateway Timeout"}
+
+
+def blocked(url: str, index: str, reason: str, refused: int) -> StoreUnavailableError:
+    """Writes refused by an index block: what set it and how to lift it."""
+    if "read-only-allow-delete" in reason or "read_only_allow_delete" in reason:
+        cause = ("index.blocks.read_only_allow_delete is set: OpenSearch sets it when a node's disk "
+                 "passes the flood-stage watermark. Free disk space (OpenSearch lifts the block once "
+                 "usage falls below the high watermark) or, once there is room, lift it: PUT "
+                 f'{index}/_settings {{"index.blocks.read_only_allow_delete": null}}')
+    else:
+        cause = f"an index block is set ({reason}); lift it with PUT {index}/_settings"
+    return StoreUnavailableError(
+        f"OpenSearch at {url} refused {refused} write(s) to {index}: {cause}. Nothing is lost: re-run "
+        "once the block is lifted (writes are idempotent upserts).")
 
 
 class OpenSearchStore(MetadataStore):
@@ -159,6 +184,14 @@ class OpenSearchStore(MetadataStore):
             ) from exc
         except os_exc.AuthorizationException as exc:
             raise forbidden(self.url, what, exc.info, privilege=privilege, user=self.username) from exc
+        except os_exc.TransportError as exc:
+            if exc.status_code not in _BUSY:
+                raise  # 404s and 400s are the callers' to interpret
+            raise StoreUnavailableError(
+                f"OpenSearch at {self.url} answered {exc.status_code} ({_BUSY[exc.status_code]}) during "
+                f"{what}, still after the client's retries: {exc.error}. Nothing is lost: re-run once the "
+                "cluster is healthy again (GET _cluster/health); writes are idempotent upserts."
+            ) from exc
 
     # -- MetadataStore ------------------------------------------------------------------------
 
@@ -244,19 +277,28 @@ class OpenSearchStore(MetadataStore):
                     errors.append(BulkItemError(str(info.get("_id")), int(info.get("status", 0)), reason))
 
         self._call(f"bulk write to {self.physical(index)}", run)
-        self._raise_if_forbidden(f"bulk write to {self.physical(index)}", errors)
+        self._raise_if_forbidden(f"bulk write to {self.physical(index)}", errors, self.physical(index))
         if refresh:
             self.refresh(index)
         if errors:
             raise BulkWriteError(index, errors, result.written)
         return result
 
-    def _raise_if_forbidden(self, what: str, errors: Sequence[BulkItemError]) -> None:
-        """Items refused for want of a privilege are the credentials' fault, not the documents':
-        raised as such (never reported as refused documents), naming the privilege."""
+    def _raise_if_forbidden(self, what: str, errors: Sequence[BulkItemError], index: str = "") -> None:
+        """Items refused for want of a privilege, by an index block or by a full queue are not the
+        documents' fault: raised as such (never reported as refused documents), saying what to do."""
+        block = next((error for error in errors if "cluster_block_exception" in error.reason), None)
+        if block is not None:
+            raise blocked(self.url, index, block.reason, len(errors))
         denied = next((error for error in errors if error.status == 403), None)
         if denied is not None:
             raise forbidden(self.url, what, denied.reason, user=self.username)
+        busy = [error for error in errors if error.status in _BUSY]
+        if busy:
+            raise StoreUnavailableError(
+                f"OpenSearch at {self.url} rejected {len(busy)} document(s) of {what} with {busy[0].status} "
+                f"({_BUSY[busy[0].status]}), still after 3 retries: {busy[0].reason}. Nothing is lost: "
+                "re-run once the cluster keeps up (writes are idempotent upserts).")
 
     def refresh(self, index: str) -> None:
         name = self.physical(index)
@@ -421,7 +463,7 @@ class OpenSearchStore(MetadataStore):
         # Gone already (another run deleted it) is what we wanted; anything else is reported.
         errors = [BulkItemError(str(info.get("_id")), int(info.get("status", 0)), str(info.get("error") or info.get("result")))
                   for item in failed for info in item.values() if int(info.get("status", 0)) != 404]
-        self._raise_if_forbidden(f"bulk delete from {name}", errors)
+        self._raise_if_forbidden(f"bulk delete from {name}", errors, name)
         if errors:
             raise BulkWriteError(index, errors, len(doomed) - len(failed))
         return len(doomed) - len(failed)

@@ -2,11 +2,15 @@
 
 Tests point a c2c client at it to see exactly what reaches the store (the node runs without the
 security plugin, so "read-only credentials" are shown as "the client sends no write request").
+The fault tests give it a ``fault``: a function of (method, path) that returns a status and JSON
+body to answer instead of the node (a 429 or a 503), or None to forward the request.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -22,6 +26,7 @@ class RecordingProxy:
     target: str
     requests: list[tuple[str, str]] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    fault: Callable[[str, str], tuple[int, dict] | None] | None = None
 
     @property
     def url(self) -> str:
@@ -38,6 +43,16 @@ class RecordingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 proxy.requests.append((self.command, self.path))
+                injected = proxy.fault(self.command, self.path) if proxy.fault is not None else None
+                if injected is not None:
+                    status, answer = injected
+                    payload = json.dumps(answer).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 upstream = requests.request(
                     self.command, proxy.target + self.path, data=body, timeout=60,
                     headers={k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP},

@@ -41,6 +41,7 @@ class OpenSearchService:
     version: str  # as the node reports it in GET /, e.g. "2.19.6"
     process: ManagedProcess
     startup_seconds: float
+    workdir: Path | None = None  # the node's home, data and log are under it (for ``restart``)
 
     def stop(self) -> None:
         self.process.stop()
@@ -139,4 +140,12 @@ def _start_once(
         version=version,
         process=process,
         startup_seconds=time.monotonic() - started,
+        workdir=workdir,
     )
+
+
+def restart(service: OpenSearchService) -> OpenSearchService:
+    """Start a stopped (or killed) plain node again on its own data, on fresh ports."""
+    assert service.workdir is not None
+    service.process.stop()  # reaps it if it is already dead
+    return _start_once(ensure_installed(), service.workdir)
