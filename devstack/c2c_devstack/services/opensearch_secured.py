@@ -110,9 +110,9 @@ class SecuredOpenSearch:
         return requests.request(method, f"{self.url}{path}", auth=self.auth(ADMIN),
                                 verify=str(self.ca_path), timeout=30, **kwargs)
 
-    def add_user(self, user: str, roles: list[str]) -> str:
+    def add_user(self, user: str, roles: list[str], password: str | None = None) -> str:
         """A new internal user holding exactly ``roles`` (through the plugin's REST API); its password."""
-        password = "Pw-" + secrets.token_urlsafe(18)
+        password = password or "Pw-" + secrets.token_urlsafe(18)
         response = self.admin("PUT", f"/_plugins/_security/api/internalusers/{user}",
                               json={"password": password, "opendistro_security_roles": roles})
         response.raise_for_status()
