@@ -115,7 +115,10 @@ def test_no_credential_appears_in_storage_documents_graphql_exporter_or_output(
         assert store_values["opensearch_password"]["type"] == "ENV_VAR"
         assert store_values["opensearch_password"]["value"] == "C2C_OPENSEARCH_PASSWORD"
 
-        # The exporter's output (as the writer here: what matters is what it prints and serves).
+        # The exporter's output, as production runs it: the reader, here with the same secret password.
+        reader = f"c2c-secrets-reader-{mark}"
+        node.add_user(reader, ["c2c_reader"], password=secrets["C2C_OPENSEARCH_PASSWORD"])
+        monkeypatch.setenv("C2C_OPENSEARCH_USER", reader)
         registry = CollectorRegistry()
         registry.register(StoreCollector(lambda: StoreSettings.from_env().open(), refresh_seconds=0))
         exported = generate_latest(registry).decode()
