@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import secrets
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
