@@ -168,6 +168,9 @@ class EmulatedBuild:
     changes: list[dict[str, Any]] = field(default_factory=list)
     git: list[dict[str, Any]] = field(default_factory=list)  # BuildData actions
     artifacts: dict[str, bytes] = field(default_factory=dict)
+    # A build's JSON as a real Jenkins recorded it (``actions``, ``changeSets``...): served in
+    # place of the model's own, with only ``number`` and ``url`` made this emulator's.
+    recorded: dict[str, Any] | None = None
 
 
 @dataclass
@@ -249,6 +252,8 @@ class JenkinsEmulator:
 
     def _build_json(self, job: EmulatedJob, build: EmulatedBuild) -> dict[str, Any]:
         url = f"{self.job_url(job.full_name)}{build.number}/"
+        if build.recorded is not None:
+            return {**build.recorded, "number": build.number, "url": url}
         changes = {"_class": "hudson.plugins.git.GitChangeSetList", "kind": "git", "items": build.changes}
         body: dict[str, Any] = {
             "_class": RUN_CLASS.get(job.job_class, RUN_CLASS[PIPELINE]),
