@@ -166,6 +166,9 @@ class EmulatedBuild:
     timestamp_ms: int | None  # None: a build whose start time Jenkins does not report
     duration_ms: int = 60_000
     changes: list[dict[str, Any]] = field(default_factory=list)
+    # A Pipeline that checked out several repositories lists one change set per checkout that
+    # took commits, in checkout order: given here, these are served instead of ``changes``.
+    change_sets: list[list[dict[str, Any]]] = field(default_factory=list)
     git: list[dict[str, Any]] = field(default_factory=list)  # BuildData actions
     artifacts: dict[str, bytes] = field(default_factory=dict)
     # A build's JSON as a real Jenkins recorded it (``actions``, ``changeSets``...): served in
@@ -279,6 +282,8 @@ class JenkinsEmulator:
         }
         if job.job_class == FREESTYLE:
             body["changeSet"] = changes
+        elif build.change_sets:
+            body["changeSets"] = [{**changes, "items": items} for items in build.change_sets if items]
         else:
             body["changeSets"] = [changes] if build.changes else []
         return body
