@@ -25,7 +25,9 @@ that took commits. Which of them is the application's, first rule that decides:
 * ``ambiguous``: several checkouts could be the application's: ``source_commit``, ``repo_url``,
   the branch from git, ``commits``, ``authors`` and ``commit_range`` are left unset and
   ``ingest_problems`` names the candidates. Never a guess: position says nothing certain (a
-  Jenkinsfile repository checked out apart and the application's look alike).
+  Jenkinsfile repository checked out apart and the application's look alike). Also when every
+  checkout is at a listed library's version (the application read by a lightweight checkout
+  alone, or beside a library Jenkins took from its cache at the same version).
 
 Libraries are what Jenkins lists in the build's ``LibrariesAction`` (``libraries[name,version]``,
 pipeline-groovy-lib). A library's checkout records the version it was asked for as its branch
@@ -308,6 +310,10 @@ def _describe(checkout: Mapping[str, Any]) -> str:
 def ambiguity_problem(build: Mapping[str, Any], chosen: BuiltCommit) -> str:
     """What an ``ambiguous`` build's document says instead of a guessed commit."""
     checkouts = git_checkouts(build)
+    if not chosen.candidates:
+        return (f"every git checkout of the build ({len(checkouts)}) is at a version a listed library was asked "
+                f"for: none can be told to be the application's; source_commit, repo_url, commits, authors and "
+                f"commit_range are left unset")
     named = "; ".join(_describe(checkouts[i]) for i in chosen.candidates)
     libraries = f" ({len(chosen.libraries)} other checkout(s) are listed libraries')" if chosen.libraries else ""
     return (

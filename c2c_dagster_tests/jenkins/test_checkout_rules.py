@@ -148,4 +148,6 @@ def test_libraries_pinned_to_a_commit_and_libraries_jenkins_took_from_its_cache(
     assert (built_commit(alone).commit, built_commit(alone).rule) == (APP, "not_library")
     # ... but on the version the cached library was asked for, the one checkout could be either.
     same = {"number": 9, "actions": [libraries_action([("cached-lib", "main")]), app]}
-    assert built_commit(same).rule == "ambiguous"
+    doc = doc_of(same, job="acme/app")
+    assert (doc["source_commit_rule"], doc.get("source_commit"), doc["commits"]) == ("ambiguous", None, [])
+    assert any("at a version a listed library was asked for" in p for p in doc["ingest_problems"])
