@@ -15,7 +15,8 @@ that took commits. Which of them is the application's, first rule that decides:
 * ``scm_revision``: the build carries an ``SCMRevisionAction``: Jenkins' record of the revision of
   the job's own branch source (every build of a multibranch or organisation-folder branch job has
   one; a library's checkout never does). Its ``hash`` (``pullHash`` for a pull request) is the
-  built commit; the checkout of that revision, if any, gives the repository and branch;
+  built commit; the checkout of that revision (for a pull request merged with its target before
+  the build, the one checkout on the pull request's head name) gives the repository and branch;
 * ``repository``: exactly one checkout that is not a library's has the remote the metadata names
   (``repo_url``, from an artifact even when it fails the schema) or the image repository's name
   (``acme/node-js.git`` builds ``registry/team/node-js``);
@@ -39,7 +40,8 @@ no checkout.
 
 ``commits`` and ``authors`` come from the application checkout's change sets only: a change set
 is a checkout's when it lists that checkout's revision (Jenkins computes each checkout's change
-set up to the revision it checked out); with a single checkout every change set is its. A change
+set up to the revision it checked out) or, for the application's, the branch source's revision (a
+pull request's head under its merge); with a single checkout every change set is its. A change
 set that lists no checkout's revision (the revision is a merge: the git plugin's change log is
 ``git log --no-merges``) belongs to no checkout that can be named and is not counted.
 
@@ -256,15 +258,22 @@ def built_commit(
 ) -> BuiltCommit:
     """Which checkout is the application's and its commit, by the rules of the module docstring."""
     checkouts = git_checkouts(build)
+    versions = Counter(library_versions(build))
     revision = branch_source_revision(build)
     commit = _revision_hash(revision)
     if commit:
         same = [c for c in checkouts if c["lastBuiltRevision"]["SHA1"].lower() == commit]
-        return BuiltCommit(commit, "scm_revision", same[0] if same else None)
+        if not same:
+            # A pull request built merged with its target checks out a merge made on the agent: its
+            # checkout is the one on the pull request's head name, no library's.
+            head = (revision or {}).get("head")
+            name = head.get("name") if isinstance(head, Mapping) else None
+            same = [c for c in checkouts
+                    if name and checkout_branch(c) == name and _library_version_of(c, versions) is None]
+        return BuiltCommit(commit, "scm_revision", same[0] if len(same) == 1 else None)
     if not checkouts:
         return BuiltCommit()
 
-    versions = Counter(library_versions(build))
     by_version: dict[str, list[int]] = {}
     for index, checkout in enumerate(checkouts):
         version = _library_version_of(checkout, versions)
@@ -296,8 +305,8 @@ def application_change_sets(build: Mapping[str, Any], chosen: BuiltCommit) -> li
         return sets if not checkouts and not library_versions(build) and chosen.rule is None else []
     if len(checkouts) == 1:
         return sets
-    head = chosen.checkout["lastBuiltRevision"]["SHA1"]
-    return [s for s in sets if any(item.get("commitId") == head for item in s.get("items") or [])]
+    heads = {chosen.checkout["lastBuiltRevision"]["SHA1"].lower(), (chosen.commit or "").lower()}
+    return [s for s in sets if any(str(item.get("commitId")).lower() in heads for item in s.get("items") or [])]
 
 
 def _describe(checkout: Mapping[str, Any]) -> str:

@@ -6,6 +6,7 @@ remote, its branch and the job it belongs to."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 from datetime import UTC, datetime
 
@@ -103,6 +104,21 @@ def test_pull_request_and_branch_revisions_as_ci_jenkins_io_answers_them() -> No
     pr = doc_of({**recorded("scm-revision-bom-pr-22-5"), "number": 5}, job="Tools/bom/PR-22")
     assert (pr["source_commit"], pr["source_commit_rule"], pr["branch"]) == (
         "5055257e4d28adea76fc34fdde4e025347405bae", "scm_revision", "PR-22")
+    # Derived: the same pull request built merged with its target, beside a library. The agent's
+    # merge is the checkout's revision; its head name is the pull request's; the change set lists
+    # the pull request's commits (the merge is not: `git log --no-merges`).
+    merged, pull = "77" * 20, "5055257e4d28adea76fc34fdde4e025347405bae"
+    lib, app = checkouts_of(recorded("multibranch-main-721"))[0:3:2]
+    lib, app = copy.deepcopy(lib), copy.deepcopy(app)
+    app["lastBuiltRevision"] = {"SHA1": merged, "branch": [{"SHA1": merged, "name": "PR-22"}]}
+    bom = recorded("scm-revision-bom-pr-22-5")
+    bom["actions"][0]["revision"]["head"] = {"_class": "org.jenkinsci.plugins.github_branch_source.PullRequestSCMHead",
+                                             "name": "PR-22"}
+    build = {"number": 5, "actions": [*bom["actions"], libraries_action(MB_LIBRARIES[:1]), lib, app],
+             "changeSets": [LIB_CHANGES, change_set(change_item(pull, "Ada Dev", "ada@app.example", "Fix", 1))]}
+    doc = doc_of(build, job="Tools/bom/PR-22")
+    assert (doc["source_commit"], doc["branch"], doc["repo_url"]) == (pull, "PR-22", APP_REMOTE)
+    assert (doc["authors"], doc["commit_range"]) == (["Ada Dev <ada@app.example>"], {"from": f"{pull}^", "to": pull})
     branch = doc_of({**recorded("scm-revision-structs-pr-36-3"), "number": 3}, job="structs-plugin/PR-36")
     assert (branch["source_commit"], branch["source_commit_rule"]) == ("abc131cc3bf56309a05b3fe8b086b265d14f2a61",
                                                                        "scm_revision")
