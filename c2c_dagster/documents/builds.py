@@ -30,7 +30,8 @@ class BuiltPlatform(Document):
 
 @dataclass(slots=True)
 class CommitRange(Document):
-    """``previous..HEAD`` as the pipeline asked git (``from`` is None on a first build)."""
+    """``previous..HEAD`` as the pipeline asked git (``from`` is None on a first build); without the
+    pipeline's metadata, ``<oldest commit Jenkins listed>^..HEAD`` (see jenkins/transform.py)."""
 
     from_: str | None = keyword(key="from")
     to: str | None = keyword()

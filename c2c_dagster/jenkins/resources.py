@@ -36,8 +36,11 @@ BUILD_DETAIL_TREE = ",".join(
         BUILD_SUMMARY_FIELDS,
         "fullDisplayName",
         # Several BuildData actions appear when a pipeline checks out more than one repository
-        # (shared libraries, a config repo); all are kept and chosen from later.
-        "actions[_class,lastBuiltRevision[SHA1,branch[SHA1,name]],remoteUrls,causes[shortDescription,userId]]",
+        # (shared libraries, a config repo); all are kept and chosen from later, with what Jenkins
+        # says of them: the libraries loaded (LibrariesAction) and, for a branch job, the
+        # revision of the job's own branch source (SCMRevisionAction): see jenkins/transform.py.
+        "actions[_class,lastBuiltRevision[SHA1,branch[SHA1,name]],remoteUrls,scmName,"
+        "causes[shortDescription,userId],libraries[name,version],revision[hash,pullHash,head[name]]]",
         "artifacts[fileName,relativePath]",
         f"changeSets[_class,kind,items[{_CHANGE_FIELDS}]]",  # pipelines: a list
         f"changeSet[_class,kind,items[{_CHANGE_FIELDS}]]",  # freestyle: one object

@@ -5,44 +5,77 @@ valid artifact the document still records the build and its commits (from Jenkin
 and git BuildData) with ``digest_missing`` set and the reason in ``ingest_problems``: a digest is
 never guessed.
 
-The built commit (``source_commit``), and which rule chose it (``source_commit_rule``):
+The built commit (``source_commit``), and which rule chose it (``source_commit_rule``). A build
+leaves one git record (``hudson.plugins.git.util.BuildData``: ``remoteUrls``, ``lastBuiltRevision``)
+per repository it checked out (the application's, each shared library's, a Jenkinsfile repository
+checked out apart, any other ``git`` step), in checkout order, and one change set per checkout
+that took commits. Which of them is the application's, first rule that decides:
 
 * ``artifact``: the valid build-metadata.json names it (the pipeline knew what it built);
-* otherwise one of the build's git checkout records (``hudson.plugins.git.util.BuildData``
-  actions, one per distinct repository checked out: the Jenkinsfile's, shared libraries', the
-  application's) is chosen, first rule that decides wins:
+* ``scm_revision``: the build carries an ``SCMRevisionAction``: Jenkins' record of the revision of
+  the job's own branch source (every build of a multibranch or organisation-folder branch job has
+  one; a library's checkout never does). Its ``hash`` (``pullHash`` for a pull request) is the
+  built commit; the checkout of that revision (for a pull request merged with its target before
+  the build, the one checkout on the pull request's head name) gives the repository and branch;
+* ``repository``: exactly one checkout that is not a library's has the remote the metadata names
+  (``repo_url``, from an artifact even when it fails the schema) or the image repository's name
+  (``acme/node-js.git`` builds ``registry/team/node-js``);
+* ``not_library`` / ``only_checkout``: exactly one checkout is not a library's (``not_library``
+  when Jenkins listed libraries, ``only_checkout`` when the build has one checkout and loaded
+  none);
+* ``ambiguous``: several checkouts could be the application's: ``source_commit``, ``repo_url``,
+  the branch from git, ``commits``, ``authors`` and ``commit_range`` are left unset and
+  ``ingest_problems`` names the candidates. Never a guess: position says nothing certain (a
+  Jenkinsfile repository checked out apart and the application's look alike). Also when every
+  checkout is at a listed library's version (the application read by a lightweight checkout
+  alone, or beside a library Jenkins took from its cache at the same version).
 
-  1. ``change_set``: the checkout whose ``lastBuiltRevision.SHA1`` is a commit of the build's
-     change sets (the commits this build took);
-  2. ``repository``: the checkout whose remote is the repository the metadata names
-     (``repo_url``), or whose repository name is the image repository's last path component
-     (``acme/node-js.git`` builds ``registry/team/node-js``); the artifact is used for these
-     hints even when it fails the schema;
-  3. ``only_checkout``: the build checked out one repository;
-  4. ``last_checkout``: several, nothing above decided: the last one. A Pipeline's first
-     checkout is its Jenkinsfile's (and libraries load next); the pipeline's own ``checkout``
-     comes after them.
+Libraries are what Jenkins lists in the build's ``LibrariesAction`` (``libraries[name,version]``,
+pipeline-groovy-lib). A library's checkout records the version it was asked for as its branch
+(``develop``, ``v1.2``; ``origin/develop`` through a legacy SCM) or, pinned to a commit, that
+commit: a checkout whose branch or revision is a listed library's version is that library's. When
+more checkouts share a version than libraries asked for it (the application on ``main`` beside a
+library at ``main``) none of them can be told apart. A library Jenkins took from its cache leaves
+no checkout.
 
-  When rule 1 or 2 leaves several checkouts, the next rule decides among those. ``branch`` and
-  ``repo_url`` (when the artifact does not give them) come from the same checkout.
+``commits`` and ``authors`` come from the application checkout's change sets only: a change set
+is a checkout's when it lists that checkout's revision (Jenkins computes each checkout's change
+set up to the revision it checked out) or, for the application's, the branch source's revision (a
+pull request's head under its merge); with a single checkout every change set is its. A change
+set that lists no checkout's revision (the revision is a merge: the git plugin's change log is
+``git log --no-merges``) belongs to no checkout that can be named and is not counted.
+
+``branch`` (when the artifact does not give it): the application checkout's branch, else the
+branch source's head, else, for a branch job, the job's own name URL-decoded (``feature%2Flogin``
+is ``feature/login``). ``commit_range`` without an artifact: ``to`` the built commit, ``from`` the
+parent of the oldest commit of its change set (``<sha>^``, git's own notation; Jenkins exports no
+parent) or None when the build took no commits (a first build, a rebuild).
 """
 
 from __future__ import annotations
 
 import functools
 import time
+from collections import Counter
 from collections.abc import Mapping
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
-from c2c_core.builds import Commit, authors_of, branch_name, build_id
+from c2c_core.builds import SHORT_COMMIT_LENGTH, Commit, authors_of, branch_name, build_id, is_commit_prefix
+from c2c_core.pipeline.build_metadata import redact_url
 from c2c_core.pipeline.schema import schema_errors
 from c2c_core.timeutil import iso_utc
-from c2c_dagster.documents.builds import BuildDocument
+from c2c_dagster.documents.builds import BuildDocument, CommitRange
 
 METADATA_ARTIFACT = "build-metadata.json"
 GIT_BUILD_DATA = "hudson.plugins.git.util.BuildData"
+# pipeline-groovy-lib: the shared libraries a build loaded, each with the version asked for.
+LIBRARIES_ACTION = "org.jenkinsci.plugins.workflow.libs.LibrariesAction"
+# scm-api: the revision of a branch job's own source (multibranch, organisation folders).
+SCM_REVISION_ACTION = "jenkins.scm.api.SCMRevisionAction"
 #: What a valid build-metadata.json decides of a build's document; Jenkins' own answer the rest.
 RECORDED_FIELDS = ("branch", "image_name", "image_tag", "image_digest", "repo_url", "commit_range",
                    "platform_digests", "source_commit", "commits", "authors")
@@ -87,10 +120,15 @@ def change_sets(build: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def commits_from_change_sets(build: Mapping[str, Any]) -> list[Commit]:
-    """Commits from Jenkins' change sets, in Jenkins' order, de-duplicated."""
+    """Commits from all of a build's change sets, in Jenkins' order, de-duplicated."""
+    return commits_of(change_sets(build))
+
+
+def commits_of(sets: list[Mapping[str, Any]]) -> list[Commit]:
+    """Commits of these change sets, in Jenkins' order (oldest first within each), de-duplicated."""
     commits: list[Commit] = []
     seen: set[str] = set()
-    for change_set in change_sets(build):
+    for change_set in sets:
         for item in change_set.get("items") or []:
             commit_id = item.get("commitId")
             if not commit_id or commit_id in seen:
@@ -119,11 +157,54 @@ def git_checkouts(build: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The build's git BuildData actions that name a built revision, in Jenkins' order."""
     return [
         action
-        for action in build.get("actions") or []
-        if isinstance(action, Mapping)
-        and action.get("_class") == GIT_BUILD_DATA
-        and isinstance((action.get("lastBuiltRevision") or {}).get("SHA1"), str)
+        for action in _actions(build, GIT_BUILD_DATA)
+        if isinstance((action.get("lastBuiltRevision") or {}).get("SHA1"), str)
     ]
+
+
+def _actions(build: Mapping[str, Any], cls: str) -> list[Mapping[str, Any]]:
+    return [a for a in build.get("actions") or [] if isinstance(a, Mapping) and a.get("_class") == cls]
+
+
+def library_versions(build: Mapping[str, Any]) -> list[str]:
+    """The version each shared library the build loaded was asked for (``LibrariesAction``)."""
+    return [
+        library["version"]
+        for action in _actions(build, LIBRARIES_ACTION)
+        for library in action.get("libraries") or []
+        if isinstance(library, Mapping) and isinstance(library.get("version"), str) and library["version"]
+    ]
+
+
+def branch_source_revision(build: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ``revision`` of the build's ``SCMRevisionAction`` ({} when Jenkins gave the action alone);
+    None when the build has none, i.e. it is not a build of a branch job."""
+    actions = _actions(build, SCM_REVISION_ACTION)
+    if not actions:
+        return None
+    revision = actions[0].get("revision")
+    return revision if isinstance(revision, Mapping) else {}
+
+
+def _revision_hash(revision: Mapping[str, Any] | None) -> str | None:
+    for key in ("pullHash", "hash"):  # a pull request's head, else the branch's or tag's revision
+        value = (revision or {}).get(key)
+        if isinstance(value, str) and value:
+            return value.lower()
+    return None
+
+
+def checkout_branch(checkout: Mapping[str, Any]) -> str | None:
+    """The branch a checkout record names (``refs/remotes/origin/x``, ``origin/x`` and ``x`` alike)."""
+    for branch in checkout["lastBuiltRevision"].get("branch") or []:
+        if isinstance(branch, Mapping) and branch_name(branch.get("name")):
+            return branch_name(branch.get("name"))
+    return None
+
+
+def branch_of_job(job_full_name: str) -> str | None:
+    """A branch job's branch: its own name, which Jenkins URL-encodes (``feature%2Flogin``)."""
+    return unquote(job_full_name.rsplit("/", 1)[-1]) or None
 
 
 def repository_path(url: str | None) -> str | None:
@@ -151,28 +232,103 @@ def _repository_match(checkout: Mapping[str, Any], repo_url: str | None, image_n
     return bool(image_repo) and any(r and r.rsplit("/", 1)[-1] == image_repo for r in remotes)
 
 
-def choose_checkout(
+def _library_version_of(checkout: Mapping[str, Any], versions: Counter[str]) -> str | None:
+    """The listed library version this checkout was asked for, if it is one."""
+    sha = checkout["lastBuiltRevision"]["SHA1"].lower()
+    for version in versions:  # a library pinned to a commit, in full or abbreviated: the surest
+        if len(version) >= SHORT_COMMIT_LENGTH and is_commit_prefix(version) and sha.startswith(version.lower()):
+            return version
+    branch = checkout_branch(checkout)
+    return branch if branch in versions else None
+
+
+@dataclass(frozen=True)
+class BuiltCommit:
+    """The application's checkout among a build's git records, as far as Jenkins tells it."""
+
+    commit: str | None = None
+    rule: str | None = None
+    checkout: Mapping[str, Any] | None = None  # the application's checkout record, when one is
+    libraries: tuple[int, ...] = ()  # positions (in git_checkouts) of libraries' checkouts
+    candidates: tuple[int, ...] = ()  # positions that could each be the application's (ambiguous)
+
+
+def built_commit(
     build: Mapping[str, Any], *, repo_url: str | None = None, image_name: str | None = None
-) -> tuple[Mapping[str, Any] | None, str | None]:
-    """The checkout record of the commit that was built, and the rule that chose it (module docstring)."""
+) -> BuiltCommit:
+    """Which checkout is the application's and its commit, by the rules of the module docstring."""
     checkouts = git_checkouts(build)
+    versions = Counter(library_versions(build))
+    revision = branch_source_revision(build)
+    commit = _revision_hash(revision)
+    if commit:
+        same = [c for c in checkouts if c["lastBuiltRevision"]["SHA1"].lower() == commit]
+        if not same:
+            # A pull request built merged with its target checks out a merge made on the agent: its
+            # checkout is the one on the pull request's head name, no library's.
+            head = (revision or {}).get("head")
+            name = head.get("name") if isinstance(head, Mapping) else None
+            same = [c for c in checkouts
+                    if name and checkout_branch(c) == name and _library_version_of(c, versions) is None]
+        return BuiltCommit(commit, "scm_revision", same[0] if len(same) == 1 else None)
     if not checkouts:
-        return None, None
-    taken = {c.commit_id for c in commits_from_change_sets(build)}
-    candidates, rule = checkouts, None
-    in_change_sets = [c for c in checkouts if c["lastBuiltRevision"]["SHA1"] in taken]
-    if in_change_sets:
-        candidates, rule = in_change_sets, "change_set"
-        if len(candidates) == 1:
-            return candidates[0], rule
-    by_repository = [c for c in candidates if _repository_match(c, repo_url, image_name)]
-    if by_repository:
-        candidates, rule = by_repository, rule or "repository"
-        if len(candidates) == 1:
-            return candidates[0], rule
-    if rule:
-        return candidates[-1], rule
-    return checkouts[-1], "only_checkout" if len(checkouts) == 1 else "last_checkout"
+        return BuiltCommit()
+
+    by_version: dict[str, list[int]] = {}
+    for index, checkout in enumerate(checkouts):
+        version = _library_version_of(checkout, versions)
+        if version is not None:
+            by_version.setdefault(version, []).append(index)
+    # More checkouts at a version than libraries asked for it: which are the libraries' is unknown.
+    libraries = sorted(i for v, found in by_version.items() if len(found) <= versions[v] for i in found)
+    shared = sorted(i for v, found in by_version.items() if len(found) > versions[v] for i in found)
+    others = [i for i in range(len(checkouts)) if i not in libraries and i not in shared]
+
+    hinted = [i for i in [*others, *shared] if _repository_match(checkouts[i], repo_url, image_name)]
+    if len(hinted) == 1:
+        return BuiltCommit(checkouts[hinted[0]]["lastBuiltRevision"]["SHA1"], "repository", checkouts[hinted[0]],
+                           tuple(libraries))
+    if len(others) == 1 and not shared:
+        chosen = checkouts[others[0]]
+        rule = "only_checkout" if len(checkouts) == 1 and not versions else "not_library"
+        return BuiltCommit(chosen["lastBuiltRevision"]["SHA1"], rule, chosen, tuple(libraries))
+    candidates = hinted if len(hinted) > 1 else sorted([*others, *shared])
+    return BuiltCommit(rule="ambiguous", libraries=tuple(libraries), candidates=tuple(candidates))
+
+
+def application_change_sets(build: Mapping[str, Any], chosen: BuiltCommit) -> list[Mapping[str, Any]]:
+    """The change sets of the application's checkout (module docstring): never a library's."""
+    sets = change_sets(build)
+    checkouts = git_checkouts(build)
+    if chosen.checkout is None:
+        # No git record at all and no library loaded: nothing else the change sets could be of.
+        return sets if not checkouts and not library_versions(build) and chosen.rule is None else []
+    if len(checkouts) == 1:
+        return sets
+    heads = {chosen.checkout["lastBuiltRevision"]["SHA1"].lower(), (chosen.commit or "").lower()}
+    return [s for s in sets if any(str(item.get("commitId")).lower() in heads for item in s.get("items") or [])]
+
+
+def _describe(checkout: Mapping[str, Any]) -> str:
+    remotes = [redact_url(u) for u in checkout.get("remoteUrls") or [] if isinstance(u, str)]
+    branch = checkout_branch(checkout)
+    where = f"{remotes[0] if remotes else 'an unnamed remote'}" + (f" {branch}" if branch else "")
+    return f"{where} at {checkout['lastBuiltRevision']['SHA1'][:12]}"
+
+
+def ambiguity_problem(build: Mapping[str, Any], chosen: BuiltCommit) -> str:
+    """What an ``ambiguous`` build's document says instead of a guessed commit."""
+    checkouts = git_checkouts(build)
+    if not chosen.candidates:
+        return (f"every git checkout of the build ({len(checkouts)}) is at a version a listed library was asked "
+                f"for: none can be told to be the application's; source_commit, repo_url, commits, authors and "
+                f"commit_range are left unset")
+    named = "; ".join(_describe(checkouts[i]) for i in chosen.candidates)
+    libraries = f" ({len(chosen.libraries)} other checkout(s) are listed libraries')" if chosen.libraries else ""
+    return (
+        f"the application's checkout cannot be told apart among {len(chosen.candidates)} git checkouts "
+        f"({named}){libraries}: source_commit, repo_url, commits, authors and commit_range are left unset"
+    )
 
 
 def _start_time(build: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -232,9 +388,9 @@ def build_document(
     else:
         if artifact is None and not artifact_problem:
             problems.append(f"no {METADATA_ARTIFACT} archived: image digest unknown")
-        commits = commits_from_change_sets(build)
-        doc = BuildDocument(commits=commits, authors=authors_of(commits), metadata_source="jenkins")
+        doc = BuildDocument(metadata_source="jenkins")
 
+    chosen = BuiltCommit()
     if doc.source_commit:
         doc.source_commit_rule = "artifact"
     else:
@@ -242,21 +398,31 @@ def build_document(
         hints = artifact if isinstance(artifact, Mapping) else {}
         repo_hint = doc.repo_url or hints.get("repo_url")
         image_hint = doc.image_name or hints.get("image_name")
-        checkout, rule = choose_checkout(
+        chosen = built_commit(
             build,
             repo_url=repo_hint if isinstance(repo_hint, str) else None,
             image_name=image_hint if isinstance(image_hint, str) else None,
         )
-        if checkout is not None:
-            revision = checkout["lastBuiltRevision"]
-            branches = [b for b in revision.get("branch") or [] if isinstance(b, Mapping)]
-            doc.source_commit = revision["SHA1"]
-            doc.source_commit_rule = rule
-            if not doc.branch and branches and branch_name(branches[0].get("name")):
-                doc.branch = branch_name(branches[0].get("name"))
-            remotes = [u for u in checkout.get("remoteUrls") or [] if isinstance(u, str)]
+        doc.source_commit, doc.source_commit_rule = chosen.commit, chosen.rule
+        if chosen.rule == "ambiguous":
+            problems.append(ambiguity_problem(build, chosen))
+        if chosen.checkout is not None:
+            doc.branch = doc.branch or checkout_branch(chosen.checkout)
+            remotes = [u for u in chosen.checkout.get("remoteUrls") or [] if isinstance(u, str)]
             if not doc.repo_url and remotes:
-                doc.repo_url = remotes[0]
+                doc.repo_url = redact_url(remotes[0])
+    if usable is None:
+        doc.commits = commits_of(application_change_sets(build, chosen))
+        doc.authors = authors_of(doc.commits)
+        if doc.source_commit:
+            # Jenkins' change log runs from the previous build's revision up to this one, oldest first.
+            doc.commit_range = CommitRange(from_=f"{doc.commits[0].commit_id}^" if doc.commits else None,
+                                           to=doc.source_commit)
+    if not doc.branch:
+        revision = branch_source_revision(build)
+        if revision is not None:  # a branch job: its head, else its own name
+            head = (revision.get("head") or {}).get("name") if isinstance(revision.get("head"), Mapping) else None
+            doc.branch = head if isinstance(head, str) and head else branch_of_job(job_full_name)
 
     doc.build_id = doc_id
     doc.job_name = job_full_name

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from c2c_core.builds import authors_of
 from c2c_dagster.jenkins.transform import (
     build_document,
-    choose_checkout,
+    built_commit,
     commits_from_change_sets,
     is_finished,
     repository_path,
     unreadable_build_document,
 )
+from c2c_dagster_tests.jenkins.recorded import libraries_action
 
 NOW = datetime(2026, 2, 1, tzinfo=UTC)
 SHA = "3606e8f26e051e93d8784ae87879c77845029b33"
@@ -33,9 +34,10 @@ def jenkins_build(result: str | None = "SUCCESS", **extra) -> dict:
         "actions": [
             {"_class": "hudson.model.CauseAction", "causes": []},
             {},
+            libraries_action([("shared-lib", "lib")]),
             {
                 "_class": "hudson.plugins.git.util.BuildData",
-                "lastBuiltRevision": {"SHA1": SHA2, "branch": [{"SHA1": SHA2, "name": "refs/remotes/origin/lib"}]},
+                "lastBuiltRevision": {"SHA1": SHA2, "branch": [{"SHA1": SHA2, "name": "lib"}]},
                 "remoteUrls": ["https://github.com/acme/shared-lib.git"],
             },
             {
@@ -104,9 +106,11 @@ def test_no_artifact_records_commits_from_jenkins_and_flags_the_missing_digest()
     assert doc["metadata_source"] == "jenkins"
     assert doc["commits"][0]["commit_id"] == SHA
     assert doc["ingest_problems"] == ["no build-metadata.json archived: image digest unknown"]
-    # The shared library's checkout comes first; the built commit is the one the change sets took.
-    assert (doc["source_commit"], doc["source_commit_rule"]) == (SHA, "change_set")
+    # The shared library's checkout comes first; the built commit is the one checkout no library's.
+    assert (doc["source_commit"], doc["source_commit_rule"]) == (SHA, "not_library")
     assert (doc["branch"], doc["repo_url"]) == ("master", "https://github.com/acme/node-js.git")
+    # Jenkins exports no parent: the range starts at the oldest taken commit's parent, git's way.
+    assert doc["commit_range"] == {"from": f"{SHA}^", "to": SHA}
 
 
 def test_artifact_failing_the_schema_is_refused_with_the_reason_and_no_digest() -> None:
@@ -153,34 +157,31 @@ def checkout(sha: str, remote: str, branch: str = "master") -> dict:
 
 
 def rule_of(build: dict, **hints) -> tuple[str | None, str | None]:
-    chosen, rule = choose_checkout(build, **hints)
-    return (chosen["lastBuiltRevision"]["SHA1"] if chosen else None), rule
+    chosen = built_commit(build, **hints)
+    return chosen.commit, chosen.rule
 
 
 JENKINSFILE = checkout("9" * 40, "https://github.com/acme/pipelines.git")
 APP = checkout(SHA, "git@github.com:acme/node-js.git", "release")
 
 
-def test_the_built_checkout_is_chosen_by_change_sets_then_repository_then_position() -> None:
-    # The Jenkinsfile's checkout first (Pipeline script from SCM), the application's second.
-    build = jenkins_build(actions=[JENKINSFILE, {}, APP])
-    assert rule_of(build) == (SHA, "change_set")
-    # No change sets (a first build, or a rebuild): the metadata's repository, however written...
+def test_a_jenkinsfile_repository_beside_the_application_is_not_told_apart_by_position_or_change_sets() -> None:
+    # A Pipeline script from another repository, checked out with a full clone: two checkouts
+    # Jenkins says nothing more of. Neither order nor the change sets make one the application's.
+    for actions in ([JENKINSFILE, {}, APP], [APP, JENKINSFILE]):
+        assert rule_of(jenkins_build(actions=actions)) == (None, "ambiguous")
+        assert rule_of(jenkins_build(actions=actions, changeSets=[])) == (None, "ambiguous")
     quiet = jenkins_build(actions=[JENKINSFILE, APP], changeSets=[])
+    # The metadata's repository, however written, or the image repository's name decides.
     assert rule_of(quiet, repo_url="https://GitHub.com/acme/node-js") == (SHA, "repository")
-    # ... or the image repository's name; the Jenkinsfile repo is never taken for the built one.
     assert rule_of(quiet, image_name="registry.example.com:5000/team/node-js:1.2") == (SHA, "repository")
-    # Nothing decides: the last checkout, the pipeline's own after the Jenkinsfile's.
-    assert rule_of(quiet) == (SHA, "last_checkout")
     assert rule_of(jenkins_build(actions=[APP], changeSets=[])) == (SHA, "only_checkout")
     assert rule_of({"actions": [{}, {"_class": "x"}]}) == (None, None)
-    # Both repositories changed: the change sets name both heads; the repository decides.
-    both = jenkins_build(actions=[JENKINSFILE, APP], changeSets=[
-        {"kind": "git", "items": [{"commitId": "9" * 40, "author": {"fullName": "Ops"}, "msg": "pipeline"}]},
-        {"kind": "git", "items": [{"commitId": SHA, "author": {"fullName": "Dev"}, "msg": "feature"}]},
-    ])
-    assert rule_of(both, image_name="narendra115c/node-js") == (SHA, "change_set")
-    assert rule_of(both) == (SHA, "change_set")  # still ambiguous: the last of the two
+    doc = document("Node-JS/release", quiet, None, ingested_at=NOW)
+    assert (doc.get("source_commit"), doc.get("repo_url"), doc["commits"], doc.get("commit_range")) == (
+        None, None, [], None)
+    assert any("cannot be told apart among 2 git checkouts" in p and "acme/pipelines.git master at 999999999999" in p
+               for p in doc["ingest_problems"])
 
 
 def test_the_document_records_the_rule_and_the_chosen_checkout_s_branch_and_remote() -> None:
@@ -190,9 +191,15 @@ def test_the_document_records_the_rule_and_the_chosen_checkout_s_branch_and_remo
     assert doc["digest_missing"] is True
     assert (doc["source_commit"], doc["source_commit_rule"]) == (SHA, "repository")
     assert (doc["branch"], doc["repo_url"]) == ("release", "git@github.com:acme/node-js.git")
+    # A first build or a rebuild took no commits: the range has no start.
+    assert doc["commits"] == [] and doc["commit_range"] == {"from": None, "to": SHA}
     # A valid artifact naming its source commit is taken as is.
     pinned = document("Node-JS/master", jenkins_build(), artifact(source_commit=SHA), ingested_at=NOW)
     assert (pinned["source_commit"], pinned["source_commit_rule"]) == (SHA, "artifact")
+    # A credential in a remote is not stored.
+    secret = checkout(SHA, "https://bot:s3cr3t@git.example/acme/node-js.git")
+    doc = document("Node-JS/master", jenkins_build(actions=[secret], changeSets=[]), None, ingested_at=NOW)
+    assert doc["repo_url"] == "https://git.example/acme/node-js.git"
 
 
 def test_repository_paths_compare_however_the_remote_is_written() -> None:

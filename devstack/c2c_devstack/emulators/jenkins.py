@@ -166,8 +166,14 @@ class EmulatedBuild:
     timestamp_ms: int | None  # None: a build whose start time Jenkins does not report
     duration_ms: int = 60_000
     changes: list[dict[str, Any]] = field(default_factory=list)
+    # A Pipeline that checked out several repositories lists one change set per checkout that
+    # took commits, in checkout order: given here, these are served instead of ``changes``.
+    change_sets: list[list[dict[str, Any]]] = field(default_factory=list)
     git: list[dict[str, Any]] = field(default_factory=list)  # BuildData actions
     artifacts: dict[str, bytes] = field(default_factory=dict)
+    # A build's JSON as a real Jenkins recorded it (``actions``, ``changeSets``...): served in
+    # place of the model's own, with only ``number`` and ``url`` made this emulator's.
+    recorded: dict[str, Any] | None = None
 
 
 @dataclass
@@ -249,6 +255,8 @@ class JenkinsEmulator:
 
     def _build_json(self, job: EmulatedJob, build: EmulatedBuild) -> dict[str, Any]:
         url = f"{self.job_url(job.full_name)}{build.number}/"
+        if build.recorded is not None:
+            return {**build.recorded, "number": build.number, "url": url}
         changes = {"_class": "hudson.plugins.git.GitChangeSetList", "kind": "git", "items": build.changes}
         body: dict[str, Any] = {
             "_class": RUN_CLASS.get(job.job_class, RUN_CLASS[PIPELINE]),
@@ -274,6 +282,8 @@ class JenkinsEmulator:
         }
         if job.job_class == FREESTYLE:
             body["changeSet"] = changes
+        elif build.change_sets:
+            body["changeSets"] = [{**changes, "items": items} for items in build.change_sets if items]
         else:
             body["changeSets"] = [changes] if build.changes else []
         return body
