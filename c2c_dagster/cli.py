@@ -6,6 +6,8 @@ The store is chosen by the same settings Dagster uses (``C2C_OPENSEARCH_URL`` or
 answered, 1 nothing matches, 2 bad query, 3 store unreachable. ``c2c store init`` sets up the
 index templates and indices ahead of the first write (the writers would otherwise do it);
 ``c2c store prune --days N`` deletes history older than N days, as the retention schedule does.
+``c2c config`` prints every setting c2c reads, its effective value and whether the environment set
+it (secrets masked); a bad value is reported there, as at load, naming the variable.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from c2c_core.timeutil import iso_utc, utc_now
 from c2c_dagster.delivery import cli as dora_cli
 from c2c_dagster.observability import cli as metrics_cli
+from c2c_dagster.settings import SettingsError, describe, load_settings
 from c2c_dagster.store import ALL_INDICES, StoreError, StoreSettings
 from c2c_dagster.store.retention import RETENTION_ENV, apply_retention, cutoff_for, retention_days_from_env
 from c2c_dagster.store.settings import shared_store
@@ -57,9 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
         "prune", help=f"delete history older than --days (default ${RETENTION_ENV}): closed versions, stopped records, "
                       "old ingest problems; builds, syncs and release events are kept")
     prune.add_argument("--days", type=int, metavar="N", help="days of history to keep (at least 1)")
+    commands.add_parser("config", help="print every setting, its value (secrets masked) and its source")
     metrics_cli.add_parser(commands)
     dora_cli.add_parser(commands)
     return parser
+
+
+def show_config() -> int:
+    try:
+        rows = describe(load_settings())
+    except SettingsError as exc:
+        print(f"c2c config: {exc}", file=sys.stderr)
+        return 2
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, source in rows:
+        print(f"{name:<{width}}  {source:<7}  {value}")
+    return 0
 
 
 def store_init() -> int:
@@ -98,7 +114,13 @@ def store_prune(days: int | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SettingsError as exc:  # the metrics command's defaults are settings
+        print(f"c2c: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "config":
+        return show_config()
     if args.command == "store":
         return store_prune(args.days) if args.store_command == "prune" else store_init()
     if args.command == "metrics":

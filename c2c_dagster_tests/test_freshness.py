@@ -9,7 +9,8 @@ import dagster as dg
 import pytest
 
 from c2c_dagster.definitions import defs
-from c2c_dagster.freshness import DEFAULT_WINDOWS, FreshnessSettingError, freshness_policy
+from c2c_dagster.freshness import DEFAULT_WINDOWS, freshness_policy
+from c2c_dagster.settings import Settings, SettingsError
 
 
 def windows(policy: dg.FreshnessPolicy) -> tuple[timedelta, timedelta]:
@@ -25,9 +26,11 @@ def test_every_asset_has_a_freshness_policy_and_a_default_window() -> None:
 
 
 def test_defaults_and_the_environment_override() -> None:
-    assert windows(freshness_policy("deployment_snapshots", env={})) == (timedelta(minutes=25), timedelta(minutes=40))
-    assert windows(freshness_policy("ci_builds", env={})) == (timedelta(days=1), timedelta(days=3))
-    custom = freshness_policy("traceability_records", env={"C2C_FRESHNESS_TRACEABILITY_RECORDS": "90s/2h"})
+    defaults = Settings.from_env({})
+    assert windows(freshness_policy("deployment_snapshots", defaults)) == (timedelta(minutes=25), timedelta(minutes=40))
+    assert windows(freshness_policy("ci_builds", defaults)) == (timedelta(days=1), timedelta(days=3))
+    custom = freshness_policy("traceability_records",
+                              Settings.from_env({"C2C_FRESHNESS_TRACEABILITY_RECORDS": "90s/2h"}))
     assert windows(custom) == (timedelta(seconds=90), timedelta(hours=2))
 
 
@@ -37,6 +40,6 @@ def test_defaults_and_the_environment_override() -> None:
      ("ten/20m", "not a duration like 90s, 25m, 2h or 3d")],
 )
 def test_a_bad_window_names_the_variable_and_the_form(value: str, message: str) -> None:
-    with pytest.raises(FreshnessSettingError, match=message) as caught:
-        freshness_policy("ci_builds", env={"C2C_FRESHNESS_CI_BUILDS": value})
+    with pytest.raises(SettingsError, match=message) as caught:
+        Settings.from_env({"C2C_FRESHNESS_CI_BUILDS": value})
     assert "C2C_FRESHNESS_CI_BUILDS" in str(caught.value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 
 import dagster as dg
@@ -15,7 +14,8 @@ from c2c_dagster.argocd.listing import list_applications
 from c2c_dagster.documents.argocd import SyncEventDocument
 from c2c_dagster.kubernetes.collect import ClusterReadError
 from c2c_dagster.kubernetes.partitions import CLUSTER_TAG
-from c2c_dagster.kubernetes.resources import KubernetesResource, cluster_configured_by_env
+from c2c_dagster.kubernetes.resources import KubernetesResource
+from c2c_dagster.settings import DEFAULTS, Settings
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStoreResource, StoreError
 
 SNAPSHOT_ASSET = dg.AssetKey("deployment_snapshots")
@@ -26,7 +26,7 @@ RECORDS_ASSET = dg.AssetKey("traceability_records")
 # evaluated at every wake-up (at 5 s, a wake-up a few milliseconds early skips to the next, 10 s;
 # at 15 s it was 15-20 s, which made the sensor the largest stage). Raise it for fleets of
 # hundreds of clusters, where one tick's LISTs take seconds.
-SENSOR_INTERVAL_SECONDS = int(os.environ.get("C2C_ARGOCD_SENSOR_INTERVAL_SECONDS", "4"))
+# The interval is C2C_ARGOCD_SENSOR_INTERVAL_SECONDS (Settings.argocd_sensor_interval_seconds, default 4).
 
 # Tags shared with k8s/argocd/postsync-hook.yaml: the hook tags its run with the same app and
 # partition, and the sensor does not request a second snapshot of a sync the hook covered. Both, like the scan
@@ -165,21 +165,7 @@ def _read_cluster(
     tick.covered_by_hook += covered
 
 
-@dg.sensor(
-    target=dg.AssetSelection.assets(SNAPSHOT_ASSET, RECORDS_ASSET),
-    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-    # Running by default only where a cluster is configured; a laptop demo has none.
-    default_status=dg.DefaultSensorStatus.RUNNING if cluster_configured_by_env() else dg.DefaultSensorStatus.STOPPED,
-    description=(
-        "Watches Argo CD Applications in every configured cluster. Each newly finished sync is "
-        "recorded in argocd-sync-events (config-repo revision, who started it, phase, health, images, "
-        "synced resources) and reported as a materialization of argocd_sync_events, so deployment history outlives Argo CD's 10-entry status.history; each "
-        "new sync also requests a post-sync deployment_snapshots run scoped to the app's destination "
-        "namespace and synced workloads, with the cluster's traceability_records in the same run, "
-        "unless its PostSync hook already launched one."
-    ),
-)
-def argocd_sync_sensor(
+def argocd_sync_tick(
     context: dg.SensorEvaluationContext,
     kubernetes: KubernetesResource,
     store: MetadataStoreResource,
@@ -221,3 +207,27 @@ def argocd_sync_sensor(
         skip = summary + (f"; unreadable: {'; '.join(tick.failures)}" if tick.failures else "")
         return dg.SensorResult(skip_reason=skip, cursor=cursor.dumps(), asset_events=events)
     return dg.SensorResult(run_requests=tick.requests, cursor=cursor.dumps(), asset_events=events)
+
+
+def build_argocd_sync_sensor(settings: Settings) -> dg.SensorDefinition:
+    """The sensor for ``settings``: their interval, running by default where they name a cluster."""
+    return dg.sensor(
+        name="argocd_sync_sensor",
+        target=dg.AssetSelection.assets(SNAPSHOT_ASSET, RECORDS_ASSET),
+        minimum_interval_seconds=settings.argocd_sensor_interval_seconds,
+        # Running by default only where a cluster is configured; a laptop demo has none.
+        default_status=(dg.DefaultSensorStatus.RUNNING if settings.cluster_configured
+                        else dg.DefaultSensorStatus.STOPPED),
+        description=(
+            "Watches Argo CD Applications in every configured cluster. Each newly finished sync is "
+            "recorded in argocd-sync-events (config-repo revision, who started it, phase, health, images, "
+            "synced resources) and reported as a materialization of argocd_sync_events, so deployment history outlives Argo CD's 10-entry status.history; each "
+            "new sync also requests a post-sync deployment_snapshots run scoped to the app's destination "
+            "namespace and synced workloads, with the cluster's traceability_records in the same run, "
+            "unless its PostSync hook already launched one."
+        ),
+    )(argocd_sync_tick)
+
+
+# The defaults' sensor (stopped); the code location's is ``build_argocd_sync_sensor(its settings)``.
+argocd_sync_sensor = build_argocd_sync_sensor(DEFAULTS)

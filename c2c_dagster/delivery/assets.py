@@ -10,6 +10,7 @@ from c2c_dagster.delivery.partitions import delivery_partitions, refreshed_days
 from c2c_dagster.delivery.preview import delivery_preview
 from c2c_dagster.delivery.resources import DeliveryPolicyResource
 from c2c_dagster.freshness import freshness_policy
+from c2c_dagster.settings import DEFAULTS, Settings
 from c2c_dagster.store import MetadataStoreResource
 from c2c_dagster.traceability.assets import traceability_records
 
@@ -20,12 +21,17 @@ from c2c_dagster.traceability.assets import traceability_records
 # (within the failure window). So the condition asks for the latest days only; older days stay
 # as computed until a backfill recomputes them. Several days requested at once are one backfill,
 # and the single-run backfill policy makes that one run.
-REFRESH_RECENT_DAYS_WHEN_RECORDS_LAND = (
-    dg.AutomationCondition.in_latest_time_window(lookback_delta=refreshed_days())
-    & (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("refresh today and the failure window's days when traceability_records (any cluster) lands")
+def refresh_recent_days_when_records_land(settings: Settings = DEFAULTS) -> dg.AutomationCondition:
+    return (
+        dg.AutomationCondition.in_latest_time_window(lookback_delta=refreshed_days(settings))
+        & (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("refresh today and the failure window's days when traceability_records (any cluster) lands")
+
+
+# The defaults' condition; the code location's failure window is its settings' (build_definitions).
+REFRESH_RECENT_DAYS_WHEN_RECORDS_LAND = refresh_recent_days_when_records_land()
 
 
 @dg.asset(

@@ -10,35 +10,34 @@ today's figures current.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import timedelta
 
 import dagster as dg
 
-from c2c_dagster.delivery.policy import build_policy, env_settings
+from c2c_dagster.delivery.policy import build_policy, policy_settings
+from c2c_dagster.settings import DEFAULTS, Settings, load_settings
 
 HISTORY_START_ENV = "C2C_DELIVERY_HISTORY_START"
-DEFAULT_HISTORY_START = "2020-01-01"
+DEFAULT_HISTORY_START = DEFAULTS.delivery_history_start.isoformat()
 
 
-def history_start(environ: Mapping[str, str] = os.environ) -> str:
-    """The first partition day; a bad value names the variable and the form."""
-    text = (environ.get(HISTORY_START_ENV) or DEFAULT_HISTORY_START).strip()
-    try:
-        if len(text) != 10:
-            raise ValueError(text)
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise ValueError(f"{HISTORY_START_ENV}={text!r}: write the first day of delivery history as YYYY-MM-DD, "
-                         f"or unset it for {DEFAULT_HISTORY_START}") from None
+def history_start(environ: Mapping[str, str]) -> str:
+    """The first partition day ``environ`` gives; a bad value names the variable and the form."""
+    return load_settings(environ).delivery_history_start.isoformat()
 
 
-def refreshed_days(environ: Mapping[str, str] = os.environ) -> timedelta:
+def refreshed_days(settings: Settings = DEFAULTS) -> timedelta:
     """How far back a new traceability run changes the figures: today, plus every day whose
     deployments can still be marked failed (the failure window, in whole days)."""
-    window = build_policy(**env_settings(environ)).failure_window
+    window = build_policy(**policy_settings(settings)).failure_window
     return timedelta(days=math.ceil(window / timedelta(days=1)) + 1)
 
 
-delivery_partitions = dg.DailyPartitionsDefinition(start_date=history_start(), timezone="UTC", end_offset=1)
+def delivery_partitions_for(settings: Settings) -> dg.DailyPartitionsDefinition:
+    return dg.DailyPartitionsDefinition(start_date=settings.delivery_history_start.isoformat(), timezone="UTC",
+                                        end_offset=1)
+
+
+# The defaults' partitions; the code location's are ``delivery_partitions_for(its settings)``.
+delivery_partitions = delivery_partitions_for(DEFAULTS)

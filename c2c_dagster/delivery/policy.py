@@ -23,7 +23,6 @@ a day is computed by automation or by a backfill.
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from typing import Any
 
 from c2c_dagster.settings_file import read_settings_file
 from c2c_dagster.freshness import FreshnessSettingError, parse_duration
+from c2c_dagster.settings import Settings, load_settings
 
 CLUSTERS_ENV = "C2C_PRODUCTION_CLUSTERS"
 NAMESPACES_ENV = "C2C_PRODUCTION_NAMESPACES"
@@ -163,16 +163,19 @@ def build_policy(
     )
 
 
-def env_settings(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+def policy_settings(settings: Settings) -> dict[str, Any]:
     """The resource's settings: the YAML file's, overridden by whatever the environment sets."""
-    path = environ.get(CONFIG_FILE_ENV) or None
-    settings: dict[str, Any] = read_config_file(path) if path else {}
-    for key, env in (("production_clusters", CLUSTERS_ENV), ("production_namespaces", NAMESPACES_ENV)):
-        if environ.get(env, "").strip():
-            settings[key] = _patterns(environ[env])
-    for key, env in (("failure_window", FAILURE_WINDOW_ENV), ("recovery_horizon", RECOVERY_HORIZON_ENV),
-                     ("fix_branches", FIX_BRANCHES_ENV), ("fix_messages", FIX_MESSAGES_ENV)):
-        if environ.get(env, "").strip():
-            settings[key] = environ[env].strip()
-    build_policy(**settings)  # a bad value fails here, naming the variable, not in a run
-    return settings
+    values: dict[str, Any] = read_config_file(settings.delivery_config_file) if settings.delivery_config_file else {}
+    for key in ("production_clusters", "production_namespaces"):
+        if getattr(settings, key):
+            values[key] = list(getattr(settings, key))
+    for key in ("failure_window", "recovery_horizon", "fix_branches", "fix_messages"):
+        if getattr(settings, f"dora_{key}") is not None:
+            values[key] = getattr(settings, f"dora_{key}")
+    build_policy(**values)  # a bad value fails here, naming the key, not in a run
+    return values
+
+
+def env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``policy_settings`` of the settings ``environ`` gives."""
+    return policy_settings(load_settings(environ))

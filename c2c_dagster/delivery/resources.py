@@ -12,8 +12,9 @@ from c2c_dagster.delivery.policy import (
     DEFAULT_RECOVERY_HORIZON,
     DeliveryPolicy,
     build_policy,
-    env_settings,
+    policy_settings,
 )
+from c2c_dagster.settings import Settings, load_settings
 
 
 class DeliveryPolicyResource(dg.ConfigurableResource):
@@ -35,8 +36,8 @@ class DeliveryPolicyResource(dg.ConfigurableResource):
         )
 
 
-def delivery_policy_resource_from_env() -> DeliveryPolicyResource:
-    """``C2C_PRODUCTION_CLUSTERS``, ``C2C_PRODUCTION_NAMESPACES``, ``C2C_DELIVERY_CONFIG_FILE``,
-    ``C2C_DORA_FAILURE_WINDOW``, ``C2C_DORA_RECOVERY_HORIZON``, ``C2C_DORA_FIX_BRANCHES``,
-    ``C2C_DORA_FIX_MESSAGES``."""
-    return DeliveryPolicyResource(**env_settings())
+def delivery_policy_resource_from_env(settings: Settings | None = None) -> DeliveryPolicyResource:
+    """From ``settings`` (the process's when None): ``C2C_PRODUCTION_CLUSTERS``, ``C2C_PRODUCTION_NAMESPACES``,
+    ``C2C_DELIVERY_CONFIG_FILE``, ``C2C_DORA_FAILURE_WINDOW``, ``C2C_DORA_RECOVERY_HORIZON``,
+    ``C2C_DORA_FIX_BRANCHES``, ``C2C_DORA_FIX_MESSAGES``."""
+    return DeliveryPolicyResource(**policy_settings(settings or load_settings()))

@@ -85,7 +85,7 @@ def _builds_to_ingest(
         return refs, None
     window = context.partition_time_window
     # The first partition also holds every older build and those without a start time.
-    first = context.partition_key_range.start == ci_build_partitions.get_first_partition_key()
+    first = context.partition_key_range.start == context.assets_def.partitions_def.get_first_partition_key()
     scan = builds_in_window(jenkins, None if first else window.start, window.end)
     for folder, reason in scan.listing.unreadable_folders.items():
         context.log.warning(f"Jenkins folder {folder} could not be read, its jobs are not in this run: {reason}")

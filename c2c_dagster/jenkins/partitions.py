@@ -10,35 +10,33 @@ without a partition, so no build can stop the sensor.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 
 import dagster as dg
 
+from c2c_dagster.settings import DEFAULTS, Settings, load_settings
+
 HISTORY_START_ENV = "C2C_JENKINS_HISTORY_START"
-DEFAULT_HISTORY_START = "2010-01-01"
+DEFAULT_HISTORY_START = DEFAULTS.jenkins_history_start.isoformat()
 
 
-def history_start(environ: Mapping[str, str] = os.environ) -> str:
-    """The first partition day, from ``C2C_JENKINS_HISTORY_START``; a bad value names the variable."""
-    text = (environ.get(HISTORY_START_ENV) or DEFAULT_HISTORY_START).strip()
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{HISTORY_START_ENV}={text!r} is not a day in YYYY-MM-DD form; set it to the first day whose "
-            f"builds get a partition of their own (older builds go to that first partition), "
-            f"or unset it for {DEFAULT_HISTORY_START}"
-        ) from None
-    if len(text) != 10:  # date.fromisoformat also takes 20260131 and 2026-W05-6
-        raise ValueError(f"{HISTORY_START_ENV}={text!r}: write the day as YYYY-MM-DD")
-    return day.isoformat()
+def history_start(environ: Mapping[str, str]) -> str:
+    """The first partition day ``environ`` gives; a bad value names the variable (``Settings``)."""
+    return load_settings(environ).jenkins_history_start.isoformat()
 
 
-# end_offset=1: today's partition exists while the day runs, so sensor runs can target it.
-ci_build_partitions = dg.DailyPartitionsDefinition(start_date=history_start(), timezone="UTC", end_offset=1)
+@lru_cache(maxsize=8)  # the sensor asks once per build
+def ci_build_partitions_for(settings: Settings) -> dg.DailyPartitionsDefinition:
+    # end_offset=1: today's partition exists while the day runs, so sensor runs can target it.
+    return dg.DailyPartitionsDefinition(start_date=settings.jenkins_history_start.isoformat(), timezone="UTC",
+                                        end_offset=1)
+
+
+# The defaults' partitions; the code location's are ``ci_build_partitions_for(its settings)``.
+ci_build_partitions = ci_build_partitions_for(DEFAULTS)
 
 
 @dataclass(frozen=True)
@@ -49,9 +47,11 @@ class PartitionChoice:
 
 
 def partition_for(
-    timestamp_ms: object, partitions: dg.DailyPartitionsDefinition = ci_build_partitions, *, now: datetime | None = None
+    timestamp_ms: object, partitions: dg.DailyPartitionsDefinition | None = None, *, now: datetime | None = None
 ) -> PartitionChoice:
-    """The partition of a build that Jenkins says started at ``timestamp_ms`` (epoch ms)."""
+    """The partition of a build that Jenkins says started at ``timestamp_ms`` (epoch ms); the
+    partitions are the process's settings' unless given."""
+    partitions = partitions or ci_build_partitions_for(load_settings())
     first = partitions.get_first_partition_key()
     if not isinstance(timestamp_ms, int) or isinstance(timestamp_ms, bool):
         return PartitionChoice(first, "no start time")

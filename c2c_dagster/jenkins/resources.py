@@ -8,7 +8,6 @@ part URL-encoded again in paths, as Jenkins itself does.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from c2c_core.builds import build_id
+from c2c_dagster.settings import Settings, load_settings
 
 _JOB_FIELDS = "name,url,_class"
 # Folders (plain folders, organization folders, multibranch projects: anything with ``jobs``) are
@@ -277,15 +277,13 @@ class JenkinsResource(dg.ConfigurableResource):
             raise ValueError(f"{relative_path} of {build_id(job_full_name, number)} is not valid JSON: {exc}") from exc
 
 
-def jenkins_resource_from_env() -> JenkinsResource:
-    """The Jenkins settings Dagster uses: ``C2C_JENKINS_URL``, and user and API token as
-    ``EnvVar``s when set (a controller that allows anonymous read needs neither)."""
-    depth = os.environ.get("C2C_JENKINS_MAX_FOLDER_DEPTH")
-    if depth is not None and (not depth.strip().isdigit() or int(depth) < 1):
-        raise ValueError(f"C2C_JENKINS_MAX_FOLDER_DEPTH={depth!r}: want a whole number of folder levels, 1 or more")
+def jenkins_resource_from_env(settings: Settings | None = None) -> JenkinsResource:
+    """The Jenkins settings Dagster uses (the process's when None): ``C2C_JENKINS_URL``, and user and
+    API token as ``EnvVar``s when set (a controller that allows anonymous read needs neither)."""
+    settings = settings or load_settings()
     return JenkinsResource(
         url=dg.EnvVar("C2C_JENKINS_URL"),
-        user=dg.EnvVar("C2C_JENKINS_USER") if os.environ.get("C2C_JENKINS_USER") else None,
-        api_token=dg.EnvVar("C2C_JENKINS_API_TOKEN") if os.environ.get("C2C_JENKINS_API_TOKEN") else None,
-        max_folder_depth=int(depth) if depth else DEFAULT_MAX_FOLDER_DEPTH,
+        user=dg.EnvVar("C2C_JENKINS_USER") if settings.jenkins_user else None,
+        api_token=dg.EnvVar("C2C_JENKINS_API_TOKEN") if settings.jenkins_api_token else None,
+        max_folder_depth=settings.jenkins_max_folder_depth,
     )

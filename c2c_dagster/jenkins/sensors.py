@@ -9,7 +9,6 @@ dated before the first partition, or with no start time, goes to the first parti
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from c2c_dagster.jenkins.problems import (
     resolved_documents,
 )
 from c2c_dagster.jenkins.resources import JenkinsError, JenkinsResource, JenkinsUnreachableError, JobListing
+from c2c_dagster.settings import DEFAULTS, Settings
 from c2c_dagster.store import FIND_ALL, INGEST_PROBLEMS, MetadataStoreResource, StoreError
 
 # One run ingests at most this many builds; a burst becomes several runs, each retryable alone.
@@ -136,19 +136,7 @@ def record_problems(
     return len(docs), len(resolved)
 
 
-@dg.sensor(
-    target=ci_builds,
-    minimum_interval_seconds=60,
-    # Running by default only where a Jenkins is configured; a laptop demo has none.
-    default_status=(
-        dg.DefaultSensorStatus.RUNNING if os.environ.get("C2C_JENKINS_URL") else dg.DefaultSensorStatus.STOPPED
-    ),
-    description=(
-        "Requests a ci_builds run for every Jenkins build that finished since the last tick. A job or "
-        "folder that cannot be read is logged and recorded in ingest-problems; the other jobs go on."
-    ),
-)
-def jenkins_build_sensor(
+def jenkins_build_tick(
     context: dg.SensorEvaluationContext, jenkins: JenkinsResource, store: MetadataStoreResource
 ) -> dg.SensorResult | dg.SkipReason:
     cursor = JenkinsCursor.loads(context.cursor)
@@ -185,3 +173,23 @@ def jenkins_build_sensor(
         return dg.SensorResult(skip_reason=f"no newly finished builds in {len(listing.jobs)} job(s); {summary}",
                                cursor=cursor.dumps())
     return dg.SensorResult(run_requests=requests, cursor=cursor.dumps())
+
+
+def build_jenkins_build_sensor(settings: Settings) -> dg.SensorDefinition:
+    """The sensor for ``settings``: running by default only where they name a Jenkins."""
+    return dg.sensor(
+        name="jenkins_build_sensor",
+        # By key: the code location's ci_builds carries the settings' partitions.
+        target=dg.AssetSelection.assets(ci_builds.key),
+        minimum_interval_seconds=60,
+        # Running by default only where a Jenkins is configured; a laptop demo has none.
+        default_status=dg.DefaultSensorStatus.RUNNING if settings.jenkins_url else dg.DefaultSensorStatus.STOPPED,
+        description=(
+            "Requests a ci_builds run for every Jenkins build that finished since the last tick. A job or "
+            "folder that cannot be read is logged and recorded in ingest-problems; the other jobs go on."
+        ),
+    )(jenkins_build_tick)
+
+
+# The defaults' sensor (stopped); the code location's is ``build_jenkins_build_sensor(its settings)``.
+jenkins_build_sensor = build_jenkins_build_sensor(DEFAULTS)

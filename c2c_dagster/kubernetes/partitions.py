@@ -4,16 +4,23 @@ Why by cluster and not by time: a snapshot is "the state of cluster X now", neve
 past window (a cluster cannot be asked what ran yesterday), so time partitions would promise
 backfills that cannot exist. Per cluster, each cluster's runs, failures, retries and freshness
 are tracked on their own (one unreachable cluster does not fail or hide the others), and the
-Argo CD sensor targets exactly the cluster an app deploys to. The names are read from the
-environment when the code location loads (``clusters_from_env``), the same list the
+Argo CD sensor targets exactly the cluster an app deploys to. The names come from the settings
+when the code location is built (``clusters_from_settings``), the same list the
 ``KubernetesResource`` is built from.
 """
 
 import dagster as dg
 
-from c2c_dagster.kubernetes.resources import clusters_from_env
+from c2c_dagster.kubernetes.resources import clusters_from_settings
+from c2c_dagster.settings import DEFAULTS, Settings
 
-cluster_partitions = dg.StaticPartitionsDefinition([cluster.name for cluster in clusters_from_env()])
+
+def cluster_partitions_for(settings: Settings) -> dg.StaticPartitionsDefinition:
+    return dg.StaticPartitionsDefinition([cluster.name for cluster in clusters_from_settings(settings)])
+
+
+# The defaults' one cluster; the code location's are ``cluster_partitions_for(its settings)``.
+cluster_partitions = cluster_partitions_for(DEFAULTS)
 
 # The run tag naming the cluster a run works on: the scan schedule, the Argo CD sensor and the
 # PostSync hook set it, so runs can be filtered by cluster and, in a Dagster instance shared with

@@ -6,7 +6,6 @@ Kubernetes mounts. Documents carry the cluster's name, so several clusters share
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -15,6 +14,7 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
 from c2c_dagster.kubernetes.collect import DEFAULT_PAGE_SIZE
+from c2c_dagster.settings import Settings, load_settings
 
 # Argo CD's name for "the cluster Argo CD itself runs in".
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
@@ -71,35 +71,29 @@ class KubernetesResource(dg.ConfigurableResource):
         return None
 
 
-def clusters_from_env() -> list[KubeClusterConfig]:
-    """The clusters named by the environment (read at code-location load, for the partitions too).
+def clusters_from_settings(settings: Settings) -> list[KubeClusterConfig]:
+    """The clusters the settings name (at code-location load, for the partitions too).
 
     ``C2C_K8S_CLUSTERS_FILE``: a YAML list of ``KubeClusterConfig`` fields. Otherwise one cluster
     named ``$C2C_CLUSTER_NAME`` (default ``default``) from ``$C2C_KUBECONFIG``/``$C2C_K8S_CONTEXT``,
     or in-cluster when ``C2C_K8S_IN_CLUSTER=true``.
     """
-    path = os.environ.get("C2C_K8S_CLUSTERS_FILE")
-    if path:
-        entries = yaml.safe_load(Path(path).read_text()) or []
+    if settings.k8s_clusters_file:
+        entries = yaml.safe_load(Path(settings.k8s_clusters_file).read_text()) or []
         return [KubeClusterConfig(**entry) for entry in entries]
-    return [
-        KubeClusterConfig(
-            name=os.environ.get("C2C_CLUSTER_NAME", "default"),
-            kubeconfig=os.environ.get("C2C_KUBECONFIG"),
-            context=os.environ.get("C2C_K8S_CONTEXT"),
-            in_cluster=os.environ.get("C2C_K8S_IN_CLUSTER", "").lower() == "true",
-        )
-    ]
+    return [KubeClusterConfig(name=settings.cluster_name, kubeconfig=settings.kubeconfig,
+                              context=settings.k8s_context, in_cluster=settings.k8s_in_cluster)]
+
+
+def clusters_from_env() -> list[KubeClusterConfig]:
+    """``clusters_from_settings`` of the process's settings."""
+    return clusters_from_settings(load_settings())
 
 
 def cluster_configured_by_env() -> bool:
-    """Whether the environment names a cluster; sensors and the schedule run by default only then."""
-    return bool(
-        os.environ.get("C2C_KUBECONFIG")
-        or os.environ.get("C2C_K8S_CLUSTERS_FILE")
-        or os.environ.get("C2C_K8S_IN_CLUSTER", "").lower() == "true"
-    )
+    """Whether the process's settings name a cluster; sensors and the schedule run by default only then."""
+    return load_settings().cluster_configured
 
 
-def kubernetes_resource_from_env() -> KubernetesResource:
-    return KubernetesResource(clusters=clusters_from_env())
+def kubernetes_resource_from_env(settings: Settings | None = None) -> KubernetesResource:
+    return KubernetesResource(clusters=clusters_from_settings(settings or load_settings()))

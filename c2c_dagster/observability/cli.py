@@ -7,10 +7,11 @@ import os
 import sys
 from typing import Any
 
+from c2c_dagster.settings import DEFAULTS, load_settings
 from c2c_dagster.store import StoreSettings
 from c2c_dagster.store.settings import shared_store
 
-DEFAULT_PORT = 9464
+DEFAULT_PORT = DEFAULTS.metrics_port
 
 
 def add_parser(commands: Any) -> None:
@@ -18,16 +19,18 @@ def add_parser(commands: Any) -> None:
     metrics = commands.add_parser("metrics", help="Prometheus metrics from the c2c store")
     actions = metrics.add_subparsers(dest="metrics_command", required=True)
     serve = actions.add_parser("serve", help="serve /metrics for Prometheus to scrape")
-    serve.add_argument("--address", default=os.environ.get("C2C_METRICS_ADDRESS", "0.0.0.0"),
+    # Defaults from the settings, read when the command line is parsed (not when imported).
+    settings = load_settings()
+    serve.add_argument("--address", default=settings.metrics_address,
                        help="listen address (C2C_METRICS_ADDRESS; default 0.0.0.0)")
-    serve.add_argument("--port", type=int, default=int(os.environ.get("C2C_METRICS_PORT", DEFAULT_PORT)),
+    serve.add_argument("--port", type=int, default=settings.metrics_port,
                        help=f"listen port (C2C_METRICS_PORT; default {DEFAULT_PORT})")
-    serve.add_argument("--refresh-seconds", type=float, default=float(os.environ.get("C2C_METRICS_REFRESH_SECONDS", 30)),
+    serve.add_argument("--refresh-seconds", type=float, default=settings.metrics_refresh_seconds,
                        help="read the store at most this often; scrapes in between get the last reading (default 30)")
-    serve.add_argument("--dora-days", type=_positive, default=os.environ.get("C2C_METRICS_DORA_DAYS", "30"),
+    serve.add_argument("--dora-days", type=_positive, default=settings.metrics_dora_days,
                        help="the window of the c2c_dora_* gauges in days, today included, as c2c dora --since <N>d "
                             "(C2C_METRICS_DORA_DAYS; default 30)")
-    serve.add_argument("--dagster-home", default=os.environ.get("DAGSTER_HOME"),
+    serve.add_argument("--dagster-home", default=settings.dagster_home,
                        help="a Dagster instance to read snapshot run durations from (default $DAGSTER_HOME; "
                             "without one, c2c_snapshot_duration_seconds is not exported)")
 
@@ -38,7 +41,7 @@ def _positive(text: str) -> int:
     except ValueError:
         days = 0
     if days < 1:
-        raise argparse.ArgumentTypeError(f"--dora-days / C2C_METRICS_DORA_DAYS {text!r}: a whole number of days, at least 1")
+        raise argparse.ArgumentTypeError(f"--dora-days {text!r}: a whole number of days, at least 1")
     return days
 
 

@@ -8,7 +8,6 @@ alone (``/d/<uid>``) and sets its variables from ``var-<name>`` parameters.
 
 from __future__ import annotations
 
-import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ import dagster as dg
 from c2c_dagster.documents.builds import BuildDocument
 from c2c_dagster.documents.deployments import PodVersion, WorkloadVersion
 from c2c_dagster.documents.traceability import ReleaseEvent, TraceabilityRecord
+from c2c_dagster.settings import load_settings
 
 GRAFANA_URL_ENV = "C2C_GRAFANA_URL"
 # The dashboards' uids (dashboards/c2c_dashboards/links.py; a test checks they exist).
@@ -34,7 +34,7 @@ ADVICE_FLAGS = frozenset({"mutable_tag", "not_pinned"})
 
 def dashboard_url(uid: str, **variables: str) -> str | None:
     """``<C2C_GRAFANA_URL>/d/<uid>?var-...``, or None when no Grafana is configured."""
-    base = os.environ.get(GRAFANA_URL_ENV, "").rstrip("/")
+    base = (load_settings().grafana_url or "").rstrip("/")
     if not base:
         return None
     query = urlencode({f"var-{name}": value for name, value in variables.items()})

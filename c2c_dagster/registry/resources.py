@@ -8,13 +8,13 @@ platform manifests (CI may have recorded one of them), and what the spec's tag p
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import dagster as dg
 
 from c2c_core.images import InvalidReferenceError, parse_reference
 from c2c_core.registry.client import RegistryClient, RegistryError
+from c2c_dagster.settings import Settings, load_settings
 
 REVISION_LABEL = "org.opencontainers.image.revision"
 
@@ -67,11 +67,12 @@ class RegistryResource(dg.ConfigurableResource):
         )
 
 
-def registry_resource_from_env() -> RegistryResource:
-    """``C2C_REGISTRY_USER``/``C2C_REGISTRY_PASSWORD`` (as EnvVars) and ``C2C_INSECURE_REGISTRIES``
-    (comma-separated host:port)."""
+def registry_resource_from_env(settings: Settings | None = None) -> RegistryResource:
+    """From ``settings`` (the process's when None): ``C2C_REGISTRY_USER``/``C2C_REGISTRY_PASSWORD`` (as
+    EnvVars) and ``C2C_INSECURE_REGISTRIES`` (comma-separated host:port)."""
+    settings = settings or load_settings()
     return RegistryResource(
-        username=dg.EnvVar("C2C_REGISTRY_USER") if os.environ.get("C2C_REGISTRY_USER") else None,
-        password=dg.EnvVar("C2C_REGISTRY_PASSWORD") if os.environ.get("C2C_REGISTRY_PASSWORD") else None,
-        insecure_registries=[h for h in os.environ.get("C2C_INSECURE_REGISTRIES", "").split(",") if h],
+        username=dg.EnvVar("C2C_REGISTRY_USER") if settings.registry_user else None,
+        password=dg.EnvVar("C2C_REGISTRY_PASSWORD") if settings.registry_password else None,
+        insecure_registries=list(settings.insecure_registries),
     )

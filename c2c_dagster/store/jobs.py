@@ -8,6 +8,7 @@ op's signature at definition time.
 import dagster as dg
 
 from c2c_core.timeutil import iso_utc, utc_now
+from c2c_dagster.settings import DEFAULTS, Settings
 from c2c_dagster.store.resource import MetadataStoreResource
 from c2c_dagster.store.retention import RETENTION_ENV, RULES, apply_retention, cutoff_for, retention_days_from_env
 
@@ -40,21 +41,22 @@ def store_retention_job() -> None:
     prune_history()
 
 
-def _retention_configured() -> bool:
-    # A malformed value must not stop the code location loading: the run reports it instead.
-    try:
-        return retention_days_from_env() is not None
-    except ValueError:
-        return True
-
-
-@dg.schedule(
-    cron_schedule=RETENTION_CRON,
-    job=store_retention_job,
-    execution_timezone="UTC",
-    # Running by default only where a retention is configured: deleting history is opt-in.
-    default_status=dg.DefaultScheduleStatus.RUNNING if _retention_configured() else dg.DefaultScheduleStatus.STOPPED,
-    description=f"Deletes history older than {RETENTION_ENV} days, daily.",
-)
-def store_retention_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+def retention_request(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"retention:{context.scheduled_execution_time.strftime('%Y-%m-%d')}")
+
+
+def build_store_retention_schedule(settings: Settings) -> dg.ScheduleDefinition:
+    return dg.schedule(
+        name="store_retention_schedule",
+        cron_schedule=RETENTION_CRON,
+        job=store_retention_job,
+        execution_timezone="UTC",
+        # Running by default only where a retention is configured: deleting history is opt-in.
+        default_status=(dg.DefaultScheduleStatus.RUNNING if settings.retention_days is not None
+                        else dg.DefaultScheduleStatus.STOPPED),
+        description=f"Deletes history older than {RETENTION_ENV} days, daily.",
+    )(retention_request)
+
+
+# The defaults' schedule (stopped); the code location's is ``build_store_retention_schedule(its settings)``.
+store_retention_schedule = build_store_retention_schedule(DEFAULTS)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import fields
 
 import dagster as dg
 
+from c2c_dagster.settings import Settings, load_settings
 from c2c_dagster.store.base import MetadataStore
 from c2c_dagster.store.settings import StoreSettings, shared_store
 
@@ -41,18 +41,16 @@ class MetadataStoreResource(dg.ConfigurableResource):
         return shared_store(self.settings())
 
 
-def store_resource_from_env() -> MetadataStoreResource:
-    """The resource for the settings ``StoreSettings.from_env`` reads, with the user and password
-    wired as ``EnvVar``s so the secrets are resolved at run time and never shown in the UI."""
-    settings = StoreSettings.from_env()
+def store_resource_from_env(settings: Settings | None = None) -> MetadataStoreResource:
+    """The resource for ``settings`` (the process's when None), with the user and password wired as
+    ``EnvVar``s so the secrets are resolved at run time and never shown in the UI."""
+    settings = settings or load_settings()
     if not settings.opensearch_url:
-        return MetadataStoreResource(embedded_path=settings.embedded_path)
+        return MetadataStoreResource(embedded_path=settings.store_path)
     return MetadataStoreResource(
         opensearch_url=settings.opensearch_url,
-        opensearch_user=dg.EnvVar("C2C_OPENSEARCH_USER") if os.environ.get("C2C_OPENSEARCH_USER") else None,
-        opensearch_password=(
-            dg.EnvVar("C2C_OPENSEARCH_PASSWORD") if os.environ.get("C2C_OPENSEARCH_PASSWORD") else None
-        ),
+        opensearch_user=dg.EnvVar("C2C_OPENSEARCH_USER") if settings.opensearch_user else None,
+        opensearch_password=dg.EnvVar("C2C_OPENSEARCH_PASSWORD") if settings.opensearch_password else None,
         opensearch_verify_certs=settings.opensearch_verify_certs,
         opensearch_ca_certs=settings.opensearch_ca_certs,
         opensearch_replicas=settings.opensearch_replicas,

@@ -4,11 +4,11 @@ on whole indices and would drop current state with the past (c2c upserts in plac
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from c2c_dagster.settings import load_settings
 from c2c_dagster.store.base import MetadataStore
 from c2c_dagster.store.indices import DEPLOYMENT_METADATA, INGEST_PROBLEMS, TRACEABILITY_METADATA
 
@@ -37,16 +37,10 @@ RULES: tuple[RetentionRule, ...] = (
 )
 
 
-def retention_days_from_env(env: Mapping[str, str] = os.environ) -> int | None:
-    """``C2C_RETENTION_DAYS`` as a whole number of days, or None (keep everything) when unset."""
-    raw = (env.get(RETENTION_ENV) or "").strip()
-    if not raw:
-        return None
-    days = int(raw) if raw.isdigit() else 0
-    if days < 1:
-        raise ValueError(f"{RETENTION_ENV}={raw!r}: give a whole number of days of history to keep, at least 1 "
-                         "(unset keeps all history)")
-    return days
+def retention_days_from_env(env: Mapping[str, str] | None = None) -> int | None:
+    """``C2C_RETENTION_DAYS`` of ``env`` (the process's when None) as a whole number of days, or None
+    (keep everything) when unset; a bad value raises ``SettingsError``, naming it."""
+    return load_settings(env).retention_days
 
 
 def cutoff_for(days: int, now: datetime) -> datetime:

@@ -1,4 +1,4 @@
-"""Which store to use, read from the environment: the one rule Dagster and the CLIs share;
+"""Which store to use, from c2c's settings: the one rule Dagster and the CLIs share;
 and the one opened store per process that every asset, sensor and command reuses.
 
 No Dagster import here, so a command-line tool opens the store in a fraction of a second.
@@ -12,15 +12,17 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from c2c_dagster.settings import Settings, load_settings
 from c2c_dagster.store.base import MetadataStore
 
 
-def default_embedded_path() -> Path:
+def default_embedded_path(settings: Settings | None = None) -> Path:
     """``$C2C_STORE_PATH``, else beside the Dagster instance, else under the user's home."""
-    if os.environ.get("C2C_STORE_PATH"):
-        return Path(os.environ["C2C_STORE_PATH"])
-    if os.environ.get("DAGSTER_HOME"):
-        return Path(os.environ["DAGSTER_HOME"]) / "c2c" / "store.sqlite"
+    settings = settings or load_settings()
+    if settings.store_path:
+        return Path(settings.store_path)
+    if settings.dagster_home:
+        return Path(settings.dagster_home) / "c2c" / "store.sqlite"
     return Path.home() / ".c2c" / "store.sqlite"
 
 
@@ -40,16 +42,21 @@ class StoreSettings:
 
     @classmethod
     def from_env(cls) -> "StoreSettings":
-        env = os.environ
+        """The store the process's settings name."""
+        return cls.from_settings(load_settings())
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "StoreSettings":
+        password = settings.opensearch_password
         return cls(
-            opensearch_url=env.get("C2C_OPENSEARCH_URL") or None,
-            opensearch_user=env.get("C2C_OPENSEARCH_USER") or None,
-            opensearch_password=env.get("C2C_OPENSEARCH_PASSWORD") or None,
-            opensearch_verify_certs=env.get("C2C_OPENSEARCH_VERIFY_CERTS", "true").lower() != "false",
-            opensearch_ca_certs=env.get("C2C_OPENSEARCH_CA_CERTS") or None,
-            opensearch_replicas=int(env.get("C2C_OPENSEARCH_REPLICAS", "1")),
-            index_prefix=env.get("C2C_INDEX_PREFIX", ""),
-            embedded_path=env.get("C2C_STORE_PATH") or None,
+            opensearch_url=settings.opensearch_url,
+            opensearch_user=settings.opensearch_user,
+            opensearch_password=password.get_secret_value() if password else None,
+            opensearch_verify_certs=settings.opensearch_verify_certs,
+            opensearch_ca_certs=settings.opensearch_ca_certs,
+            opensearch_replicas=settings.opensearch_replicas,
+            index_prefix=settings.index_prefix,
+            embedded_path=settings.store_path,
         )
 
     def open(self) -> MetadataStore:

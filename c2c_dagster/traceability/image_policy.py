@@ -26,7 +26,6 @@ instead of a digest.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 
+from c2c_dagster.settings import Settings, load_settings
 from c2c_dagster.settings_file import read_settings_file
 from c2c_core.images import DOCKER_HUB_ALIASES, DOCKER_HUB_API_HOST, parse_image, split_domain
 
@@ -147,10 +147,15 @@ def build_policy(
     return ImagePolicy(advise_digest_pinning=advise_digest_pinning)
 
 
-def env_settings(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """The resource's settings from the environment (``image_policy_resource_from_env``)."""
+def policy_settings(settings: Settings) -> dict[str, Any]:
+    """The resource's settings (``image_policy_resource_from_env``)."""
     return {
-        "internal_registries": [p.strip() for p in (environ.get(INTERNAL_ENV) or "").split(",") if p.strip()],
-        "policy_file": environ.get(POLICY_FILE_ENV) or None,
-        "advise_digest_pinning": _truthy(environ.get(PINNING_ENV, ""), PINNING_ENV),
+        "internal_registries": list(settings.internal_registries),
+        "policy_file": settings.image_policy_file,
+        "advise_digest_pinning": settings.advise_digest_pinning,
     }
+
+
+def env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``policy_settings`` of the settings ``environ`` gives."""
+    return policy_settings(load_settings(environ))

@@ -10,9 +10,10 @@ from c2c_dagster.traceability.image_policy import (
     POLICY_FILE_ENV,
     ImagePolicy,
     build_policy,
-    env_settings,
+    policy_settings,
     read_policy_file,
 )
+from c2c_dagster.settings import Settings, load_settings
 
 
 class ImagePolicyResource(dg.ConfigurableResource):
@@ -40,6 +41,7 @@ class ImagePolicyResource(dg.ConfigurableResource):
         )
 
 
-def image_policy_resource_from_env() -> ImagePolicyResource:
-    """``C2C_INTERNAL_REGISTRIES``, ``C2C_IMAGE_POLICY_FILE``, ``C2C_ADVISE_DIGEST_PINNING``."""
-    return ImagePolicyResource(**env_settings())
+def image_policy_resource_from_env(settings: Settings | None = None) -> ImagePolicyResource:
+    """From ``settings`` (the process's when None): ``C2C_INTERNAL_REGISTRIES``, ``C2C_IMAGE_POLICY_FILE``,
+    ``C2C_ADVISE_DIGEST_PINNING``."""
+    return ImagePolicyResource(**policy_settings(settings or load_settings()))

@@ -184,15 +184,13 @@ def test_folders_beyond_the_depth_bound_are_recorded_not_dropped(jenkins_emulato
 
 
 def test_the_first_partition_day_is_configurable_and_a_bad_value_is_named() -> None:
-    import subprocess
-    import sys
-
+    from c2c_dagster.definitions import build_definitions
     from c2c_dagster.jenkins.partitions import history_start
+    from c2c_dagster.settings import Settings
 
-    code = "from c2c_dagster.jenkins.partitions import ci_build_partitions as p; print(p.get_first_partition_key())"
-    env = {"PATH": "/usr/bin:/bin", "C2C_JENKINS_HISTORY_START": "2004-07-01"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
-    assert out.strip() == "2004-07-01"
+    configured = build_definitions(Settings.from_env({"C2C_JENKINS_HISTORY_START": "2004-07-01"}))
+    partitions = configured.resolve_assets_def("ci_builds").partitions_def
+    assert partitions.get_first_partition_key() == "2004-07-01"
     assert history_start({}) == "2010-01-01"
-    with pytest.raises(ValueError, match="C2C_JENKINS_HISTORY_START='2019/01/01' is not a day in YYYY-MM-DD"):
+    with pytest.raises(ValueError, match="C2C_JENKINS_HISTORY_START='2019/01/01': want a day in YYYY-MM-DD"):
         history_start({"C2C_JENKINS_HISTORY_START": "2019/01/01"})

@@ -4,17 +4,16 @@ load together in a Definitions, and the partitions follow the configured cluster
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 
 import dagster as dg
 
+from c2c_dagster.definitions import build_definitions
 from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions
 from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.kubernetes.schedules import DEFAULT_SCAN_CRON, cluster_scan_schedule, scan_requests
+from c2c_dagster.settings import Settings
 from c2c_dagster.store import MetadataStoreResource
 
 
@@ -30,17 +29,18 @@ def test_one_scan_per_cluster_with_deterministic_run_keys() -> None:
     assert [r.run_key for r in scan_requests("T", ["a", "b"])] == ["scan:a:T", "scan:b:T"]
 
 
-def test_cron_and_cluster_partitions_come_from_the_environment(tmp_path) -> None:
+def test_cron_and_cluster_partitions_come_from_the_settings(tmp_path) -> None:
     clusters = tmp_path / "clusters.yaml"
     clusters.write_text("- {name: prod-eu}\n- {name: prod-us, context: us}\n")
-    code = (
-        "from c2c_dagster.kubernetes.schedules import cluster_scan_schedule as s;"
-        "from c2c_dagster.kubernetes.partitions import cluster_partitions as p;"
-        "print(s.cron_schedule, p.get_partition_keys())"
-    )
-    env = {**os.environ, "C2C_SCAN_CRON": "*/5 * * * *", "C2C_K8S_CLUSTERS_FILE": str(clusters)}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "*/5 * * * * ['prod-eu', 'prod-us']"
+    settings = Settings.from_env({"C2C_SCAN_CRON": "*/5 * * * *", "C2C_K8S_CLUSTERS_FILE": str(clusters)})
+    defs = build_definitions(settings)
+    schedule = defs.resolve_schedule_def("cluster_scan_schedule")
+    assert schedule.cron_schedule == "*/5 * * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING  # a cluster is configured
+    assert defs.resolve_assets_def("deployment_snapshots").partitions_def.get_partition_keys() == ["prod-eu", "prod-us"]
+    tick = datetime(2026, 3, 1, 12, 5, tzinfo=UTC)
+    requests = schedule(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert [r.partition_key for r in requests] == ["prod-eu", "prod-us"]
 
 
 def test_asset_and_schedule_load_together() -> None:

@@ -13,6 +13,7 @@ from c2c_dagster.traceability.image_policy import (
     prefix_of_built_image,
     read_policy_file,
 )
+from c2c_dagster.settings import SettingsError
 
 
 def test_prefixes_normalise_like_image_names_docker_hub_aliases_included() -> None:
@@ -68,5 +69,5 @@ def test_the_policy_file_and_the_environment(tmp_path) -> None:
                          "C2C_ADVISE_DIGEST_PINNING": "true", "C2C_IMAGE_POLICY_FILE": str(file)}) == {
         "internal_registries": ["registry.example.com", "docker.io/acme"], "policy_file": str(file),
         "advise_digest_pinning": True}
-    with pytest.raises(ImagePolicyError, match="C2C_ADVISE_DIGEST_PINNING='maybe': want true or false"):
+    with pytest.raises(SettingsError, match="C2C_ADVISE_DIGEST_PINNING='maybe': want true or false"):
         env_settings({"C2C_ADVISE_DIGEST_PINNING": "maybe"})
