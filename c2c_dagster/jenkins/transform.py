@@ -79,8 +79,6 @@ SCM_REVISION_ACTION = "jenkins.scm.api.SCMRevisionAction"
 #: What a valid build-metadata.json decides of a build's document; Jenkins' own answer the rest.
 RECORDED_FIELDS = ("branch", "image_name", "image_tag", "image_digest", "repo_url", "commit_range",
                    "platform_digests", "source_commit", "commits", "authors")
-#: Jenkins results that mean the build did not produce a good image.
-UNSUCCESSFUL = ("FAILURE", "ABORTED", "NOT_BUILT")
 # Below 2**42 ms (the year 2109) ``millis / 1000`` is within half a microsecond of the exact time,
 # so the datetime path gives the exact text too; past it only that path is taken.
 _EXACT_FLOAT_MS = 2**42

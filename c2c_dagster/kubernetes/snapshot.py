@@ -56,11 +56,6 @@ from c2c_dagster.kubernetes.collect import (
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 POD_TEMPLATE_HASH = "pod-template-hash"
-# Why a container is not running, in the order an operator cares about.
-WAITING_PROBLEMS = frozenset(
-    {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
-     "CreateContainerError", "RunContainerError"}
-)
 
 
 @dataclass(frozen=True)

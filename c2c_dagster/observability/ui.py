@@ -29,7 +29,7 @@ RELEASE_HISTORY = "c2c-release-history"
 DELIVERY = "c2c-delivery-performance"
 PREVIEW_ROWS = 20  # a preview, not the data: the dashboard and `c2c trace` have the rest
 # Flags that advise rather than warn (a tag in the spec instead of a digest): not "needs attention".
-ADVICE_FLAGS = frozenset({"mutable_tag", "not_pinned"})
+ADVICE_FLAGS = frozenset({"not_pinned"})
 
 
 def dashboard_url(uid: str, **variables: str) -> str | None:

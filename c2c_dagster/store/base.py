@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import functools
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -322,6 +323,52 @@ def prepare(spec: IndexSpec, docs: Iterable[Document]) -> list[tuple[str, Docume
     return [(doc_id_of(spec, doc), doc) for doc in docs]
 
 
+#: Field path -> value every document must hold there (a dotted path reaches into objects and lists).
+Where = Mapping[str, str | bool]
+
+
+@dataclass(frozen=True)
+class Group:
+    """Documents sharing the values of the group-by fields (None where a document has none)."""
+
+    key: tuple[str | None, ...]
+    count: int
+    latest: dict[str, float | None] = field(default_factory=dict)  # date field -> newest, epoch seconds
+
+
+def group_key_value(value: Any, kind: str = "keyword") -> str | None:
+    """A group key as both stores give it: a string, booleans as ``true``/``false``, None for none."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or kind == "boolean":
+        # OpenSearch may key a boolean bucket 1/0; a document holds true/false.
+        return "true" if value in (True, 1, "true") else "false"
+    return str(value)
+
+
+def matches(doc: Mapping[str, Any], where: Where) -> bool:
+    return all(value in values_at(doc, path) for path, value in where.items())
+
+
+def group_documents(spec: IndexSpec, docs: Iterable[Mapping[str, Any]], by: Sequence[str],
+                    newest: Sequence[str]) -> list[Group]:
+    """``group_stats`` over documents in hand, sorted by key (a store that iterates computes it so)."""
+    kinds = {path: spec.fields[path]["type"] for path in by}
+    counts: dict[tuple[str | None, ...], int] = defaultdict(int)
+    latest: dict[tuple[str | None, ...], dict[str, float | None]] = defaultdict(dict)
+    for doc in docs:
+        key = tuple(group_key_value(next(iter(values_at(doc, path)), None), kinds[path]) for path in by)
+        counts[key] += 1
+        for name in newest:
+            moment = parse_time(next(iter(values_at(doc, name)), None))
+            if moment is not None:
+                value = moment.timestamp()
+                current = latest[key].get(name)
+                latest[key][name] = value if current is None else max(current, value)
+    return [Group(key, count, {name: latest[key].get(name) for name in newest}) for key, count in sorted(
+        counts.items(), key=lambda item: tuple(v or "" for v in item[0]))]
+
+
 class MetadataStore(abc.ABC):
     """Upsert, lookup and time-range listing over the seed's indices."""
 
@@ -418,6 +465,18 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def count(self, index: str) -> int:
         """How many documents the index holds (after making recent writes visible)."""
+
+    @abc.abstractmethod
+    def scan(self, index: str, where: Where | None = None) -> Iterator[Document]:
+        """Every document of ``index`` whose fields equal ``where``'s values, streamed (e.g. every
+        running record, on each exporter scrape); order unspecified."""
+
+    @abc.abstractmethod
+    def group_stats(self, index: str, by: Sequence[str], *, newest: Sequence[str] = (),
+                    where: Where | None = None) -> list[Group]:
+        """Count the documents of ``index`` (those matching ``where``) per distinct combination of
+        the ``by`` fields, with the newest value of each date field in ``newest`` (epoch seconds),
+        without handing the documents over (e.g. release events per workload)."""
 
     def close(self) -> None:
         """Release connections."""

@@ -28,10 +28,14 @@ from c2c_dagster.store.base import (
     BulkItemError,
     BulkWriteError,
     Document,
+    Group,
     MetadataStore,
     StoreUnavailableError,
+    Where,
     WriteMode,
     WriteResult,
+    group_documents,
+    matches,
     prepare,
     type_checker,
     values_at,
@@ -550,6 +554,14 @@ class EmbeddedStore(MetadataStore):
         if conn is None:
             return 0
         return conn.execute(f"SELECT COUNT(*) FROM {layout.table}").fetchone()[0]
+
+    # The embedded store is a laptop's history: filtering and grouping as it iterates is enough.
+    def scan(self, index: str, where: Where | None = None) -> Iterator[Document]:
+        return (doc for doc in self.iter_all(index) if matches(doc, where or {}))
+
+    def group_stats(self, index: str, by: Sequence[str], *, newest: Sequence[str] = (),
+                    where: Where | None = None) -> list[Group]:
+        return group_documents(self.spec(index), self.scan(index, where), by, newest)
 
     def close(self) -> None:
         with self._lock:

@@ -25,12 +25,15 @@ from c2c_dagster.store.base import (
     BulkItemError,
     BulkWriteError,
     Document,
+    Group,
     MetadataStore,
     StoreError,
     StoreForbiddenError,
     StoreUnavailableError,
     WriteMode,
+    Where,
     WriteResult,
+    group_key_value,
     prepare,
 )
 from c2c_dagster.store.indices import ALL_INDICES, IndexSpec
@@ -41,6 +44,8 @@ T = TypeVar("T")
 BULK_CHUNK = 1000
 # Hits per search request; below OpenSearch's default max_result_window of 10,000.
 SEARCH_PAGE = 5000
+# Buckets per page of a grouped count.
+COMPOSITE_PAGE = 1000
 
 
 # The security plugin's 403 reason: "no permissions for [ACTION, ...] and User [name=USER, ...]".
@@ -496,6 +501,56 @@ class OpenSearchStore(MetadataStore):
             return int(self._call(f"count {name}", lambda: self.client.count(index=name))["count"])
         except os_exc.NotFoundError:
             return 0
+
+    def scan(self, index: str, where: Where | None = None) -> Iterator[Document]:
+        # One scroll: what c2c_reader's scroll privilege is for (k8s/opensearch/roles.yml).
+        name = self.physical(index)
+        query = {"query": {"bool": {"filter": [{"term": {path: value}} for path, value in (where or {}).items()]}}}
+        try:
+            for hit in helpers.scan(self.client, index=name, query=query, size=SEARCH_PAGE, ignore_unavailable=True):
+                yield hit["_source"]
+        except (os_exc.ConnectionError, os_exc.ConnectionTimeout) as exc:
+            raise StoreUnavailableError(f"OpenSearch at {self.url} unreachable reading {index}: {exc}") from exc
+        except os_exc.AuthorizationException as exc:
+            raise forbidden(self.url, f"scroll through {name}", exc.info) from exc
+
+    def group_stats(self, index: str, by: Sequence[str], *, newest: Sequence[str] = (),
+                    where: Where | None = None) -> list[Group]:
+        # A composite aggregation, paged: the counts without the documents.
+        fields = self.spec(index).fields
+        kinds = {path: fields[path]["type"] for path in by}
+        name = self.physical(index)
+        groups: list[Group] = []
+        after: dict[str, Any] | None = None
+        while True:
+            composite: dict[str, Any] = {
+                "size": COMPOSITE_PAGE,
+                "sources": [{path: {"terms": {"field": path, "missing_bucket": True}}} for path in by],
+            }
+            if after:
+                composite["after"] = after
+            body = {
+                "size": 0,
+                "query": {"bool": {"filter": [{"term": {path: value}} for path, value in (where or {}).items()]}},
+                "aggs": {"groups": {"composite": composite,
+                                    "aggs": {field: {"max": {"field": field}} for field in newest}}},
+            }
+            try:
+                response = self._call(f"search {name}", lambda: self.client.search(
+                    index=name, body=body, ignore_unavailable=True))
+            except os_exc.NotFoundError:
+                return groups
+            result = (response.get("aggregations") or {}).get("groups")
+            if not result:
+                return groups
+            for bucket in result["buckets"]:
+                latest = {field: (bucket[field]["value"] / 1000 if bucket[field]["value"] is not None else None)
+                          for field in newest}
+                groups.append(Group(tuple(group_key_value(bucket["key"][path], kinds[path]) for path in by),
+                                    bucket["doc_count"], latest))
+            after = result.get("after_key")
+            if not after or len(result["buckets"]) < COMPOSITE_PAGE:
+                return groups
 
     def close(self) -> None:
         self.client.close()

@@ -18,9 +18,9 @@ RECORDS = TraceabilityRecord.from_documents([
     {"namespace": "shop", "workload_name": "web", "container_name": "app", "image_digest": "sha256:" + "a" * 64,
      "build_id": "web-1", "flags": []},
     {"namespace": "shop", "workload_name": "tool", "container_name": "app", "image_digest": "sha256:" + "b" * 64,
-     "build_id": None, "flags": ["untraceable", "mutable_tag"]},
+     "build_id": None, "flags": ["untraceable", "not_pinned"]},
     {"namespace": "ops", "workload_name": "cron", "container_name": "job", "image_digest": "sha256:" + "c" * 64,
-     "build_id": "cron-3", "flags": ["mutable_tag"]},
+     "build_id": "cron-3", "flags": ["not_pinned"]},
 ])
 EVENTS = ReleaseEvent.from_documents([
     {"at": "2026-03-01T10:00:00Z", "namespace": "shop", "workload_name": "web", "from_build_id": "web-1",
@@ -37,9 +37,9 @@ def rows(value) -> list[dict]:
 def test_the_traceability_preview_lists_what_needs_attention(monkeypatch) -> None:
     monkeypatch.delenv(ui.GRAFANA_URL_ENV, raising=False)
     preview = ui.traceability_preview("prod", RECORDS, EVENTS)
-    # mutable_tag alone is not a reason to look (nearly every tag-deployed image has it).
+    # not_pinned alone (advice) is not a reason to look (nearly every tag-deployed image has it).
     assert [(r["workload"], r["flags"], r["digest"]) for r in rows(preview["flagged_records"])] == [
-        ("tool", "untraceable, mutable_tag", "sha256:bbbbbbbbbbbb")]
+        ("tool", "untraceable, not_pinned", "sha256:bbbbbbbbbbbb")]
     assert rows(preview["per_namespace"]) == [
         {"namespace": "ops", "running_images": 1, "traced_to_a_build": 1, "untraceable": 0},
         {"namespace": "shop", "running_images": 2, "traced_to_a_build": 1, "untraceable": 1}]

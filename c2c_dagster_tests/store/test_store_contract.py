@@ -257,3 +257,41 @@ def test_both_stores_refuse_what_opensearch_refuses_by_id_for_the_same_reason(st
 def test_both_stores_accept_the_limits_themselves(store: MetadataStore, case: str) -> None:
     index, fields = ACCEPTED[case]
     assert store.upsert(index, [_document(index, 1, fields)]).written == 1
+
+
+def test_scan_streams_the_documents_whose_fields_equal_the_given_values(store: MetadataStore) -> None:
+    store.upsert(CI, [
+        build(1, build_status="SUCCESS", digest_missing=False),
+        build(2, build_status="FAILURE", digest_missing=True),
+        build(3, build_status="FAILURE", digest_missing=False, commit="b" * 40),
+    ])
+    def ids(where: dict) -> list[str]:
+        return sorted(doc["build_id"] for doc in store.scan(CI, where))
+    assert ids({}) == ["Node-JS/master-1", "Node-JS/master-2", "Node-JS/master-3"]
+    assert ids({"build_status": "FAILURE"}) == ["Node-JS/master-2", "Node-JS/master-3"]
+    assert ids({"build_status": "FAILURE", "digest_missing": False}) == ["Node-JS/master-3"]
+    assert ids({"commits.commit_id": "b" * 40}) == ["Node-JS/master-3"]  # a path into a list of objects
+    assert ids({"build_status": "UNSTABLE"}) == []
+    whole = next(iter(store.scan(CI, {"build_status": "SUCCESS"})))
+    assert whole == store.get(CI, "Node-JS/master-1")  # the whole document, as stored
+    assert list(store.scan("release-events", {})) == []  # nothing written there yet: empty, no error
+
+
+def test_group_stats_counts_per_field_combination_with_the_newest_date(store: MetadataStore) -> None:
+    store.upsert(CI, [
+        build(1, build_status="SUCCESS", ts="2026-01-31T05:00:00Z", digest_missing=False),
+        build(2, build_status="FAILURE", ts="2026-01-31T06:00:00Z", digest_missing=True),
+        build(3, build_status="FAILURE", ts="2026-01-31T07:30:00Z", digest_missing=False),
+        build(4, job_name="Other/main", build_status="SUCCESS", ts="2026-02-01T00:00:00Z"),  # no digest_missing
+    ])
+    groups = store.group_stats(CI, ["job_name", "build_status"], newest=["timestamp"])
+    assert [(g.key, g.count) for g in groups] == [
+        (("Node-JS/master", "FAILURE"), 2), (("Node-JS/master", "SUCCESS"), 1), (("Other/main", "SUCCESS"), 1)]
+    newest = datetime(2026, 1, 31, 7, 30, tzinfo=UTC).timestamp()
+    assert groups[0].latest == {"timestamp": newest}
+    # Booleans key as "true"/"false" in both stores, a document without the field as None.
+    flags = {g.key: g.count for g in store.group_stats(CI, ["digest_missing"])}
+    assert flags == {("false",): 2, ("true",): 1, (None,): 1}
+    failed = store.group_stats(CI, ["job_name"], where={"build_status": "FAILURE"})
+    assert [(g.key, g.count, g.latest) for g in failed] == [(("Node-JS/master",), 2, {})]
+    assert store.group_stats("release-events", ["argocd_app"]) == []

@@ -98,10 +98,6 @@ class ImageReference:
         return f"{self.registry}/{self.repository}"
 
     @property
-    def is_docker_hub(self) -> bool:
-        return self.registry == DOCKER_HUB_API_HOST
-
-    @property
     def manifest_reference(self) -> str:
         """What goes after ``/manifests/``: the digest when pinned, else the tag (``latest`` by default)."""
         return self.digest or self.tag or "latest"

@@ -18,8 +18,6 @@ from grafana_foundation_sdk.models import dashboard as dm
 
 from c2c_dashboards.sources import PROMETHEUS, IndexSource, Source
 
-LUCENE_ALL = "*"
-
 
 def datasource(source: Source) -> dashboard.DatasourceVariable:
     """Pick the datasource; its default is the datasource chosen at import (``__inputs``)."""
