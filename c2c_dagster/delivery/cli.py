@@ -54,7 +54,9 @@ def render(report: dict[str, Any]) -> str:
         f"  lead time for changes   median {_duration(lead['median_seconds'])}, p90 {_duration(lead['p90_seconds'])} "
         f"over {lead['commits']} commits   [{lead['band'] or '-'}]",
         f"  change failure rate     {_rate(failure['rate'])} ({failure['failed_deployments']} of {failure['deployments']})"
-        f"   [{failure['band'] or '-'}]",
+        f"   [{failure['band'] or '-'}]"
+        + (f"; failed sync attempts that applied nothing: {failure['failed_sync_attempts']}"
+           if failure.get("failed_sync_attempts") else ""),
         f"  recovery time           median {_duration(recovery['median_seconds'])} over {recovery['recoveries']} recoveries"
         f"   [{recovery['band'] or '-'}]",
     ]
