@@ -19,10 +19,41 @@ def store(tmp_path) -> MetadataStoreResource:
     return MetadataStoreResource(embedded_path=str(tmp_path / "store.sqlite"))
 
 
+@pytest.fixture
+def instance(tmp_path):
+    """The Dagster instance whose runs the sensor follows up (a run that failed is asked again)."""
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        yield instance
+
+
+_INSTANCE: list[dg.DagsterInstance] = []
+
+
+@pytest.fixture(autouse=True)
+def _tick_instance(instance):
+    _INSTANCE[:] = [instance]
+    yield
+    _INSTANCE.clear()
+
+
 def tick(url: str, cursor: str | None = None, *, store: MetadataStoreResource, **jenkins):
     context = dg.build_sensor_context(
-        cursor=cursor, resources={"jenkins": JenkinsResource(url=url, retries=0, **jenkins), "store": store})
+        cursor=cursor, instance=_INSTANCE[0],
+        resources={"jenkins": JenkinsResource(url=url, retries=0, **jenkins), "store": store})
     return jenkins_build_sensor(context), context
+
+
+def launch(result: dg.SensorResult, url: str, store: MetadataStoreResource) -> list[bool]:
+    """Run the requested ci_builds runs as the daemon would (same tags, config and partition)."""
+    from c2c_dagster.jenkins.assets import ci_builds
+
+    return [
+        dg.materialize([ci_builds], instance=_INSTANCE[0], partition_key=request.partition_key,
+                       run_config=request.run_config, tags=request.tags, raise_on_error=False,
+                       resources={"jenkins": JenkinsResource(url=url, retries=0), "store": store}).success
+        for request in result.run_requests
+    ]
 
 
 def handed(result: dg.SensorResult) -> dict[str, list[str]]:
@@ -45,7 +76,8 @@ def test_finished_builds_are_handed_once_grouped_by_day_with_deterministic_run_k
     again, _ = tick(jenkins_emulator.url, store=store)
     assert [r.run_key for r in again.run_requests] == keys
 
-    # Next tick: nothing new until build 3 finishes; then exactly build 3.
+    # Next tick (the runs done): nothing new until build 3 finishes; then exactly build 3.
+    assert launch(first, jenkins_emulator.url, store) == [True, True]
     quiet, _ = tick(jenkins_emulator.url, first.cursor, store=store)
     assert quiet.run_requests == [] and "no newly finished builds" in quiet.skip_reason.skip_message
     jenkins_emulator.jobs["Node-JS/master"].builds[3].result = "SUCCESS"
@@ -57,6 +89,7 @@ def test_finished_builds_are_handed_once_grouped_by_day_with_deterministic_run_k
 def test_a_new_job_is_picked_up(jenkins_emulator, store) -> None:
     add_build(jenkins_emulator, "app", 1, at="2026-01-31T01:00:00Z")
     first, _ = tick(jenkins_emulator.url, store=store)
+    launch(first, jenkins_emulator.url, store)
     jenkins_emulator.add_folder("team")
     add_build(jenkins_emulator, "team/new-service", 1, at="2026-01-31T02:00:00Z")
     second, _ = tick(jenkins_emulator.url, first.cursor, store=store)
@@ -66,6 +99,7 @@ def test_a_new_job_is_picked_up(jenkins_emulator, store) -> None:
 def test_unreachable_jenkins_skips_naming_the_url_and_keeps_the_cursor(jenkins_emulator, store) -> None:
     add_build(jenkins_emulator, "app", 1, at="2026-01-31T01:00:00Z")
     first, _ = tick(jenkins_emulator.url, store=store)
+    launch(first, jenkins_emulator.url, store)
     add_build(jenkins_emulator, "app", 2, at="2026-01-31T02:00:00Z")
     jenkins_emulator.fail(r"^/api/json$", 503, b"<html>maintenance</html>")
 
@@ -162,6 +196,7 @@ def test_one_bad_job_is_recorded_and_skipped_while_the_others_go_through(jenkins
     assert "500" in recorded["jenkins/job_unreadable/broken"]["reason"]
     assert "malformed JSON" in recorded["jenkins/job_unreadable/garbled"]["reason"]
     assert all(d["open"] for d in recorded.values())
+    assert launch(first, jenkins_emulator.url, store) == [True]
 
     # Still broken next tick: the same documents, last_seen moved on; then Jenkins recovers.
     second, _ = tick(jenkins_emulator.url, first.cursor, store=store)
