@@ -22,7 +22,7 @@ from c2c_dagster.jenkins.ingest import (
     store_builds,
 )
 from c2c_dagster.jenkins.partitions import ci_build_partitions
-from c2c_dagster.jenkins.resources import JenkinsResource
+from c2c_dagster.jenkins.resources import JenkinsAuthError, JenkinsResource
 from c2c_dagster.observability.ui import builds_preview
 from c2c_dagster.store import CI_BUILD_METADATA, MetadataStoreResource
 
@@ -69,8 +69,13 @@ def ci_builds(
     ingest problem with the store's reason, counted in ``builds_refused``; the others' run succeeds
     and the ``no_refused_builds`` check warns.
     """
-    refs, scan = _builds_to_ingest(context, config, jenkins)
-    report = fetch_builds(jenkins, refs, utc_now())
+    try:
+        refs, scan = _builds_to_ingest(context, config, jenkins)
+        report = fetch_builds(jenkins, refs, utc_now())
+    except JenkinsAuthError as exc:
+        # Credentials do not mend themselves within the retry policy's 70 s: fail at once. The
+        # sensor requests the builds again once a later run of theirs can succeed.
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
     db = store.get_store()
     recorded = db.find(CI_BUILD_METADATA.name, "build_id", sorted(report.unreadable)) if report.unreadable else []
     documents = documents_to_write(report, (d["build_id"] for d in recorded))

@@ -349,6 +349,13 @@ class JenkinsEmulator:
         self.thread.start()
         return self
 
+    def restart(self) -> "JenkinsEmulator":
+        """Up again after ``stop`` on the same address with the same jobs: a controller restart."""
+        self.stopping.clear()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        return self.start()
+
     def stop(self) -> None:
         self.stopping.set()
         self.server.shutdown()
