@@ -90,3 +90,9 @@ class JenkinsFaults:
 def run_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
     materialization = result.asset_materializations_for_node("ci_builds")[0]
     return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def around(text: str, needle: str, width: int = 90) -> str:
+    """The part of ``text`` that says ``needle``, for a report cell."""
+    start = max(text.find(needle) - 30, 0)
+    return text[start : start + width]

@@ -17,7 +17,7 @@ import pytest
 from c2c_dagster.jenkins import sensors
 from c2c_dagster.jenkins.budget import ITEM_BUDGET_SECONDS, TICK_BUDGET_SECONDS
 from c2c_dagster.jenkins.cursor import JenkinsCursor
-from c2c_dagster_tests.faults.jenkins_harness import JenkinsFaults, run_metadata
+from c2c_dagster_tests.faults.jenkins_harness import JenkinsFaults, around, run_metadata
 from c2c_dagster_tests.jenkins.data import add_build, digest_of, metadata_artifact
 
 AT = "2026-01-31T10:00:00Z"
@@ -112,7 +112,7 @@ def test_one_bad_job_answer_is_that_jobs_problem_only(
         expected="healthy jobs handed and stored; the job recorded with the reason, its cursor kept; "
                  "its build handed once it answers; nothing lost or duplicated",
         observed=f"tick {first.seconds:.1f} s handed {len(first.handed)}; problem reason "
-                 f"{problem['reason'][:60]!r}...; after recovery {len(stored)} ids stored, {len(set(stored))} distinct")
+                 f"...{around(problem['reason'], reason)!r}...; after recovery {len(stored)} ids stored, {len(set(stored))} distinct")
 
 
 @OPENSEARCH
@@ -222,5 +222,5 @@ def test_a_build_the_store_refuses_is_an_ingest_problem_and_the_run_succeeds(
                  expected="run succeeds with builds_refused=1, check no_refused_builds WARN, open build_refused "
                           "problem with the store's reason; the others stored; closed once stored",
                  observed=f"run success, written {meta['builds_written']}, refused {meta['builds_refused']} "
-                          f"({problem['reason'][:70]!r}...), check {check.severity.value} passed={check.passed}; "
+                          f"(...{around(problem['reason'], 'duration_ms')!r}...), check {check.severity.value} passed={check.passed}; "
                           f"after mend {len(faults.stored())} ids, problem closed")
