@@ -237,6 +237,9 @@ def run(argv: Sequence[str] | None, env: Mapping[str, str]) -> int:
     if len(build_id(job_name, build_number).encode()) > MAX_BUILD_ID_BYTES:
         raise UsageError(f"job name {shown(job_name)} (--job-name / JOB_NAME): the build id would be over "
                          f"{MAX_BUILD_ID_BYTES} bytes, more than the store keeps as an id")
+    status = (args.status or "SUCCESS").upper()
+    if status not in BUILD_STATUSES:
+        raise UsageError(f"--status {shown(args.status)} is not one of {', '.join(BUILD_STATUSES)}")
     if not repo.is_dir():
         raise UsageError(f"--repo {shown(args.repo)}: not a directory (the git checkout)")
     if args.output:
@@ -250,9 +253,6 @@ def run(argv: Sequence[str] | None, env: Mapping[str, str]) -> int:
         return EXIT_OK
 
     image = _image(args.image)
-    status = (args.status or "SUCCESS").upper()
-    if status not in BUILD_STATUSES:
-        raise UsageError(f"--status {shown(args.status)} is not one of {', '.join(BUILD_STATUSES)}")
     sources: list[DigestSource] = args.digest_sources or []
     if not sources:
         raise UsageError(
