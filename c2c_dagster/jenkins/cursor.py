@@ -30,10 +30,14 @@ class JobCursor:
 
 @dataclass(frozen=True)
 class Batch:
-    """The builds one ``ci_builds`` run was asked to store (``Job#N`` references) and its partition."""
+    """The builds one ``ci_builds`` run was asked to store (``Job#N`` references) and its partition.
+
+    ``builds`` is kept only until a run of the batch is seen: from then on the run's own config
+    holds them, and a cursor carrying every build of a large first tick would be stored with
+    every later tick (megabytes a day). Empty then."""
 
     partition: str
-    builds: tuple[str, ...]
+    builds: tuple[str, ...] = ()
 
 
 @dataclass
@@ -57,7 +61,7 @@ class JenkinsCursor:
             },
             open_problems=set(raw.get("open_problems", [])),
             in_flight={
-                key: Batch(entry["partition"], tuple(entry["builds"]))
+                key: Batch(entry["partition"], tuple(entry.get("builds", ())))
                 for key, entry in raw.get("in_flight", {}).items()
             },
         )
@@ -71,7 +75,8 @@ class JenkinsCursor:
                 },
                 **({"open_problems": sorted(self.open_problems)} if self.open_problems else {}),
                 **({"in_flight": {
-                    key: {"partition": b.partition, "builds": list(b.builds)} for key, b in sorted(self.in_flight.items())
+                    key: {"partition": b.partition, **({"builds": list(b.builds)} if b.builds else {})}
+                    for key, b in sorted(self.in_flight.items())
                 }} if self.in_flight else {}),
             },
             separators=(",", ":"),

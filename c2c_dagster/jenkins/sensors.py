@@ -62,6 +62,8 @@ BATCH_TAG = "c2c/batch"
 RETRY_AFTER_SECONDS = 60
 RETRY_AFTER_MAX_SECONDS = 3600
 _FAILED = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+# follow_up's word for a batch whose runs were all deleted before one succeeded.
+LOST = "lost"
 
 
 def batches_for(refs_by_day: dict[str, list[BuildRef]]) -> dict[str, Batch]:
@@ -93,35 +95,43 @@ def retry_delay(attempts: int) -> float:
 
 def follow_up(
     instance: dg.DagsterInstance, in_flight: dict[str, Batch], now: float
-) -> tuple[list[dg.RunRequest], list[str]]:
-    """(re-requests, batches now stored) for the batches handed to runs in earlier ticks.
+) -> tuple[list[dg.RunRequest], dict[str, Batch | str | None]]:
+    """(re-requests, what becomes of each batch: None when stored, ``LOST`` when its runs were
+    deleted, else the batch to keep) for the batches handed to runs in earlier ticks.
 
     A batch whose newest run succeeded is stored (a refused document is an ingest problem, not a
     failure: see ``assets.py``). One whose newest run failed or was canceled is requested again
-    under a new run_key once ``retry_delay`` has passed. One with no run at all (deleted) is
-    requested again under its own run_key, which Dagster launches only if no run holds it. Runs
-    queued or in progress are waited for.
+    under a new run_key once ``retry_delay`` has passed, with the builds of that run's config.
+    One with no run at all (the request never became a run, or the run was deleted) is requested
+    again under its own run_key, which Dagster launches only if no run holds it. Runs queued or
+    in progress are waited for. A batch with a run keeps no build list in the cursor.
     """
     if not in_flight:
-        return [], []
+        return [], {}
     records = instance.get_run_records(filters=dg.RunsFilter(tags={BATCH_TAG: sorted(in_flight)}))
     runs: dict[str, list[dg.RunRecord]] = defaultdict(list)
     for record in records:  # newest first
         runs[record.dagster_run.tags.get(BATCH_TAG, "")].append(record)
     again: list[dg.RunRequest] = []
-    stored: list[str] = []
+    outcome: dict[str, Batch | str | None] = {}
     for key, batch in sorted(in_flight.items()):
         mine = runs.get(key, [])
         if not mine:
-            again.append(run_request(key, batch))
+            if batch.builds:
+                again.append(run_request(key, batch))
+                outcome[key] = batch
+            else:  # it had runs, all deleted since: their config (the build list) went with them
+                outcome[key] = LOST
             continue
         newest = mine[0]
+        outcome[key] = Batch(batch.partition)
         status = newest.dagster_run.status
         if status == dg.DagsterRunStatus.SUCCESS:
-            stored.append(key)
+            outcome[key] = None
         elif status in _FAILED and now >= (newest.end_time or 0) + retry_delay(len(mine)):
-            again.append(run_request(key, batch, attempt=len(mine)))
-    return again, stored
+            builds = newest.dagster_run.run_config.get("ops", {}).get("ci_builds", {}).get("config", {}).get("builds")
+            again.append(run_request(key, Batch(batch.partition, tuple(builds or batch.builds)), attempt=len(mine)))
+    return again, outcome
 
 
 def valid_entries(listing: Sequence[Any]) -> tuple[list[Mapping[str, Any]], list[Any]]:
@@ -267,8 +277,14 @@ def jenkins_build_sensor(
             return dg.SkipReason(f"ingest problems could not be stored; cursor unchanged: {exc}")
     cursor.open_problems = {problem.problem_id for problem in tick.problems}
 
-    again, stored = follow_up(context.instance, cursor.in_flight, time.time()) if cursor.in_flight else ([], [])
-    for key in stored:
+    again, outcome = follow_up(context.instance, cursor.in_flight, time.time()) if cursor.in_flight else ([], {})
+    for key, kept in outcome.items():
+        if isinstance(kept, Batch):
+            cursor.in_flight[key] = kept
+            continue
+        if kept == LOST:
+            context.log.warning(f"every run of {key} was deleted before one succeeded; its builds are not known "
+                                f"any more: backfill partition {cursor.in_flight[key].partition} to store them")
         del cursor.in_flight[key]
     for request in again:
         context.log.warning(f"run of {request.tags[BATCH_TAG]} ({request.tags['c2c/builds']} build(s)) failed or is "

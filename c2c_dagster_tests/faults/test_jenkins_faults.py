@@ -174,6 +174,8 @@ def test_a_failed_run_is_requested_again_until_its_builds_are_stored(
 
     waiting = faults.tick(user="c2c", api_token="rotated")
     assert waiting.requests == []  # the first retry waits RETRY_AFTER_SECONDS after the failure
+    # Once a run of the batch exists, its config holds the builds; the cursor keeps only the key.
+    assert JenkinsCursor.loads(waiting.cursor).in_flight[key].builds == ()
     monkeypatch.setattr(sensors, "RETRY_AFTER_SECONDS", 0)
     again = faults.tick(user="c2c", api_token="rotated")
     assert [r.run_key for r in again.requests] == [f"{key}:retry1"]
