@@ -9,7 +9,10 @@ the runs are real.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -19,6 +22,9 @@ from c2c_dagster.jenkins.cursor import JenkinsCursor
 from c2c_dagster.jenkins.resources import JenkinsResource
 from c2c_dagster.jenkins.sensors import jenkins_build_sensor
 from c2c_dagster.store import MetadataStoreResource
+from c2c_dagster_tests.jenkins.data import add_build, digest_of, metadata_artifact
+
+AT = "2026-01-31T10:00:00Z"  # when every build of the fault tests started
 
 
 @dataclass
@@ -85,6 +91,21 @@ class JenkinsFaults:
 
     def problems(self) -> dict[str, dict[str, Any]]:
         return {d["problem_id"]: d for d in self.store.get_store().find("ingest-problems", "source", "jenkins")}
+
+
+def seed(emulator: Any, jobs: list[str], number: int = 1) -> None:
+    """Build ``number`` of each job, finished, with a valid build-metadata.json (digest ``digest_of(job + number)``)."""
+    for job in jobs:
+        add_build(emulator, job, number, at=AT,
+                  artifact=metadata_artifact(job, number, digest_of(f"{job}{number}"), at=AT))
+
+
+@contextmanager
+def jenkins_faults(url: str, store: MetadataStoreResource, tmp_path: Path) -> Iterator[JenkinsFaults]:
+    """A ``JenkinsFaults`` on a fresh Dagster instance under ``tmp_path``."""
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        yield JenkinsFaults(url, store, instance)
 
 
 def run_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:

@@ -17,10 +17,9 @@ import dagster as dg
 import pytest
 
 from c2c_dagster.jenkins.resources import MAX_JSON_DEPTH
-from c2c_dagster_tests.faults.jenkins_harness import JenkinsFaults, around, run_metadata
+from c2c_dagster_tests.faults.jenkins_harness import AT, around, jenkins_faults, run_metadata, seed
 from c2c_dagster_tests.jenkins.data import add_build, digest_of, metadata_artifact, ms
 
-AT = "2026-01-31T10:00:00Z"
 GOOD = ["app", "shop/web"]
 pytestmark = pytest.mark.parametrize("store", ["opensearch"], indirect=True)
 
@@ -35,14 +34,9 @@ def padded(size: int) -> bytes:
 
 @pytest.fixture
 def faults(jenkins_emulator, store_resource, tmp_path):
-    (tmp_path / "dagster").mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
-        yield JenkinsFaults(jenkins_emulator.url, store_resource, instance)
+    with jenkins_faults(jenkins_emulator.url, store_resource, tmp_path) as harness:
+        yield harness
 
-
-def seed(emulator, jobs: list[str], number: int = 1) -> None:
-    for job in jobs:
-        add_build(emulator, job, number, at=AT, artifact=metadata_artifact(job, number, digest_of(job), at=AT))
 
 
 def listing(emulator) -> dict:
@@ -127,7 +121,7 @@ def test_a_hostile_build_metadata_artifact_is_that_builds_problem(
     assert faults.stored() == sorted(f"{job}-1" for job in [*GOOD, "hostile"])
     doc = faults.store.get_store().get("ci-build-metadata", "hostile-1")
     for job in GOOD:
-        assert faults.store.get_store().get("ci-build-metadata", f"{job}-1")["image_digest"] == digest_of(job)
+        assert faults.store.get_store().get("ci-build-metadata", f"{job}-1")["image_digest"] == digest_of(f"{job}1")
     if reason is None:
         assert (doc["image_digest"], doc["metadata_source"]) == (digest_of("hostile"), "artifact")
     else:

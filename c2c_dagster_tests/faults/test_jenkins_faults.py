@@ -17,24 +17,17 @@ import pytest
 from c2c_dagster.jenkins import sensors
 from c2c_dagster.jenkins.budget import ITEM_BUDGET_SECONDS, TICK_BUDGET_SECONDS
 from c2c_dagster.jenkins.cursor import JenkinsCursor
-from c2c_dagster_tests.faults.jenkins_harness import JenkinsFaults, around, run_metadata
-from c2c_dagster_tests.jenkins.data import add_build, digest_of, metadata_artifact
+from c2c_dagster_tests.faults.jenkins_harness import around, jenkins_faults, run_metadata, seed
 
-AT = "2026-01-31T10:00:00Z"
 HEALTHY = ["app", "shop/api", "shop/web"]
 OPENSEARCH = pytest.mark.parametrize("store", ["opensearch"], indirect=True)
 
 
 @pytest.fixture
 def faults(jenkins_emulator, store_resource, tmp_path):
-    (tmp_path / "dagster").mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
-        yield JenkinsFaults(jenkins_emulator.url, store_resource, instance)
+    with jenkins_faults(jenkins_emulator.url, store_resource, tmp_path) as harness:
+        yield harness
 
-
-def seed(emulator, jobs: list[str], number: int = 1) -> None:
-    for job in jobs:
-        add_build(emulator, job, number, at=AT, artifact=metadata_artifact(job, number, digest_of(f"{job}{number}"), at=AT))
 
 
 def ids(jobs: list[str], number: int = 1) -> list[str]:
