@@ -167,11 +167,18 @@ class EmulatedBuild:
     number: int
     result: str | None  # None while building
     timestamp_ms: int | None  # None: a build whose start time Jenkins does not report
+    console: bytes = b""  # the build log, served at consoleText
     duration_ms: int = 60_000
     changes: list[dict[str, Any]] = field(default_factory=list)
     git: list[dict[str, Any]] = field(default_factory=list)  # BuildData actions
     artifacts: dict[str, bytes] = field(default_factory=dict)
-    console: bytes = b""  # the build log, served at consoleText
+
+
+@dataclass
+class EmulatedJob:
+    full_name: str
+    job_class: str = PIPELINE
+    builds: dict[int, EmulatedBuild] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -182,13 +189,6 @@ class Fault:
     times: int
     delay: float = 0.0
     content_type: str = "text/html"
-
-
-@dataclass
-class EmulatedJob:
-    full_name: str
-    job_class: str = PIPELINE
-    builds: dict[int, EmulatedBuild] = field(default_factory=dict)
 
 
 class JenkinsEmulator:
