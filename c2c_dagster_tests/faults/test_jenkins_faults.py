@@ -167,6 +167,7 @@ def test_a_failed_run_is_requested_again_until_its_builds_are_stored(
 
     waiting = faults.tick(user="c2c", api_token="rotated")
     assert waiting.requests == []  # the first retry waits RETRY_AFTER_SECONDS after the failure
+    shipped = sensors.RETRY_AFTER_SECONDS
     # Once a run of the batch exists, its config holds the builds; the cursor keeps only the key.
     assert JenkinsCursor.loads(waiting.cursor).in_flight[key].builds == ()
     monkeypatch.setattr(sensors, "RETRY_AFTER_SECONDS", 0)
@@ -180,7 +181,7 @@ def test_a_failed_run_is_requested_again_until_its_builds_are_stored(
     assert settled.requests == [] and JenkinsCursor.loads(settled.cursor).in_flight == {}
     fault_report(fault="ci_builds run failed after the sensor moved on (Jenkins credentials refused)",
                  expected="the batch stays in the cursor and is requested again under a new run_key after "
-                          f"{sensors.RETRY_AFTER_SECONDS}+ s backoff; stored once the run succeeds",
+                          f"{shipped} s (doubling per attempt; the test then sets it to 0); stored once the run succeeds",
                  observed=f"run failed, 0 stored; re-requested as {again.requests[0].run_key}; "
                           f"{len(faults.stored())} stored; in_flight empty after")
 
