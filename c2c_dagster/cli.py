@@ -10,11 +10,11 @@ index templates and indices ahead of the first write (the writers would otherwis
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
 
+from c2c_core.cliargs import ArgumentParser, whole_number
 from c2c_core.timeutil import iso_utc, utc_now
 from c2c_dagster.delivery import cli as dora_cli
 from c2c_dagster.observability import cli as metrics_cli
@@ -40,8 +40,14 @@ QUERIES = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="c2c", description="Code-to-container traceability queries.")
+# A hundred years: a larger number of days keeps everything, and its cutoff would be before year 1.
+MAX_RETENTION_DAYS = 36_500
+
+
+def build_parser() -> ArgumentParser:
+    """Every argument is checked here or by the query it feeds: a bad one is exit 2 and one line
+    (``c2c_core.cliargs``), never a traceback."""
+    parser = ArgumentParser(prog="c2c", description="Code-to-container traceability queries.")
     commands = parser.add_subparsers(dest="command", required=True)
     trace = commands.add_parser("trace", help="trace a workload, pod, commit, build or digest")
     group = trace.add_mutually_exclusive_group(required=True)
@@ -56,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     prune = store_commands.add_parser(
         "prune", help=f"delete history older than --days (default ${RETENTION_ENV}): closed versions, stopped records, "
                       "old ingest problems; builds, syncs and release events are kept")
-    prune.add_argument("--days", type=int, metavar="N", help="days of history to keep (at least 1)")
+    prune.add_argument("--days", type=whole_number("--days", 1, MAX_RETENTION_DAYS), metavar="N",
+                       help=f"days of history to keep (1 to {MAX_RETENTION_DAYS})")
     metrics_cli.add_parser(commands)
     dora_cli.add_parser(commands)
     return parser

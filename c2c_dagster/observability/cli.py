@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
+from c2c_core.cliargs import positive_seconds, shown, whole_number
 from c2c_dagster.store import StoreSettings
 from c2c_dagster.store.settings import shared_store
 
@@ -20,16 +22,27 @@ def add_parser(commands: Any) -> None:
     serve = actions.add_parser("serve", help="serve /metrics for Prometheus to scrape")
     serve.add_argument("--address", default=os.environ.get("C2C_METRICS_ADDRESS", "0.0.0.0"),
                        help="listen address (C2C_METRICS_ADDRESS; default 0.0.0.0)")
-    serve.add_argument("--port", type=int, default=int(os.environ.get("C2C_METRICS_PORT", DEFAULT_PORT)),
+    # Defaults from the environment are strings, so argparse checks them with the same ``type``:
+    # a bad C2C_METRICS_PORT is the same one-line error, not a traceback when the parser is built.
+    serve.add_argument("--port", type=whole_number("--port / C2C_METRICS_PORT", 1, 65535),
+                       default=os.environ.get("C2C_METRICS_PORT", str(DEFAULT_PORT)),
                        help=f"listen port (C2C_METRICS_PORT; default {DEFAULT_PORT})")
-    serve.add_argument("--refresh-seconds", type=float, default=float(os.environ.get("C2C_METRICS_REFRESH_SECONDS", 30)),
+    serve.add_argument("--refresh-seconds", type=positive_seconds("--refresh-seconds / C2C_METRICS_REFRESH_SECONDS"),
+                       default=os.environ.get("C2C_METRICS_REFRESH_SECONDS", "30"),
                        help="read the store at most this often; scrapes in between get the last reading (default 30)")
     serve.add_argument("--dora-days", type=_positive, default=os.environ.get("C2C_METRICS_DORA_DAYS", "30"),
                        help="the window of the c2c_dora_* gauges in days, today included, as c2c dora --since <N>d "
                             "(C2C_METRICS_DORA_DAYS; default 30)")
-    serve.add_argument("--dagster-home", default=os.environ.get("DAGSTER_HOME"),
+    serve.add_argument("--dagster-home", type=_directory, default=os.environ.get("DAGSTER_HOME"),
                        help="a Dagster instance to read snapshot run durations from (default $DAGSTER_HOME; "
                             "without one, c2c_snapshot_duration_seconds is not exported)")
+
+
+def _directory(text: str) -> str:
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{shown(text)}: --dagster-home / DAGSTER_HOME is an existing directory "
+                                         "(a Dagster instance's home)")
+    return text
 
 
 def _positive(text: str) -> int:
@@ -38,7 +51,8 @@ def _positive(text: str) -> int:
     except ValueError:
         days = 0
     if days < 1:
-        raise argparse.ArgumentTypeError(f"--dora-days / C2C_METRICS_DORA_DAYS {text!r}: a whole number of days, at least 1")
+        raise argparse.ArgumentTypeError(f"--dora-days / C2C_METRICS_DORA_DAYS {shown(text)}: a whole number of days, "
+                                         "at least 1")
     return days
 
 
