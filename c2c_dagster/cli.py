@@ -12,15 +12,15 @@ it (secrets masked); a bad value is reported there, as at load, naming the varia
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
 
+from c2c_core.cliargs import ArgumentParser, whole_number
 from c2c_core.timeutil import iso_utc, utc_now
 from c2c_dagster.delivery import cli as dora_cli
 from c2c_dagster.observability import cli as metrics_cli
-from c2c_dagster.settings import SettingsError, describe, load_settings
+from c2c_dagster.settings import MAX_RETENTION_DAYS, SettingsError, describe, load_settings
 from c2c_dagster.store import ALL_INDICES, StoreError, StoreSettings
 from c2c_dagster.store.retention import RETENTION_ENV, apply_retention, cutoff_for, retention_days_from_env
 from c2c_dagster.store.settings import shared_store
@@ -43,8 +43,10 @@ QUERIES = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="c2c", description="Code-to-container traceability queries.")
+def build_parser() -> ArgumentParser:
+    """Every argument is checked here or by the query it feeds: a bad one is exit 2 and one line
+    (``c2c_core.cliargs``), never a traceback."""
+    parser = ArgumentParser(prog="c2c", description="Code-to-container traceability queries.")
     commands = parser.add_subparsers(dest="command", required=True)
     trace = commands.add_parser("trace", help="trace a workload, pod, commit, build or digest")
     group = trace.add_mutually_exclusive_group(required=True)
@@ -59,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     prune = store_commands.add_parser(
         "prune", help=f"delete history older than --days (default ${RETENTION_ENV}): closed versions, stopped records, "
                       "old ingest problems; builds, syncs and release events are kept")
-    prune.add_argument("--days", type=int, metavar="N", help="days of history to keep (at least 1)")
+    prune.add_argument("--days", type=whole_number("--days", 1, MAX_RETENTION_DAYS), metavar="N",
+                       help=f"days of history to keep (1 to {MAX_RETENTION_DAYS})")
     commands.add_parser("config", help="print every setting, its value (secrets masked) and its source")
     metrics_cli.add_parser(commands)
     dora_cli.add_parser(commands)

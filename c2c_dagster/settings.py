@@ -85,11 +85,13 @@ def parse_bool(text: str) -> bool:
     raise ValueError("want true or false")
 
 
-def _whole(minimum: int, what: str) -> Callable[[str], int]:
+def _whole(minimum: int, what: str, maximum: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = text.strip()
-        if not value.isdigit() or int(value) < minimum:
-            raise ValueError(f"want a whole number of {what}, at least {minimum}")
+        # Length first: int() of a 100,000-digit string is refused by Python itself, with a traceback.
+        if len(value) > 12 or not value.isdigit() or int(value) < minimum or (maximum and int(value) > maximum):
+            bound = f"{minimum} to {maximum}" if maximum else f"at least {minimum}"
+            raise ValueError(f"want a whole number of {what}, {bound}")
         return int(value)
     return parse
 
@@ -150,6 +152,9 @@ def _url(text: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 
+# A hundred years: a longer retention keeps everything, and its cutoff would be before year 1.
+MAX_RETENTION_DAYS = 36_500
+
 #: Each asset's freshness windows when its ``C2C_FRESHNESS_<ASSET>`` is unset, and why
 #: (``freshness.py`` turns them into policies).
 FRESHNESS_DEFAULTS: dict[str, str] = {
@@ -197,7 +202,7 @@ class Settings(BaseModel):
     retention_days: Annotated[int | None, Var(
         "C2C_RETENTION_DAYS", "days of history to keep; set, the daily `store_retention_schedule` deletes closed "
         "versions, stopped records and ingest problems older than that (unset: everything is kept)",
-        _whole(1, "days"))] = None
+        _whole(1, "days", MAX_RETENTION_DAYS))] = None
 
     # Jenkins
     jenkins_url: Annotated[str | None, Var(
@@ -235,7 +240,8 @@ class Settings(BaseModel):
 
     # Registries and images
     registry_user: Annotated[str | None, Var(
-        "C2C_REGISTRY_USER", "registry user (an `EnvVar`) for revision labels of images no build's digest names")] = None
+        "C2C_REGISTRY_USER", "registry user (an `EnvVar`) for revision labels of images no build's digest names and "
+        "for what running tags point at now")] = None
     registry_password: Annotated[SecretStr | None, Var(
         "C2C_REGISTRY_PASSWORD", "that user's password (an `EnvVar`; masked by `c2c config`)", SecretStr,
         secret=True)] = None

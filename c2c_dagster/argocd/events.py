@@ -21,6 +21,14 @@ checked against the real v3.6 controller in ``c2c_dagster_tests/argocd/test_sync
   namespace/name; only ``metadata.uid`` tells the two apps apart, so it is part of every event id.
 * a multi-source app's ``revisions`` has one entry per source, in ``sources`` order, ref-only
   sources (a ``ref`` and no ``path``/``chart``) included.
+* a ``Failed``/``Error`` operation may have applied some resources, all, or none: its
+  ``syncResult.resources[]`` says, each with its ``status`` (``Synced`` applied, ``SyncFailed``
+  refused, ``Pruned``) and, from Argo CD 2.x on, the ``images`` of its manifest; an operation that
+  failed before applying anything (manifest generation, a shared resource, a missing service
+  account) has a ``syncResult`` without resources, or none. Argo CD's own controller tests write
+  these shapes (``controller/appcontroller_test.go`` ``PreviousSyncAttemptFailed``/``Error``,
+  ``TestProcessRequestedAppOperation_RunningPreviouslyFailed``; ``controller/sync_test.go``);
+  ``c2c_dagster_tests/argocd/test_events.py`` replays them.
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ SUCCEEDED = "Succeeded"
 # syncResult.resources[].status of a resource the sync changed in the cluster ("SyncFailed" and
 # "OutOfSync" did not; "PruneSkipped" left it).
 APPLIED = frozenset({"Synced", "Pruned"})
+# ... and of one whose manifest (and so its images) is now in the cluster.
+SYNCED = "Synced"
 
 # (API group, kind) of the workload types a deployment snapshot reads; everything else an app
 # syncs (Services, ConfigMaps, CRs ...) narrows nothing and is left out of the scope.
@@ -158,6 +168,19 @@ def _synced_images(sync_result: Mapping[str, Any]) -> list[str]:
     images: dict[str, None] = {}
     for resource in sync_result.get("resources") or []:
         if not resource.get("hookType"):
+            images.update(dict.fromkeys(resource.get("images") or []))
+    return sorted(images)
+
+
+def _applied_images(sync_result: Mapping[str, Any]) -> list[str]:
+    """The images a failed or errored operation put in the cluster: those of the resources it
+    applied (``Synced``) before failing, hooks aside. Nothing when it applied nothing. Never
+    ``status.summary.images``: that is what the app ran before, which the failed sync did not
+    deploy (and an Argo CD that lists no images per resource leaves this empty: unknown is not
+    the old images)."""
+    images: dict[str, None] = {}
+    for resource in sync_result.get("resources") or []:
+        if not resource.get("hookType") and resource.get("status") == SYNCED:
             images.update(dict.fromkeys(resource.get("images") or []))
     return sorted(images)
 
@@ -315,7 +338,10 @@ def _event(
         # history entry gets none rather than values that belong to a later sync.
         doc["sync_status"] = (status.get("sync") or {}).get("status")
         doc["health"] = (status.get("health") or {}).get("status")
-        doc["images"] = _synced_images(sync_result) or list((status.get("summary") or {}).get("images") or [])
+        if operation.get("phase") == SUCCEEDED:
+            doc["images"] = _synced_images(sync_result) or list((status.get("summary") or {}).get("images") or [])
+        else:
+            doc["images"] = _applied_images(sync_result)
     else:
         # Argo CD writes a history entry only for a successful sync.
         doc["phase"] = SUCCEEDED
@@ -342,9 +368,16 @@ def wants_snapshot(event: SyncEvent) -> bool:
     operator needs. One that applied nothing (every resource ``SyncFailed``, or no syncResult
     at all, e.g. manifest generation failed) changed nothing, and the scheduled scan covers it.
     """
-    if event.document.phase == SUCCEEDED:
+    return event.document.phase == SUCCEEDED or applied_anything(event.document)
+
+
+def applied_anything(document: SyncEventDocument) -> bool:
+    """Whether a sync changed something in the cluster: a successful one did; a failed or errored
+    one when any of its resources (hooks aside) was applied or pruned before it failed. One that
+    applied nothing is an attempt, not a deployment (DORA counts it apart: ``delivery/``)."""
+    if document.phase == SUCCEEDED:
         return True
-    return any(r.status in APPLIED for r in event.document.resources if not r.hook_type)
+    return any(r.status in APPLIED for r in document.resources if not r.hook_type)
 
 
 def snapshot_scope(event: SyncEvent) -> SnapshotScope:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
+from c2c_core.cliargs import shown
 from c2c_dagster.delivery.report import DoraQuery, DoraQueryError, dora_report, parse_period
 from c2c_dagster.store import StoreError, StoreSettings
 from c2c_dagster.store.settings import shared_store
@@ -18,9 +20,23 @@ def add_parser(commands: Any) -> None:
     dora = commands.add_parser("dora", help="DORA's four keys from what ran in production, with performance bands")
     dora.add_argument("--app", help="one app: the Argo CD app (namespace/name) or, without one, the workload's namespace/name")
     dora.add_argument("--cluster", help="one production cluster (default: every production cluster)")
-    dora.add_argument("--since", default="30d", help="the period: 30d (default; the last 30 days, today included), 4w, or a day YYYY-MM-DD")
+    dora.add_argument("--since", default="30d", type=_since,
+                      help="the period: 30d (default; the last 30 days, today included), 4w, or a day YYYY-MM-DD")
     dora.add_argument("--until", help="the period's last day, YYYY-MM-DD (default: today, UTC)")
     dora.add_argument("--json", action="store_true", help="print JSON for machines")
+
+
+# Ten years of days: a longer period would ask the store for that many days' rows, and a large
+# enough one is before year 1 (a date overflow, not an answer).
+MAX_PERIOD_DAYS = 3660
+
+
+def _since(text: str) -> str:
+    """--since as ``parse_period`` reads it, with the length of a relative period bounded."""
+    match = re.fullmatch(r"\s*(\d+)([dw])\s*", text)
+    if match and (len(match.group(1)) > 6 or int(match.group(1)) * (7 if match.group(2) == "w" else 1) > MAX_PERIOD_DAYS):
+        raise argparse.ArgumentTypeError(f"{shown(text)}: at most {MAX_PERIOD_DAYS} days (e.g. 30d, 4w, or a day YYYY-MM-DD)")
+    return text
 
 
 def _duration(seconds: float | None) -> str:
@@ -54,7 +70,9 @@ def render(report: dict[str, Any]) -> str:
         f"  lead time for changes   median {_duration(lead['median_seconds'])}, p90 {_duration(lead['p90_seconds'])} "
         f"over {lead['commits']} commits   [{lead['band'] or '-'}]",
         f"  change failure rate     {_rate(failure['rate'])} ({failure['failed_deployments']} of {failure['deployments']})"
-        f"   [{failure['band'] or '-'}]",
+        f"   [{failure['band'] or '-'}]"
+        + (f"; failed sync attempts that applied nothing: {failure['failed_sync_attempts']}"
+           if failure.get("failed_sync_attempts") else ""),
         f"  recovery time           median {_duration(recovery['median_seconds'])} over {recovery['recoveries']} recoveries"
         f"   [{recovery['band'] or '-'}]",
     ]
@@ -76,6 +94,8 @@ def render(report: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         period = parse_period(args.since, args.until)
+        if (period.last_day - period.first_day).days >= MAX_PERIOD_DAYS:
+            raise DoraQueryError(f"--since {period.first_day} to --until {period.last_day}: at most {MAX_PERIOD_DAYS} days")
         query = DoraQuery(app=args.app, cluster=args.cluster)
         store = shared_store(StoreSettings.from_env())
         report = dora_report(store, query, period)

@@ -14,7 +14,9 @@ from datetime import datetime
 from typing import Any
 
 
+from c2c_dagster.argocd.events import applied_anything
 from c2c_dagster.delivery.metrics import (
+    ATTEMPT_COLUMNS,
     COMMIT_COLUMNS,
     RAN_COLUMNS,
     RELEASE_COLUMNS,
@@ -23,6 +25,7 @@ from c2c_dagster.delivery.metrics import (
     frame,
 )
 from c2c_dagster.delivery.policy import DeliveryPolicy
+from c2c_dagster.documents.argocd import SyncEventDocument
 from c2c_dagster.store import (
     ARGOCD_SYNC_EVENTS,
     CI_BUILD_METADATA,
@@ -73,6 +76,7 @@ class InputStats:
     release_events: int = 0
     builds: int = 0
     failure_syncs: int = 0
+    failed_sync_attempts: int = 0
     commits_ran_before: int = 0
 
 
@@ -122,8 +126,8 @@ def read_inputs(store: MetadataStore, policy: DeliveryPolicy, start: datetime, e
             commit_rows += [{"event_id": event["event_id"], "commit_id": c["commit_id"], "committed_at": c.get("timestamp")}
                             for c in commits if c.get("commit_id")]
 
-    syncs = _failure_syncs(store, policy, context_start, context_end)
-    stats.failure_syncs = len(syncs)
+    syncs, attempts = _failure_syncs(store, policy, context_start, context_end, {r["app"] for r in release_rows})
+    stats.failure_syncs, stats.failed_sync_attempts = len(syncs), len(attempts)
     ran = _ran_in_production(store, policy, {c["commit_id"] for c in commit_rows})
     stats.commits_ran_before = len(ran)
     inputs = DeliveryInputs(
@@ -132,25 +136,35 @@ def read_inputs(store: MetadataStore, policy: DeliveryPolicy, start: datetime, e
         syncs=frame(syncs, SYNC_COLUMNS),
         ran=frame(ran, RAN_COLUMNS),
         observed_since=observed,
+        attempts=frame(attempts, ATTEMPT_COLUMNS),
     )
     return inputs, stats
 
 
-def _failure_syncs(store: MetadataStore, policy: DeliveryPolicy, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Syncs that ended Failed/Error or left the app Degraded, under both names an app goes by
-    (``namespace/name`` when c2c resolved it, the bare name when it could not)."""
-    rows = []
+def _failure_syncs(store: MetadataStore, policy: DeliveryPolicy, start: datetime, end: datetime,
+                   apps: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Syncs that changed the cluster and ended Failed/Error or left the app Degraded, under both
+    names an app goes by (``namespace/name`` when c2c resolved it, the bare name when it could
+    not); and apart, the failed syncs that applied nothing (attempts), each under the one name of
+    ``apps`` (the releases' apps) it goes by, else ``namespace/name``."""
+    rows, attempts = [], []
     tolerance = policy.sync_tolerance
     for sync in store.list_range(ARGOCD_SYNC_EVENTS.name, start - tolerance, end + tolerance, limit=FIND_ALL):
         cluster = sync.get("cluster")
         if not cluster or not sync.get("finished_at") or not policy.production.covers_cluster(cluster):
             continue
+        names = (f"{sync.get('app_namespace')}/{sync['app']}", sync["app"])
+        if sync.get("phase") in FAILED_PHASES and not applied_anything(SyncEventDocument.from_document(sync)):
+            # Deployed nothing: the running deployment was not touched, whatever its health says.
+            attempts.append({"cluster": cluster, "app": next((n for n in names if n in apps), names[0]),
+                             "finished_at": sync["finished_at"]})
+            continue
         signals = [name for name, hit in (("sync_failed", sync.get("phase") in FAILED_PHASES),
                                           ("sync_degraded", sync.get("health") == DEGRADED)) if hit]
         for signal in signals:
-            for app in {f"{sync.get('app_namespace')}/{sync['app']}", sync["app"]}:
+            for app in set(names):
                 rows.append({"cluster": cluster, "app": app, "finished_at": sync["finished_at"], "signal": signal})
-    return rows
+    return rows, attempts
 
 
 def _ran_in_production(store: MetadataStore, policy: DeliveryPolicy, commits: set[str]) -> list[dict[str, Any]]:

@@ -30,17 +30,22 @@ definitions, each against DORA's (dora.dev, "DORA's software delivery metrics: t
   without a recorded time, or with a time after the release (a skewed clock), are counted in
   ``commits_without_time`` and left out.
 * **Change failure rate** — DORA: the share of deployments that cause a failure in production and
-  need remediation (a hotfix, a rollback). Here: the share of deployments followed, within the
-  failure window, by any of: a *rollback* replacing it (the next deployment of that workload
-  returns to a digest that ran there before), a *fix release* replacing it (``policy.py``), or a
-  *failed or degraded sync* of its Argo CD app while it was the workload's current deployment (an
-  operation ending ``Failed``/``Error``, or health ``Degraded``). A failed deployment is counted
-  once however many signals it has; they are listed on the row. The failure itself is the signal:
-  no incident system is needed.
+  need remediation (a hotfix, a rollback). Here: the share of deployments that failed, a deployment
+  failing when, within the failure window, it is *rolled back* (the next deployment of that
+  workload returns to a digest that ran there before), *fixed* (the next deployment is a fix
+  release, ``policy.py``), or *its own rollout fails* (a sync of its Argo CD app that changed the
+  cluster ends ``Failed``/``Error`` or leaves the app ``Degraded`` while it is the workload's
+  current deployment). A rollback restores service: it is the remediation, not a failure, so a
+  fix release following a rollback does not make the rollback failed (a rollback can still fail
+  by its own rollout). A sync that failed before applying anything deployed nothing and failed
+  no running deployment: it is counted apart, as ``failed_sync_attempts`` of its app and day,
+  never in the rate. A failed deployment is counted once however many signals it has; they are
+  listed on the row. The failure itself is the signal: no incident system is needed.
 * **Failed deployment recovery time** — DORA: how long it takes to recover from a failed
-  deployment. Here: from a failed deployment to the next deployment of the same workload that did
-  not fail (the rollback or the fix that restored it), counted on the day of that restoring
-  deployment. A failure still open has no recovery time yet.
+  deployment. Here: from a failed deployment to the first later deployment of the same workload
+  that restored a working version (did not fail itself): the rollback when there was one, else
+  the fix; counted on the day of that restoring deployment. A failure still open has no
+  recovery time yet.
 
 Scopes: every figure is kept for each (cluster, app), each cluster (all its apps), each app (all
 clusters) and everything, so a period's median is computed from the lead times of exactly that
@@ -80,8 +85,10 @@ RELEASE_COLUMNS = {
 }
 # The commits each release's build brought (the build's commit range).
 COMMIT_COLUMNS = {"event_id": "str", "commit_id": "str", "committed_at": "datetime64[ns, UTC]"}
-# Failed or degraded syncs: signal is "sync_failed" or "sync_degraded".
+# Failed or degraded syncs that changed the cluster: signal is "sync_failed" or "sync_degraded".
 SYNC_COLUMNS = {"cluster": "str", "app": "str", "finished_at": "datetime64[ns, UTC]", "signal": "str"}
+# Failed syncs that applied nothing: attempts, not deployments; counted per app and day.
+ATTEMPT_COLUMNS = {"cluster": "str", "app": "str", "finished_at": "datetime64[ns, UTC]"}
 # Commits that ran in production from ``since`` on, by cluster and app, whatever the releases given
 # say: digests running at c2c's first scan, and releases outside the computed range.
 RAN_COLUMNS = {"cluster": "str", "app": "str", "commit_id": "str", "since": "datetime64[ns, UTC]"}
@@ -111,6 +118,7 @@ class DeliveryInputs:
     ran: pd.DataFrame = field(default_factory=lambda: frame([], RAN_COLUMNS))
     # cluster -> when c2c first scanned it: days before have no rows, days after count as observed.
     observed_since: Mapping[str, datetime] = field(default_factory=dict)
+    attempts: pd.DataFrame = field(default_factory=lambda: frame([], ATTEMPT_COLUMNS))
 
 
 @dataclass
@@ -155,7 +163,8 @@ def judge(deps: pd.DataFrame, syncs: pd.DataFrame, policy: DeliveryPolicy) -> pd
     next_at = by_chain["at"].shift(-1)
     replaced_soon = (next_at - d["at"]) <= window
     rolled_back = replaced_soon & by_chain["rollback"].shift(-1, fill_value=False).astype(bool)
-    fixed = replaced_soon & by_chain["fix"].shift(-1, fill_value=False).astype(bool)
+    # A rollback is the remediation: the fix that follows it replaces a working version.
+    fixed = replaced_soon & by_chain["fix"].shift(-1, fill_value=False).astype(bool) & ~d["rollback"].astype(bool)
 
     signals: list[set[str]] = [set() for _ in range(len(d))]
     for row in np.flatnonzero(rolled_back.to_numpy()):
@@ -167,7 +176,8 @@ def judge(deps: pd.DataFrame, syncs: pd.DataFrame, policy: DeliveryPolicy) -> pd
     d["signals"] = [sorted(s) for s in signals]
     d["failed"] = np.array([bool(s) for s in signals], dtype=bool)
 
-    # The next deployment of the workload that did not fail restores every failed one before it.
+    # The next deployment of the workload that did not fail (the rollback, else the fix) restores
+    # every failed one before it.
     ok_at = d["at"].where(~d["failed"])
     ok_id = d["deployment_id"].where(~d["failed"])
     d["restored_at"] = ok_at.groupby(d["chain"]).shift(-1).groupby(d["chain"]).bfill()
@@ -360,9 +370,13 @@ def _delivery_metrics(inputs: DeliveryInputs, start: datetime, end: datetime, po
     deps = judge(deps, inputs.syncs, policy)
     event_map = event_map.assign(row=pd.Index(deps["deployment_id"]).get_indexer(event_map["deployment_id"]))
     at = deps["at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    attempts = inputs.attempts
+    attempt_ns = attempts["finished_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    attempts = attempts[(attempt_ns >= start_ns) & (attempt_ns < end_ns)].reset_index(drop=True)
     codes = _Codes(
-        clusters=np.array(sorted({*deps["cluster"], *inputs.ran["cluster"], *inputs.observed_since}), dtype=object),
-        apps=np.array(sorted({*deps["app"], *inputs.ran["app"]}), dtype=object),
+        clusters=np.array(sorted({*deps["cluster"], *inputs.ran["cluster"], *inputs.observed_since,
+                                  *attempts["cluster"]}), dtype=object),
+        apps=np.array(sorted({*deps["app"], *inputs.ran["app"], *attempts["app"]}), dtype=object),
         first_day=min(start_ns, int(at.min()) if len(at) else start_ns) // NS_PER_DAY,
         days=(max(end_ns, int(at.max()) + 1 if len(at) else end_ns) - min(start_ns, int(at.min()) if len(at) else start_ns))
         // NS_PER_DAY + 2,
@@ -377,16 +391,19 @@ def _delivery_metrics(inputs: DeliveryInputs, start: datetime, end: datetime, po
     restored = deps[deps["failed"].to_numpy() & deps["restored_at"].notna().to_numpy()
                     & (restored_ns >= start_ns) & (restored_ns < end_ns)].reset_index(drop=True)
     commits = _commits(deps, inputs, event_map, codes)
+    attempts = attempts.assign(
+        cluster_code=_codes(attempts["cluster"], codes.clusters), app_code=_codes(attempts["app"], codes.apps),
+        day=attempts["finished_at"].to_numpy(dtype="datetime64[ns]").view(np.int64) // NS_PER_DAY)
 
     rows: list[dict[str, Any]] = []
     for scope in SCOPES:
-        rows += _scope_rows(scope, codes, in_range, restored, commits, inputs, start_ns, end_ns)
+        rows += _scope_rows(scope, codes, in_range, restored, commits, inputs, start_ns, end_ns, attempts)
     rows.sort(key=lambda r: r["row_id"])
     return DeliveryResult(rows=rows, deployments=in_range)
 
 
 def _scope_rows(scope: str, codes: _Codes, deps: pd.DataFrame, restored: pd.DataFrame, commits: _Commits,
-                inputs: DeliveryInputs, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
+                inputs: DeliveryInputs, start_ns: int, end_ns: int, attempts: pd.DataFrame) -> list[dict[str, Any]]:
     keys = codes.key(scope, deps["cluster_code"].to_numpy(), deps["app_code"].to_numpy(), deps["day"].to_numpy())
     flags = {"deployments": np.ones(len(deps), bool), "rollbacks": deps["rollback"].to_numpy(bool),
              "fix_deployments": deps["fix"].to_numpy(bool), "failed_deployments": deps["failed"].to_numpy(bool),
@@ -408,6 +425,9 @@ def _scope_rows(scope: str, codes: _Codes, deps: pd.DataFrame, restored: pd.Data
     recovery = restored["recovery_seconds"].to_numpy()
     recoveries = _Groups(restored_keys, np.lexsort((restored_ids, recovery, restored_keys)),
                          {"deployment_id": restored_ids, "recovery_seconds": recovery})
+    attempt_keys = codes.key(scope, attempts["cluster_code"].to_numpy(np.int64), attempts["app_code"].to_numpy(np.int64),
+                             attempts["day"].to_numpy(np.int64))
+    tried = _Groups(attempt_keys, np.argsort(attempt_keys, kind="stable"), {})
 
     # Each commit once per scope, at its first release in that scope; a commit that ran there
     # earlier (inputs.ran: at the first scan, or released outside the range) is not new. On a tie
@@ -434,7 +454,7 @@ def _scope_rows(scope: str, codes: _Codes, deps: pd.DataFrame, restored: pd.Data
     undated = _Groups(lead_keys, undated_rows, {"one": np.ones(len(commits.at), np.int64)})
 
     # The rows: every key with something in it, plus the observed days; built column by column.
-    row_keys = np.unique(np.concatenate([counted.keys, leads.keys, recoveries.keys, undated.keys,
+    row_keys = np.unique(np.concatenate([counted.keys, leads.keys, recoveries.keys, undated.keys, tried.keys,
                                          _observed_days(scope, codes, inputs.observed_since, start_ns, end_ns)]))
     rest, day = np.divmod(row_keys, codes.days)
     cluster_code, app_code = np.divmod(rest, len(codes.apps) + 1)
@@ -444,6 +464,9 @@ def _scope_rows(scope: str, codes: _Codes, deps: pd.DataFrame, restored: pd.Data
     index, hit = counted.align(row_keys)
     sums = {name: np.where(hit, np.add.reduceat(counted.arrays[name], counted.starts)[index], 0).tolist()
             if len(counted.keys) else [0] * len(row_keys) for name in flags}
+    tried_index, tried_hit = tried.align(row_keys)
+    failed_attempts = np.where(tried_hit, (tried.ends - tried.starts)[tried_index], 0).tolist() \
+        if len(tried.keys) else [0] * len(row_keys)
     undated_index, undated_hit = undated.align(row_keys)
     without_time = np.where(undated_hit, (undated.ends - undated.starts)[undated_index], 0).tolist() \
         if len(undated.keys) else [0] * len(row_keys)
@@ -479,6 +502,7 @@ def _scope_rows(scope: str, codes: _Codes, deps: pd.DataFrame, restored: pd.Data
             "failed_deployments": failed,
             "change_failure_rate": failed / deployments if deployments else None,
             "failures": [{"deployment": d, "signals": f} for d, f in zip(failure_ids[i], failure_signals[i], strict=True)],
+            "failed_sync_attempts": failed_attempts[i],
             "lead_time_commits": lead_commits[i],
             "lead_time_seconds": lead_lists[i],
             "lead_time_count": len(lead_lists[i]),

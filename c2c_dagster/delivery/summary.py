@@ -47,7 +47,7 @@ def summarize(rows: Iterable[Mapping[str, Any]], period: Period) -> dict[str, An
     ordered = sorted(rows, key=lambda r: r["day"])
     totals = {key: sum(int(r.get(key) or 0) for r in ordered) for key in (
         "deployments", "rollbacks", "fix_deployments", "untraceable_deployments", "external_deployments",
-        "failed_deployments", "commits_without_time")}
+        "failed_deployments", "commits_without_time", "failed_sync_attempts")}
     lead: dict[str, float] = {}
     for row in ordered:
         for commit, seconds in zip(row.get("lead_time_commits") or [], row.get("lead_time_seconds") or [], strict=True):
@@ -87,6 +87,8 @@ def summarize(rows: Iterable[Mapping[str, Any]], period: Period) -> dict[str, An
             "rate": rate,
             "band": failure_rate_band(rate),
             "failures": failures,
+            # Failed syncs that applied nothing: shown apart, not failed deployments.
+            "failed_sync_attempts": totals["failed_sync_attempts"],
         },
         "recovery_time": {
             "recoveries": len(recoveries),

@@ -84,9 +84,9 @@ class IngestProblemDocument(Document):
 
     problem_id: str = keyword(lookup=True, default="")  # "<source>/<kind>/<subject>"
     source: str | None = keyword(lookup=True)  # "jenkins"
-    # job_unreadable, folder_unreadable, folder_beyond_depth, build_entry_invalid
+    # job_unreadable, folder_unreadable, folder_beyond_depth, build_entry_invalid, build_refused
     kind: str | None = keyword(lookup=True)
-    subject: str | None = keyword(lookup=True)  # the job or folder full name
+    subject: str | None = keyword(lookup=True)  # the job or folder full name, or a build id
     reason: str | None = text()
     url: str | None = keyword()
     open: bool | None = boolean()

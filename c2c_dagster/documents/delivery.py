@@ -39,6 +39,8 @@ class DeliveryMetricsRow(Document):
     failed_deployments: int | None = integer()
     change_failure_rate: float | None = double()
     failures: list[DeploymentFailure] = nested(DeploymentFailure, many=True)
+    # Failed syncs that applied nothing: attempts, not deployments, never in the rate.
+    failed_sync_attempts: int | None = integer()
     lead_time_commits: list[str] = keyword(factory=list)
     lead_time_seconds: list[float] = double(factory=list)  # aligned with lead_time_commits
     lead_time_count: int | None = integer()

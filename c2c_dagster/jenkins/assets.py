@@ -8,19 +8,21 @@ from typing import Any
 
 import dagster as dg
 
-from c2c_core.timeutil import utc_now
+from c2c_core.timeutil import iso_utc, utc_now
 from c2c_dagster.documents.builds import BuildDocument
 from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.jenkins.ingest import (
     BuildRef,
     IngestReport,
+    StoredBuilds,
     WindowScan,
     builds_in_window,
     documents_to_write,
     fetch_builds,
+    store_builds,
 )
 from c2c_dagster.jenkins.partitions import ci_build_partitions
-from c2c_dagster.jenkins.resources import JenkinsResource
+from c2c_dagster.jenkins.resources import JenkinsAuthError, JenkinsResource
 from c2c_dagster.observability.ui import builds_preview
 from c2c_dagster.store import CI_BUILD_METADATA, MetadataStoreResource
 
@@ -43,6 +45,10 @@ class CiBuildsConfig(dg.Config):
     freshness_policy=freshness_policy("ci_builds"),
     kinds={"jenkins", "opensearch"},
     group_name="ci",
+    check_specs=[dg.AssetCheckSpec(
+        "no_refused_builds", asset="ci_builds",
+        description="Warns when the store refused build documents of the run (each is an open build_refused "
+                    "ingest problem with the store's reason); the run itself succeeds for the others.")],
     owners=["team:platform"],
 )
 def ci_builds(
@@ -58,10 +64,18 @@ def ci_builds(
     ``c2c-build-metadata``); a build without a valid one is still recorded, flagged
     ``digest_missing``, never given a guessed digest. Documents are upserted by ``build_id``,
     so re-runs and backfills never duplicate. One build Jenkins cannot describe is recorded with
-    the reason and the others still land; the first partition holds every older build too.
+    the reason and the others still land; the first partition holds every older build too. A
+    build document the store refuses (a value out of its mapped type) is an open ``build_refused``
+    ingest problem with the store's reason, counted in ``builds_refused``; the others' run succeeds
+    and the ``no_refused_builds`` check warns.
     """
-    refs, scan = _builds_to_ingest(context, config, jenkins)
-    report = fetch_builds(jenkins, refs, utc_now())
+    try:
+        refs, scan = _builds_to_ingest(context, config, jenkins)
+        report = fetch_builds(jenkins, refs, utc_now())
+    except JenkinsAuthError as exc:
+        # Credentials do not mend themselves within the retry policy's 70 s: fail at once. The
+        # sensor requests the builds again once a later run of theirs can succeed.
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
     db = store.get_store()
     recorded = db.find(CI_BUILD_METADATA.name, "build_id", sorted(report.unreadable)) if report.unreadable else []
     documents = documents_to_write(report, (d["build_id"] for d in recorded))
@@ -70,8 +84,17 @@ def ci_builds(
     for doc in documents:
         for problem in doc.ingest_problems:
             context.log.warning(f"{doc.build_id}: {problem}")
-    written = db.upsert(CI_BUILD_METADATA.name, [doc.to_document() for doc in documents]).written
-    return dg.MaterializeResult(metadata=_metadata(report, scan, documents, written, jenkins.base_url))
+    stored = store_builds(db, documents, now=iso_utc(utc_now()))
+    for build, reason in stored.refused.items():
+        context.log.warning(f"{build}: {reason}; recorded in ingest-problems, the other builds are stored")
+    refused = stored.refused
+    return dg.MaterializeResult(
+        metadata=_metadata(report, scan, documents, stored, jenkins.base_url),
+        check_results=[dg.AssetCheckResult(
+            check_name="no_refused_builds", passed=not refused, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"builds_refused": len(refused),
+                      "refused_builds": dg.MetadataValue.json(dict(list(refused.items())[:SHOWN]))})],
+    )
 
 
 def _builds_to_ingest(
@@ -101,7 +124,8 @@ def _builds_to_ingest(
 
 
 def _metadata(
-    report: IngestReport, scan: WindowScan | None, documents: list[BuildDocument], written: int, jenkins_url: str
+    report: IngestReport, scan: WindowScan | None, documents: list[BuildDocument], stored: StoredBuilds,
+    jenkins_url: str,
 ) -> dict[str, Any]:
     statuses = report.status_counts()
     missing = report.missing_digests()
@@ -111,7 +135,10 @@ def _metadata(
         "unreadable_jobs": dg.MetadataValue.json(dict(list(scan.unreadable_jobs.items())[:SHOWN])),
     } if scan else {}
     return {
-        "builds_written": written,
+        "builds_written": stored.written,
+        "builds_refused": len(stored.refused),
+        "builds_refused_reasons": dg.MetadataValue.json(dict(list(stored.refused.items())[:SHOWN])),
+        "builds_refusals_resolved": stored.problems_resolved,
         "succeeded": statuses.get("SUCCESS", 0),
         "failed": statuses.get("FAILURE", 0),
         "unstable": statuses.get("UNSTABLE", 0),

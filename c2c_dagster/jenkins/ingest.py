@@ -14,7 +14,8 @@ from typing import Any
 
 from c2c_core.builds import build_id
 from c2c_core.timeutil import to_epoch_ms
-from c2c_dagster.documents.builds import BuildDocument
+from c2c_dagster.documents.builds import BuildDocument, IngestProblemDocument
+from c2c_dagster.jenkins.problems import BUILD_REFUSED, IngestProblem, problem_documents, resolved_documents
 from c2c_dagster.jenkins.resources import (
     HISTORY_PAGE,
     JenkinsAuthError,
@@ -24,6 +25,7 @@ from c2c_dagster.jenkins.resources import (
     JobListing,
 )
 from c2c_dagster.jenkins.transform import build_document, find_metadata_artifact, is_finished, unreadable_build_document
+from c2c_dagster.store import CI_BUILD_METADATA, FIND_ALL, INGEST_PROBLEMS, BulkItemError, BulkWriteError, MetadataStore
 
 # Builds are fetched a few at a time: Jenkins answers each quickly, the wait is the round trip.
 FETCH_WORKERS = 8
@@ -75,6 +77,49 @@ def documents_to_write(report: IngestReport, recorded: Iterable[str]) -> list[Bu
     fully (``recorded``): a passing 5xx must not wipe a good document."""
     kept = set(recorded)
     return [d for d in report.documents if not (d.build_id in kept and d.metadata_source == "unreadable")]
+
+
+@dataclass
+class StoredBuilds:
+    """What the store did with a run's documents."""
+
+    written: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # build id -> the store's reason
+    problems_resolved: int = 0  # refusals of earlier runs whose build is now stored
+
+
+def is_refusal(error: BulkItemError) -> bool:
+    """The document itself is refused (4xx: out of its mapped type, an immense term), so a retry
+    would be refused again. 429 and 5xx are the store's state, not the document's: the run fails
+    and is retried, as before."""
+    return 400 <= error.status < 500 and error.status != 429
+
+
+def store_builds(db: MetadataStore, documents: list[BuildDocument], *, now: str) -> StoredBuilds:
+    """Upsert ``documents``; a document the store refuses becomes an open ``build_refused`` ingest
+    problem with the store's reason instead of failing the others' run, and a build stored now
+    closes the refusal an earlier run recorded for it."""
+    outcome = StoredBuilds()
+    try:
+        outcome.written = db.upsert(CI_BUILD_METADATA.name, [doc.to_document() for doc in documents]).written
+    except BulkWriteError as exc:
+        if not all(is_refusal(error) for error in exc.errors):
+            raise
+        outcome.written = exc.written
+        outcome.refused = {error.doc_id: f"[{error.status}] {error.reason}"[:1000] for error in exc.errors}
+    urls = {doc.build_id: doc.build_url for doc in documents}
+    problems = [IngestProblem(BUILD_REFUSED, build, f"the store refused the build's document: {reason}", urls.get(build))
+                for build, reason in sorted(outcome.refused.items())]
+    ids = sorted({IngestProblem(BUILD_REFUSED, doc.build_id, "").problem_id for doc in documents})
+    known = {doc.problem_id: doc for doc in
+             IngestProblemDocument.from_documents(db.find(INGEST_PROBLEMS.name, "problem_id", ids, limit=FIND_ALL))}
+    if problems:
+        db.upsert(INGEST_PROBLEMS.name, [doc.to_document() for doc in problem_documents(problems, known, now=now)])
+    resolved = resolved_documents(known, problems, now=now)
+    if resolved:
+        db.upsert(INGEST_PROBLEMS.name, resolved, mode="merge")
+    outcome.problems_resolved = len(resolved)
+    return outcome
 
 
 class UnreadableBuild(Exception):

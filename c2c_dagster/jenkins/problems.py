@@ -1,8 +1,9 @@
 """Ingestion problems with no build document to live on, kept in the ``ingest-problems`` index.
 
 Pure functions, tested directly. A job whose builds cannot be listed, a folder that does not
-answer or lies beyond the depth bound, listing entries without a build number: each is one
-document ``jenkins/<kind>/<subject>``, upserted every tick it is seen (``first_seen`` kept,
+answer or lies beyond the depth bound, listing entries without a build number, a build document
+the store refused (``build_refused``, subject the build id; written by ``ci_builds``, closed by
+the run that stores the build): each is one document ``jenkins/<kind>/<subject>``, upserted every tick it is seen (``first_seen`` kept,
 ``last_seen`` moved on) and closed (``open: false``, ``resolved_at``) by the first tick that reads
 Jenkins without seeing it again. A problem with one build is recorded on that build's
 ci-build-metadata document instead (``ingest_problems``).
@@ -21,6 +22,7 @@ JOB_UNREADABLE = "job_unreadable"
 FOLDER_UNREADABLE = "folder_unreadable"
 FOLDER_BEYOND_DEPTH = "folder_beyond_depth"
 BUILD_ENTRY_INVALID = "build_entry_invalid"
+BUILD_REFUSED = "build_refused"
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ from urllib.parse import quote
 import dagster as dg
 import requests
 from pydantic import PrivateAttr
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from c2c_core.builds import build_id
+from c2c_dagster.jenkins.budget import ITEM_BUDGET_SECONDS, TICK_REQUEST_TIMEOUT, OverBudget, bounded_map
 from c2c_dagster.settings import Settings, load_settings
 
 _JOB_FIELDS = "name,url,_class"
@@ -48,6 +50,56 @@ BUILD_DETAIL_TREE = ",".join(
 )
 # Jenkins' `builds` holds only the newest 100; `allBuilds{M,N}` pages through history.
 HISTORY_PAGE = 100
+# An answer c2c reads is a few KB (a listing of 100 builds) to a few hundred KB (a build with a
+# thousand commits); anything over this is read no further and is that job's or build's problem,
+# not the process's memory.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+# Jenkins' answers nest a handful of levels (folders are read LEVELS_PER_REQUEST at a time),
+# build-metadata.json four; deeper JSON is refused before any code walks it recursively.
+MAX_JSON_DEPTH = 64
+Timeout = float | tuple[float, float]
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether parsed JSON nests more than ``limit`` levels; iterative, so any depth is safe."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def load_json(content: bytes, what: str) -> Any:
+    """``content`` parsed as JSON, or ``ValueError`` saying plainly what is wrong with it.
+
+    Bytes, not text: ``json`` then reads UTF-8 (a BOM is skipped) and UTF-16/32 as RFC 8259
+    allows, and refuses anything else (latin-1 bytes) instead of ``requests`` decoding it with
+    replacement characters. ``RecursionError`` is what ``json`` raises for ``[[[...]]]`` nested
+    past the interpreter's recursion limit; it is not a ``ValueError``, so it is turned into one
+    here, where the JSON is parsed, and never reaches a caller as a crash.
+    """
+    if len(content) > MAX_ANSWER_BYTES:
+        raise ValueError(f"{what} is not valid JSON: larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MiB, not read")
+    try:
+        value = json.loads(content)
+    except RecursionError:
+        raise ValueError(f"{what} is not valid JSON: nested too deeply to parse "
+                         f"(c2c reads at most {MAX_JSON_DEPTH} levels)") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} is not valid JSON: not UTF-8 (nor UTF-16/32): {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{what} is not valid JSON: {exc} (starts {content[:80]!r})") from None
+    if nested_deeper_than(value, MAX_JSON_DEPTH):
+        raise ValueError(f"{what} is not valid JSON for c2c: nested deeper than {MAX_JSON_DEPTH} levels, not read")
+    return value
 
 
 class JenkinsError(RuntimeError):
@@ -56,6 +108,13 @@ class JenkinsError(RuntimeError):
 
 class JenkinsUnreachableError(JenkinsError):
     """No answer at all (refused, timed out): nothing of Jenkins can be read right now."""
+
+
+class JenkinsTimeoutError(JenkinsUnreachableError):
+    """A request, or a job's or folder's time budget in a sensor tick, ran out.
+
+    An ``Unreachable`` error for a run (Jenkins as a whole may be overloaded: the run is retried),
+    but in a sensor tick only the job or folder that was slow is skipped (see ``sensors.py``)."""
 
 
 class JenkinsAuthError(JenkinsError):
@@ -169,16 +228,27 @@ class JenkinsResource(dg.ConfigurableResource):
             self._session = session
         return self._session
 
-    def _get(self, path: str, params: dict[str, str] | None = None, *, allow_404: bool = False) -> requests.Response | None:
+    def _get(
+        self, path: str, params: dict[str, str] | None = None, *, allow_404: bool = False, timeout: Timeout | None = None
+    ) -> tuple[str, bytes] | None:
+        """(URL, body) of a 2xx answer; the body is read up to ``MAX_ANSWER_BYTES`` and no further."""
         url = f"{self.base_url}{path}"
         try:
             response = self.session().get(
-                url, params=params, timeout=(self.connect_timeout_seconds, self.read_timeout_seconds)
+                url, params=params, stream=True,
+                timeout=timeout or (self.connect_timeout_seconds, self.read_timeout_seconds),
             )
+            with response:
+                body = _bounded_body(response)
         except requests.RequestException as exc:
-            raise JenkinsUnreachableError(
-                f"Jenkins at {self.base_url} unreachable ({url}): {exc}. Check C2C_JENKINS_URL and "
-                "that Jenkins is up; nothing was written, the run can be retried."
+            if not _timed_out(exc):
+                raise JenkinsUnreachableError(
+                    f"Jenkins at {self.base_url} unreachable ({url}): {exc}. Check C2C_JENKINS_URL and "
+                    "that Jenkins is up; nothing was written, the run can be retried."
+                ) from exc
+            raise JenkinsTimeoutError(
+                f"Jenkins at {self.base_url} did not answer {url} in time: {exc}. Nothing was written; "
+                "the run can be retried."
             ) from exc
         if response.status_code == 404 and allow_404:
             return None
@@ -190,63 +260,95 @@ class JenkinsResource(dg.ConfigurableResource):
         if response.status_code >= 400:
             raise JenkinsError(
                 f"Jenkins answered {response.status_code} for {url} after {self.retries} retries: "
-                f"{response.text[:200]!r}"
+                f"{(body or b'')[:200].decode('utf-8', 'replace')!r}"
             )
-        return response
+        if body is None:
+            raise JenkinsError(f"Jenkins' answer for {response.url} is larger than "
+                               f"{MAX_ANSWER_BYTES // (1024 * 1024)} MiB; not read")
+        return response.url, body
 
-    def _get_json(self, path: str, tree: str, *, allow_404: bool = False) -> dict[str, Any] | None:
-        response = self._get(f"{path}/api/json", {"tree": tree}, allow_404=allow_404)
-        if response is None:
+    def _get_json(
+        self, path: str, tree: str, *, allow_404: bool = False, timeout: Timeout | None = None
+    ) -> dict[str, Any] | None:
+        answer = self._get(f"{path}/api/json", {"tree": tree}, allow_404=allow_404, timeout=timeout)
+        if answer is None:
             return None
+        url, content = answer
         try:
-            body = response.json()
+            body = load_json(content, "the answer")
         except ValueError as exc:
             raise JenkinsError(
-                f"Jenkins returned malformed JSON for {response.url}: {exc} "
-                f"(starts {response.text[:80]!r}); is C2C_JENKINS_URL a Jenkins controller?"
+                f"Jenkins returned malformed JSON for {url}: {exc}; is C2C_JENKINS_URL a Jenkins controller?"
             ) from exc
         if not isinstance(body, dict):
-            raise JenkinsError(f"Jenkins returned {type(body).__name__} for {response.url}, expected an object")
+            raise JenkinsError(f"Jenkins returned {type(body).__name__} for {url}, expected an object")
         return body
 
     # -- the API c2c uses ---------------------------------------------------------------------
 
-    def list_jobs(self) -> JobListing:
+    def list_jobs(self, *, deadline: float | None = None) -> JobListing:
         """Every buildable job, in folders and multibranch projects of any depth up to
         ``max_folder_depth``. The root must answer (else ``JenkinsError``); a folder below it that
-        does not is listed in ``unreadable_folders`` and the rest of the tree is still read."""
+        does not is listed in ``unreadable_folders`` and the rest of the tree is still read.
+
+        ``deadline`` (``time.monotonic()``; a sensor tick's): requests use the tick's short
+        timeouts, the root and each folder get ``ITEM_BUDGET_SECONDS``, and the folders not read
+        by the deadline are ``unreadable_folders`` too. The folders of one level are read at once.
+        """
+        bounded = deadline is not None
+        timeout = TICK_REQUEST_TIMEOUT if bounded else None
+        budget = ITEM_BUDGET_SECONDS if bounded else float("inf")
+        until = deadline if deadline is not None else float("inf")
         listing = JobListing()
         # An item at depth d (top level: 1) sits inside d - 1 folders.
         levels = max(1, min(LEVELS_PER_REQUEST, self.max_folder_depth + 1))
-        body = self._get_json("", jobs_tree(levels))
+        root = bounded_map(lambda _: self._get_json("", jobs_tree(levels), timeout=timeout), [""],
+                           item_seconds=budget, deadline=until)[""]
         listing.requests += 1
-        found, pending = flatten_jobs(body.get("jobs", []), levels=levels)
+        if isinstance(root, OverBudget):
+            raise JenkinsTimeoutError(f"Jenkins at {self.base_url} did not list its jobs: {root.describe()}")
+        if isinstance(root, BaseException):
+            raise root
+        found, pending = flatten_jobs((root or {}).get("jobs", []), levels=levels)
         listing.jobs.extend(found)
         while pending:
-            folder, depth = pending.pop(0)
-            if depth > self.max_folder_depth:
-                listing.beyond_depth.append(folder)
-                continue
-            levels = max(1, min(LEVELS_PER_REQUEST, self.max_folder_depth - depth + 1))
-            try:
-                answer = self._get_json(job_path(folder), jobs_tree(levels), allow_404=True)
-            except JenkinsError as exc:
-                listing.unreadable_folders[folder] = str(exc)
-                continue
-            finally:
-                listing.requests += 1
-            if answer is None:  # deleted since its parent was read
-                continue
-            found, deeper = flatten_jobs(answer.get("jobs", []), folder, depth + 1, levels)
-            listing.jobs.extend(found)
-            pending.extend(deeper)
+            wave: dict[str, int] = {}
+            for folder, depth in pending:
+                if depth > self.max_folder_depth:
+                    listing.beyond_depth.append(folder)
+                else:
+                    wave[folder] = max(1, min(LEVELS_PER_REQUEST, self.max_folder_depth - depth + 1))
+            depths = dict(pending)
+            answers = bounded_map(
+                lambda folder: self._get_json(job_path(folder), jobs_tree(wave[folder]), allow_404=True,
+                                              timeout=timeout),
+                sorted(wave), item_seconds=budget, deadline=until)
+            listing.requests += len(wave)
+            pending = []
+            for folder, answer in sorted(answers.items()):
+                if isinstance(answer, OverBudget):
+                    listing.unreadable_folders[folder] = answer.describe()
+                elif isinstance(answer, JenkinsError):
+                    listing.unreadable_folders[folder] = str(answer)
+                elif isinstance(answer, BaseException):
+                    raise answer
+                elif answer is not None:  # None: deleted since its parent was read
+                    found, deeper = flatten_jobs(answer.get("jobs", []), folder, depths[folder] + 1, wave[folder])
+                    listing.jobs.extend(found)
+                    pending.extend(deeper)
         listing.jobs.sort(key=lambda job: job.full_name)
         return listing
 
-    def recent_builds(self, job_full_name: str) -> list[dict[str, Any]] | None:
+    def recent_builds(self, job_full_name: str, *, timeout: Timeout | None = None) -> list[dict[str, Any]] | None:
         """The newest (up to 100) builds of a job, newest first; None if the job is gone."""
-        body = self._get_json(job_path(job_full_name), f"builds[{BUILD_SUMMARY_FIELDS}]", allow_404=True)
-        return None if body is None else list(body.get("builds") or [])
+        body = self._get_json(job_path(job_full_name), f"builds[{BUILD_SUMMARY_FIELDS}]", allow_404=True,
+                              timeout=timeout)
+        if body is None:
+            return None
+        builds = body.get("builds") or []
+        if not isinstance(builds, list):
+            raise JenkinsError(f"Jenkins listed the builds of {job_full_name} as {type(builds).__name__}, not a list")
+        return builds
 
     def build_history(self, job_full_name: str, start: int, end: int) -> list[dict[str, Any]]:
         """Builds ``start``..``end`` (exclusive, newest first) of the whole history via ``allBuilds``."""
@@ -260,21 +362,42 @@ class JenkinsResource(dg.ConfigurableResource):
         return self._get_json(f"{job_path(job_full_name)}/{number}", BUILD_DETAIL_TREE, allow_404=True)
 
     def artifact(self, job_full_name: str, number: int, relative_path: str) -> bytes | None:
-        """An archived artifact's bytes, or None if it is not there."""
-        response = self._get(
-            f"{job_path(job_full_name)}/{number}/artifact/{quote(relative_path)}", allow_404=True
-        )
-        return None if response is None else response.content
+        """An archived artifact's bytes, or None if it is not there (one over ``MAX_ANSWER_BYTES``
+        is a ``JenkinsError`` naming it)."""
+        answer = self._get(f"{job_path(job_full_name)}/{number}/artifact/{quote(relative_path)}", allow_404=True)
+        return None if answer is None else answer[1]
 
     def artifact_json(self, job_full_name: str, number: int, relative_path: str) -> Any:
         """An archived JSON artifact parsed; raises ``ValueError`` naming it if it is not JSON."""
         content = self.artifact(job_full_name, number, relative_path)
         if content is None:
             return None
-        try:
-            return json.loads(content)
-        except ValueError as exc:
-            raise ValueError(f"{relative_path} of {build_id(job_full_name, number)} is not valid JSON: {exc}") from exc
+        # load_json's messages say "is not valid JSON" for a parse error, which the run's
+        # ``invalid_artifacts`` count looks for; nesting, size and encoding say what they are.
+        return load_json(content, f"{relative_path} of {build_id(job_full_name, number)}")
+
+
+def _timed_out(exc: requests.RequestException) -> bool:
+    """A read timeout (Jenkins took the request and did not answer), however ``requests`` wraps
+    it: one retried to exhaustion, or one in the middle of the body, comes back as a
+    ``ConnectionError`` around urllib3's. A refused or timed-out connection is not one: that is
+    Jenkins unreachable (urllib3's ``NewConnectionError`` is a ``ConnectTimeoutError``)."""
+    if isinstance(exc, requests.ReadTimeout):
+        return True
+    cause = exc.args[0] if exc.args else None
+    return isinstance(cause, urllib3.exceptions.ReadTimeoutError) or isinstance(
+        getattr(cause, "reason", None), urllib3.exceptions.ReadTimeoutError)
+
+
+def _bounded_body(response: requests.Response) -> bytes | None:
+    """The answer's bytes, or None once it passes ``MAX_ANSWER_BYTES`` (the rest is not read)."""
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=1024 * 1024):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def jenkins_resource_from_env(settings: Settings | None = None) -> JenkinsResource:

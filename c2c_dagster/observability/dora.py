@@ -65,8 +65,9 @@ def dora_families(summaries: Sequence[ScopeSummary], window_days: int) -> list[M
         ("deployments", "Production deployments (changes of a workload's running digest, rollbacks included)"),
         ("deployments_per_day", "Deployment frequency: deployments per observed day"),
         ("rollbacks", "Deployments that returned to an earlier digest"),
-        ("failed_deployments", "Deployments followed within the failure window by a rollback, a fix release or "
-                               "a failed or degraded Argo CD sync"),
+        ("failed_deployments", "Deployments rolled back, replaced by a fix release, or whose own rollout failed "
+                               "(a failed or degraded Argo CD sync that changed the cluster) within the failure window"),
+        ("failed_sync_attempts", "Argo CD syncs that failed before applying anything (no deployment; not in the rate)"),
         ("change_failure_rate", "Change failure rate: failed deployments / deployments"),
         ("lead_time_commits", "Commits with a commit time released for the first time"),
         ("recoveries", "Failed deployments restored by a later good deployment"),
@@ -89,6 +90,7 @@ def dora_families(summaries: Sequence[ScopeSummary], window_days: int) -> list[M
             "deployments_per_day": frequency["per_day"],
             "rollbacks": frequency["rollbacks"],
             "failed_deployments": failure["failed_deployments"],
+            "failed_sync_attempts": failure.get("failed_sync_attempts"),
             "change_failure_rate": failure["rate"],
             "lead_time_commits": lead_time["commits"],
             "recoveries": recovery_time["recoveries"],

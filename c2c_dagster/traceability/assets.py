@@ -94,7 +94,7 @@ def traceability_records(
     db = store.get_store()
     policy = image_policy.policy(db)
     context.log.info(f"internal images: {', '.join(policy.internal) or 'all'} ({policy.source})")
-    view = read_cluster(db, cluster, registry, log=context.log.info)
+    view = read_cluster(db, cluster, registry, log=context.log.info, classify=policy.classify)
     now = iso_utc(utc_now())
     plan = plan_records(view, policy, now=now, watermark=read_watermark(db, cluster, TRACEABILITY_METADATA.name))
     if plan.changed:
@@ -136,6 +136,10 @@ def _metadata(cluster: str, plan: RecordsPlan, view: ClusterView, policy: ImageP
                                              sorted(plan.moved.items())[:50]}),
         "internal_images": dg.MetadataValue.json({"prefixes": list(policy.internal), "from": policy.source}),
         "registry_lookups": len(view.facts),
+        # One question per distinct tag (tags.tags_to_ask); refusals and timeouts are listed, not fatal.
+        "registry_tag_lookups": len(view.tags),
+        "registry_tag_requests": view.tag_requests,
+        "registry_tag_errors": dg.MetadataValue.json(dict(list(view.tag_errors.items())[:50])),
         # Tables of what needs attention and a link to the dashboard (C2C_GRAFANA_URL).
         **traceability_preview(cluster, records, events),
     }

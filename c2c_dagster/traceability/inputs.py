@@ -1,6 +1,7 @@
 """What ``traceability_records`` reads for one cluster: the current deployment versions, the
 cluster's records so far, the builds its containers can match, the registry's word on the
-digests no build names, and the latest Argo CD sync of each app (``read_cluster``)."""
+digests no build names and on every tag an internal image runs by, and the latest Argo CD sync
+of each app (``read_cluster``)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,16 @@ from c2c_dagster.store import ARGOCD_SYNC_EVENTS, DEPLOYMENT_METADATA, FIND_ALL,
 from c2c_dagster.traceability.build_lookup import BuildKeys, find_builds
 from c2c_dagster.traceability.correlate import BuildIndex, SyncInfo
 from c2c_dagster.traceability.plan import ClusterView
+from c2c_dagster.traceability.tags import tags_to_ask
 from c2c_dagster.traceability.view import running_containers
 
 
 def read_cluster(
-    store: MetadataStore, cluster: str, registry: RegistryResource, log: Callable[[str], None] = lambda _: None
+    store: MetadataStore, cluster: str, registry: RegistryResource, log: Callable[[str], None] = lambda _: None,
+    *, classify: Callable[[str], str] | None = None,
 ) -> ClusterView:
+    """``classify`` names an image internal or external (default: all internal): the registry is
+    asked what the tag of every internal image points at now."""
     current = store.find(DEPLOYMENT_METADATA.name, "current", cluster, limit=FIND_ALL)
     containers = running_containers(version_from_document(doc) for doc in current)
     observed_at = observed_until(current, read_watermark(store, cluster, DEPLOYMENT_METADATA.name))
@@ -36,8 +41,8 @@ def read_cluster(
     keys = BuildKeys.of(containers, extra_digests=[r.image_digest for r in records if r.image_digest])
     index = BuildIndex(find_builds(store, keys))
 
-    # Only digests no build names go to the registry: a revision label or index members may
-    # still tie them to a build, and what the image's tag points at now shows a moved tag.
+    # Only digests no build names go to the registry for their facts: a revision label or index
+    # members may still tie them to a build.
     images = {
         pod.digest: pod.image or container.image
         for container in containers
@@ -56,8 +61,18 @@ def read_cluster(
     )
     if added:
         index.add(find_builds(store, added))
+    # What each tag points at now, one question per distinct tag: a tag re-pushed outside CI
+    # (by hand, another pipeline, a registry rule) under pods still running the old digest.
+    # An index whose platform manifests are known needs no GET to tell it is what a node runs.
+    asked = tags_to_ask(containers, classify=classify, unknown_digests=images)
+    known_indexes = {d for d, builds in index.by_digest.items() if any(b.platform_digests for b in builds)}
+    known_indexes |= {d for d, f in facts.items() if f.platform_digests}
+    lookups = registry.resolve_tags(asked.values(), known_indexes)
+    for image, error in lookups.errors.items():
+        log(f"registry could not say what {image} points at: {error}")
+    tags = {key: lookups.answers[image] for key, image in asked.items()}
     syncs = latest_syncs(store, {c.argocd_app for c in containers if c.argocd_app}, cluster, observed_at=observed_at)
-    return ClusterView(containers, previous, index, facts, images, syncs)
+    return ClusterView(containers, previous, index, facts, images, syncs, tags=tags, tag_requests=lookups.requests)
 
 
 def observed_until(current: Iterable[Mapping[str, Any]], watermark: ScanWatermark | None) -> datetime | None:

@@ -22,19 +22,19 @@ from typing import Any
 
 from c2c_dagster.documents.deployments import ScanWatermark
 from c2c_dagster.documents.traceability import CONTAINER_KEY, ReleaseEvent, TraceabilityRecord
-from c2c_dagster.registry.resources import ImageFacts
+from c2c_dagster.registry.resources import ImageFacts, TagAnswer
 from c2c_dagster.store.watermarks import effective_last_seen
 from c2c_dagster.traceability.correlate import BuildIndex, RunningContainer, SyncInfo, correlate
 from c2c_dagster.traceability.image_policy import ImagePolicy
 from c2c_dagster.traceability.releases import ObservedState, release_events
-from c2c_dagster.traceability.tags import TagKey, moved_tags, observed_digests, tag_key
+from c2c_dagster.traceability.tags import TagKey, moved_tags, observed_digests
 
 
 @dataclass
 class ClusterView:
     """What a run reads of one cluster: what runs there now, its records so far, the builds
-    those containers can match, what the registry said of the digests no build names, and the
-    latest Argo CD sync per app."""
+    those containers can match, what the registry said of the digests no build names and of the
+    tags asked (``tags.tags_to_ask``), and the latest Argo CD sync per app."""
 
     containers: list[RunningContainer]
     previous: dict[str, TraceabilityRecord]  # by record_id
@@ -43,6 +43,14 @@ class ClusterView:
     facts: dict[str, ImageFacts] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)
     syncs: dict[str, SyncInfo] = field(default_factory=dict)
+    # What each tag asked points at now (an error instead when the registry did not say), and the
+    # registry requests those answers cost.
+    tags: dict[TagKey, TagAnswer] = field(default_factory=dict)
+    tag_requests: int = 0
+
+    @property
+    def tag_errors(self) -> dict[str, str]:
+        return {f"{name}:{tag}": a.error for (name, tag), a in sorted(self.tags.items()) if a.error}
 
 
 # What moves on every run without news: never a reason to rewrite a record.
@@ -81,14 +89,13 @@ def plan_records(view: ClusterView, policy: ImagePolicy, *, now: str,
     ``watermark``: the cluster's current records watermark, which the stopped records' last
     ``last_seen`` is read against."""
     members = {d: f.platform_digests for d, f in view.facts.items() if f.platform_digests}
-    # What a tag points at now, for the images the registry was asked about; an index's
-    # platform manifests are the same image.
+    # What each tag asked points at now; an index's platform manifests are the same image.
     registry_tags: dict[TagKey, str] = {}
-    for digest, fact in view.facts.items():
-        if fact.tag_platform_digests and fact.tag_digest:
-            members[fact.tag_digest] = fact.tag_platform_digests
-        if fact.tag_digest and (key := tag_key(view.images.get(digest))) is not None:
-            registry_tags[key] = fact.tag_digest
+    for key, answer in view.tags.items():
+        if answer.digest:
+            registry_tags[key] = answer.digest
+            if answer.platform_digests:
+                members.setdefault(answer.digest, answer.platform_digests)
     moved = moved_tags(observed_digests(view.containers, view.index, earlier_records=view.previous.values(),
                                         registry_tags=registry_tags, members=members))
     records = correlate(

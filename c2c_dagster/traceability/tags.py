@@ -6,7 +6,8 @@ Observations, each a (repository, tag) -> digest pair:
 * pods: the digest a pod runs for the tag its spec names (``repo:tag@digest`` counts too: the
   tag was that digest when pinned);
 * earlier records of the cluster: what pods ran for the tag before (history, stopped ones too);
-* registry answers: what the tag points at now, asked for the digests no build names.
+* registry answers: what the tag points at now, asked once per distinct tag (``tags_to_ask``)
+  for every internal image a pod runs by a tag, and for any image whose digest no build names.
 
 A multi-arch index and its platform manifests are one image: a node running the arm64 manifest
 of the index CI recorded is not a second digest. A spec without a tag means ``latest``.
@@ -15,7 +16,7 @@ of the index CI recorded is not a second digest. A spec without a tag means ``la
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from c2c_core.images import parse_image
 from c2c_dagster.documents.traceability import TraceabilityRecord
@@ -28,6 +29,31 @@ def tag_key(image: str | None) -> TagKey | None:
     """``(registry/repository, tag)`` of an image reference, Docker Hub aliases normalised."""
     ref = parse_image(image)
     return None if ref is None else (ref.name, ref.tag or "latest")
+
+
+def tags_to_ask(
+    containers: Iterable[RunningContainer],
+    *,
+    classify: Callable[[str], str] | None = None,
+    unknown_digests: Iterable[str] = (),
+) -> dict[TagKey, str]:
+    """The distinct tags a run asks the registry about, each as the reference to ask
+    (``registry/repository:tag``): every tag a pod of an *internal* image runs by (a spec pinned by
+    digest runs what it pins, whatever the tag says; a pod still pulling runs nothing yet), and the
+    tag of any running digest in ``unknown_digests`` (no build names it), internal or not. Many
+    workloads on one tag are one question."""
+    unknown = set(unknown_digests)
+    asked: dict[TagKey, str] = {}
+    for container in containers:
+        for pod in container.pods:
+            image = pod.image or container.image
+            ref = parse_image(image)
+            if ref is None or ref.digest is not None or not pod.digest:
+                continue
+            if pod.digest in unknown or classify is None or classify(image) == "internal":
+                key = (ref.name, ref.tag or "latest")
+                asked.setdefault(key, f"{key[0]}:{key[1]}")
+    return asked
 
 
 def image_of(index: BuildIndex, members: Mapping[str, Sequence[str]]) -> dict[str, str]:

@@ -6,11 +6,13 @@ traceability record with ``running`` false is history: that digest ran there bef
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from c2c_core.builds import is_commit_prefix
+from c2c_core.cliargs import shown
 from c2c_core.images import normalize_digest
 from c2c_dagster.documents.builds import BuildDocument
 from c2c_dagster.documents.traceability import TraceabilityRecord
@@ -20,6 +22,19 @@ from c2c_dagster.store.watermarks import resolve_last_seen
 
 class TraceQueryError(ValueError):
     """A query that cannot be asked as written; the message shows the expected form."""
+
+
+# OpenSearch's limit on a document id (a build id is one), and Kubernetes' on a name.
+MAX_BUILD_ID_BYTES = 512
+MAX_NAME_LENGTH = 253
+_BUILD_ID_RE = re.compile(r"^[^\x00-\x1f\x7f]+-[0-9]+$")
+
+
+def _names(option: str, target: str, parts: list[str], form: str) -> None:
+    """Each part of a workload or pod query is a Kubernetes-sized name without control characters."""
+    if not all(parts) or any(len(p) > MAX_NAME_LENGTH or not p.isprintable() for p in parts):
+        raise TraceQueryError(f"{option} {shown(target)}: expected {form}, each name 1 to {MAX_NAME_LENGTH} "
+                              "printable characters")
 
 
 @dataclass
@@ -73,8 +88,9 @@ def _builds_of(store: MetadataStore, records: Iterable[TraceabilityRecord]) -> l
 def trace_workload(store: MetadataStore, target: str) -> TraceAnswer:
     """``[CLUSTER/]NAMESPACE/NAME``: what each container of that workload runs."""
     parts = target.split("/")
-    if len(parts) not in (2, 3) or not all(parts):
-        raise TraceQueryError(f"--workload {target!r}: expected [CLUSTER/]NAMESPACE/NAME")
+    if len(parts) not in (2, 3):
+        raise TraceQueryError(f"--workload {shown(target)}: expected [CLUSTER/]NAMESPACE/NAME")
+    _names("--workload", target, parts, "[CLUSTER/]NAMESPACE/NAME")
     cluster, namespace, name = parts if len(parts) == 3 else (None, *parts)
     records = [
         r
@@ -89,7 +105,8 @@ def trace_pod(store: MetadataStore, target: str) -> TraceAnswer:
     """``NAMESPACE/POD``: the records of the workload containers that pod runs."""
     namespace, _, pod = target.partition("/")
     if not namespace or not pod or "/" in pod:
-        raise TraceQueryError(f"--pod {target!r}: expected NAMESPACE/POD")
+        raise TraceQueryError(f"--pod {shown(target)}: expected NAMESPACE/POD")
+    _names("--pod", target, [namespace, pod], "NAMESPACE/POD")
     records = [r for r in _records(store, store.find(TRACEABILITY_METADATA.name, "pods.name", pod))
                if r.namespace == namespace]
     running, before = _split(records)
@@ -107,12 +124,16 @@ def trace_commit(store: MetadataStore, sha: str) -> TraceAnswer:
     """A commit (a prefix of 7+ characters will do): every build that took it, and where those run."""
     sha = sha.lower()
     if not is_commit_prefix(sha):
-        raise TraceQueryError(f"--commit {sha!r}: expected a hexadecimal commit id or prefix (4+ characters)")
+        raise TraceQueryError(f"--commit {shown(sha)}: expected a hexadecimal commit id or prefix (4 to 64 characters)")
     builds = _builds(store.find(CI_BUILD_METADATA.name, "commits.commit_id", sha, prefix=True))
     return _trace_builds(store, {"commit": sha}, builds)
 
 
 def trace_build(store: MetadataStore, build_id: str) -> TraceAnswer:
+    """``JOB_NAME-BUILD_NUMBER`` (``Node-JS/master-67``): that build, and where its image runs."""
+    if not _BUILD_ID_RE.match(build_id) or len(build_id.encode()) > MAX_BUILD_ID_BYTES:
+        raise TraceQueryError(f"--build {shown(build_id)}: expected JOB_NAME-BUILD_NUMBER (e.g. Node-JS/master-67), "
+                              f"at most {MAX_BUILD_ID_BYTES} bytes, no control characters")
     build = store.get(CI_BUILD_METADATA.name, build_id)
     return _trace_builds(store, {"build": build_id}, [BuildDocument.from_document(build)] if build else [])
 
@@ -121,7 +142,7 @@ def trace_digest(store: MetadataStore, digest: str) -> TraceAnswer:
     """An image digest: the build(s) that produced it (as image or platform manifest) and where it runs."""
     normalized = normalize_digest(digest)
     if normalized is None:
-        raise TraceQueryError(f"--digest {digest!r}: expected sha256:<64 hex>")
+        raise TraceQueryError(f"--digest {shown(digest)}: expected sha256:<64 hex>")
     digest = normalized
     builds = store.find(CI_BUILD_METADATA.name, "image_digest", digest) or store.find(
         CI_BUILD_METADATA.name, "platform_digests.digest", digest

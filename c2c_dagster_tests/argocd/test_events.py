@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from c2c_dagster.argocd.events import snapshot_scope, sync_events, wants_snapshot
+from c2c_dagster.argocd.events import applied_anything, snapshot_scope, sync_events, wants_snapshot
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS
 from c2c_dagster.store.base import field_type_error
 from c2c_dagster_tests.argocd.data import (
@@ -247,3 +247,60 @@ def test_a_syncs_images_are_those_it_applied_not_the_summary_from_before_it() ->
         resource.pop("images")
     (event,) = events_of(app)
     assert stored(event)["images"] == ["shop/web:1", "shop/worker:1"]
+
+
+def _failed_with(operation_state_value: dict, images_before: list[str]):
+    """An app whose last success ran ``images_before`` and whose latest operation is the one given."""
+    app = guestbook(
+        history=[history_entry(4, SHA1, started="2026-01-30T09:00:00Z", deployed="2026-01-30T09:00:20Z")],
+        operation=operation_state_value, sync_status="OutOfSync", health="Healthy", images=images_before)
+    *_, failed = events_of(app)
+    assert failed.is_current_operation and failed.history_id is None
+    return failed
+
+
+def test_a_failed_syncs_images_are_what_it_applied_and_nothing_when_it_applied_nothing() -> None:
+    """The operationState shapes Argo CD's own controller tests write (argoproj/argo-cd at 37ee009,
+    fetched): ``controller/appcontroller_test.go`` ``TestAutoSync``/``PreviousSyncAttemptFailed`` and
+    ``PreviousSyncAttemptError`` (phase Failed/Error, a syncResult with revision and source but no
+    resources), ``TestProcessRequestedAppOperation_RunningPreviouslyFailed`` (one Deployment
+    ``guestbook``, group ``apps``, status ``SyncFailed``; there the phase is Running between retries,
+    here the same resource list ends the operation Failed), ``controller/sync_test.go`` "sync with
+    impersonation and no matching service account" (phase Error, no syncResult at all). Times,
+    revision and the app are this module's; the fields and values are Argo CD's."""
+    before = ["shop/web:1"]
+    source = {"repoURL": REPO, "path": "apps/guestbook", "targetRevision": "main"}
+    for phase in ("Failed", "Error"):  # PreviousSyncAttemptFailed / PreviousSyncAttemptError
+        state = {"operation": {"sync": {}}, "phase": phase, "startedAt": "2026-01-31T10:00:00Z",
+                 "finishedAt": "2026-01-31T10:00:05Z", "syncResult": {"revision": "b" * 40, "source": source}}
+        event = _failed_with(state, before)
+        assert stored(event)["images"] == [] and stored(event)["revision"] == "b" * 40
+        assert not wants_snapshot(event) and not applied_anything(event.document)
+    # RunningPreviouslyFailed's resource list, ended Failed: the Deployment was refused.
+    refused = {"group": "apps", "kind": "Deployment", "name": "guestbook", "status": "SyncFailed",
+               "images": ["shop/web:2"]}
+    state = {"operation": {"sync": {}}, "phase": "Failed", "startedAt": "2026-01-31T10:00:00Z",
+             "finishedAt": "2026-01-31T10:00:05Z", "message": "one or more objects failed to apply",
+             "syncResult": {"revision": "b" * 40, "source": source, "resources": [refused]}}
+    event = _failed_with(state, before)
+    assert stored(event)["images"] == [] and not applied_anything(event.document)
+    # No matching service account: Error, no syncResult.
+    state = {"operation": {"sync": {"source": {}}}, "phase": "Error", "startedAt": "2026-01-31T10:00:00Z",
+             "finishedAt": "2026-01-31T10:00:01Z",
+             "message": "no matching service account found for destination server https://localhost:6443"}
+    event = _failed_with(state, before)
+    assert stored(event)["images"] == [] and not applied_anything(event.document)
+
+    # Derived from the one above (one resource more, as test_syncs.py's real controller reports a
+    # wave applied beside a refused Deployment): the worker was applied, the web Deployment refused.
+    worker = {"group": "apps", "kind": "Deployment", "name": "worker", "namespace": "guestbook",
+              "status": "Synced", "images": ["shop/worker:2"]}
+    state["syncResult"] = {"revision": "b" * 40, "source": source, "resources": [refused, worker]}
+    event = _failed_with(state, before)
+    assert stored(event)["images"] == ["shop/worker:2"] and applied_anything(event.document)
+    # A hook that ran is not what the sync deployed; a pruned resource left the cluster.
+    hook = {**worker, "name": "migrate", "kind": "Job", "group": "batch", "hookType": "PreSync"}
+    pruned = {**worker, "name": "old", "status": "Pruned", "images": ["shop/old:1"]}
+    state["syncResult"]["resources"] = [refused, hook, pruned]
+    event = _failed_with(state, before)
+    assert stored(event)["images"] == [] and applied_anything(event.document)  # it pruned: it changed something

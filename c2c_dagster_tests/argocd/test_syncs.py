@@ -214,6 +214,9 @@ def test_a_failed_sync_is_recorded_by_its_end_and_the_next_good_sync_continues_t
     assert (doc["phase"], doc["revision"], doc["retry_count"]) == ("Failed", bad, 1)
     assert {(r["kind"], r["status"]) for r in doc["resources"]} == {("ConfigMap", "Synced"), ("Deployment", "SyncFailed")}
     assert "history_id" not in doc
+    # What it applied is all its images say: the ConfigMap has none and the refused Deployment's
+    # web:2 never reached the cluster; nor is it the web:1 the app ran before (status.summary).
+    assert not doc.get("images")
     # It changed the cluster (the ConfigMap), so it is snapshotted; the old pods still run the
     # good image, which is what that snapshot shows.
     assert [r.run_key for r in mine(result, gitops)] == [f"post-sync:{failed_id}"]

@@ -16,11 +16,14 @@ What happens (D = a deployment; c... = commits with their commit times):
   external digest changes in the same rollout: one deployment, two release events.
 * D2 03-02 10:00 prod worker -> worker-5 (cw5 03-02 09:00).
 * D4 03-03 09:00 prod web -> web-12 (c12 03-03 06:00, and c11b again: a commit in two builds).
-* 03-03 11:00 Argo CD sync of argocd/shop in prod Failed (worker's D2 is past its 1-day window).
+* 03-03 11:00 Argo CD sync of argocd/shop in prod Failed after applying a ConfigMap (its Deployment
+  refused, as the real controller reports it in test_syncs.py); worker's D2 is past its 1-day window.
 * D5 03-03 12:00 prod web rolls back to web-11's digest.
 * D6 03-04 10:00 prod api -> api-7 (ca7 2026-02-25 10:00).
 * D7 03-04 14:00 prod worker -> worker-6 (cw6 03-04 13:30); 14:05 sync Succeeded but Degraded.
 * D8 03-04 16:00 prod worker -> worker-7, built from branch hotfix/queue (cw7 03-04 15:40).
+* 03-04 17:00 Argo CD sync of argocd/shop in prod Error before applying anything (manifest
+  generation failed, no syncResult): a failed sync attempt, no failure of D8 (nor of D5).
 * D9 03-05 10:00 prod api -> a digest no build produced (untraceable).
 * D12 03-05 09:00 prod-eu web -> web-12 (its first release there of c12 and c11b).
 * D10 03-05 11:00 prod proxy -> another nginx digest (external).
@@ -154,12 +157,24 @@ def event(cluster: str, namespace: str, name: str, container: str, at: str, from
     }
 
 
-def sync(cluster: str, app: str, finished_at: str, phase: str, health: str) -> dict[str, Any]:
+# What a failed sync applied, as the argocd-sync-events document keeps syncResult.resources[]:
+# the real controller's refused Deployment beside an applied ConfigMap (argocd/test_syncs.py).
+APPLIED_A_CONFIGMAP = [
+    {"group": "", "kind": "ConfigMap", "namespace": "shop", "name": "web-settings", "status": "Synced"},
+    {"group": "apps", "kind": "Deployment", "namespace": "shop", "name": "web", "status": "SyncFailed"},
+]
+
+
+def sync(cluster: str, app: str, finished_at: str, phase: str, health: str,
+         resources: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A sync event as the Argo CD sensor writes it; ``resources``: what a failed one applied
+    (none: it failed before applying anything)."""
     namespace, _, name = app.partition("/")
     return {
         "event_id": f"argocd/{app}/uid-1/{finished_at}", "argocd_cluster": "argocd", "cluster": cluster,
         "app": name, "app_namespace": namespace, "app_uid": "uid-1", "phase": phase, "health": health,
-        "started_at": finished_at, "finished_at": finished_at, "recorded_at": finished_at, "resources": [],
+        "started_at": finished_at, "finished_at": finished_at, "recorded_at": finished_at,
+        "resources": resources or [],
     }
 
 
@@ -222,8 +237,9 @@ def records() -> list[dict[str, Any]]:
 def syncs() -> list[dict[str, Any]]:
     return [
         sync("prod", "argocd/shop", "2026-03-02T10:02:00Z", "Succeeded", "Healthy"),
-        sync("prod", "argocd/shop", "2026-03-03T11:00:00Z", "Failed", "Healthy"),
+        sync("prod", "argocd/shop", "2026-03-03T11:00:00Z", "Failed", "Healthy", APPLIED_A_CONFIGMAP),
         sync("prod", "argocd/shop", "2026-03-04T14:05:00Z", "Succeeded", "Degraded"),
+        sync("prod", "argocd/shop", "2026-03-04T17:00:00Z", "Error", "Healthy"),  # applied nothing
         sync("staging", "argocd/shop", "2026-03-02T09:05:00Z", "Failed", "Degraded"),  # not production
     ]
 

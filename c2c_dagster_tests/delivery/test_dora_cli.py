@@ -47,6 +47,8 @@ def test_dora_json_answers_the_known_truth(store: MetadataStore) -> None:
     assert (answer["deployment_frequency"]["deployments"], answer["deployment_frequency"]["per_day"]) == (11, 2.75)
     assert (answer["lead_time"]["median_seconds"], answer["lead_time"]["p90_seconds"]) == (1.5 * H, 67.2 * H)
     assert answer["change_failure_rate"]["rate"] == 2 / 11
+    # The 03-04 17:00 sync that failed before applying anything: an attempt, apart from the rate.
+    assert answer["change_failure_rate"]["failed_sync_attempts"] == 1
     assert answer["recovery_time"]["median_seconds"] == 2.5 * H
     assert {key: answer[key]["band"] for key in ("deployment_frequency", "lead_time", "change_failure_rate",
                                                    "recovery_time")} == {
@@ -64,6 +66,7 @@ def test_dora_json_answers_the_known_truth(store: MetadataStore) -> None:
     assert text.returncode == 0
     assert "cluster prod, every app; 2026-02-28 to 2026-03-05 (5 of 6 days observed)" in text.stdout
     assert "10 deployments, 2.00 a day" in text.stdout and "[elite]" in text.stdout
+    assert "failed sync attempts that applied nothing: 1" in text.stdout
 
     staging = dora("--cluster", "staging", *PERIOD)  # not production: never stored
     assert staging.returncode == 1 and "nothing matches --cluster staging" in staging.stderr

@@ -156,3 +156,89 @@ def test_rows_no_longer_produced_are_removed(history: MetadataStore) -> None:
     assert result.deleted == 9
     assert "all/*/*/2026-02-28" not in got and "app/*/argocd/shop/2026-03-05" not in got
     assert got["all/*/*/2026-03-05"]["deployments"] == 3
+
+
+def _cart_history(store: MetadataStore) -> dict[str, str]:
+    """prod's cart workload (Argo CD app argocd/cart), first scanned 03-01 08:00 running cart-1:
+
+    * R  03-02 10:00 cart-1 -> cart-2 (build cart/main-2, branch main): the release;
+    * RB 03-02 12:00 cart-2 -> cart-1: rolled back 2 h later (the digest ran there before);
+    * HF 03-02 20:00 cart-1 -> cart-3 (build cart/hotfix-3, branch hotfix/cart): the hotfix, 8 h
+      after the rollback;
+    * 03-03 09:00 a sync of argocd/cart ends Error before applying anything (manifest generation
+      failed: no syncResult), while HF is the current deployment, inside its 1-day window.
+    """
+    from c2c_dagster.store import ARGOCD_SYNC_EVENTS, CI_BUILD_METADATA, DEPLOYMENT_METADATA, RELEASE_EVENTS
+    from c2c_dagster_tests.delivery.history import digest, sync
+
+    builds = {n: {"build_id": f"cart/{branch}-{n}", "job_name": f"cart/{branch}", "build_number": n,
+                  "branch": "hotfix/cart" if branch == "hotfix" else "main",
+                  "image_name": "registry.example.com/shop/cart", "image_tag": f"cart-{n}",
+                  "image_digest": digest(f"cart-{n}"), "build_status": "SUCCESS", "timestamp": "2026-03-01T00:00:00Z",
+                  "commits": [{"commit_id": sha(f"cart-{n}"), "author": "Ada", "email": "ada@example.com",
+                               "message": f"cart {n}"}]}
+              for n, branch in ((1, "main"), (2, "main"), (3, "hotfix"))}
+    store.upsert(CI_BUILD_METADATA.name, list(builds.values()))
+    store.upsert(DEPLOYMENT_METADATA.name, [{
+        "doc_id": "prod/workload/Deployment/cart/cart@2026-03-01T08:00:00Z", "doc_type": "workload", "cluster": "prod",
+        "namespace": "cart", "workload": "Deployment/cart/cart", "workload_kind": "Deployment", "workload_name": "cart",
+        "snapshot_time": "2026-03-01T08:00:00Z", "first_seen": "2026-03-01T08:00:00Z", "last_seen": "2026-03-06T00:00:00Z"}])
+
+    def release(at: str, old: int, new: int, *, rollback: bool = False) -> dict:
+        return {"event_id": f"prod/cart/Deployment/cart/cart/{at}", "cluster": "prod", "namespace": "cart",
+                "workload_kind": "Deployment", "workload_name": "cart", "container_name": "cart", "at": at,
+                "from_digest": digest(f"cart-{old}"), "to_digest": digest(f"cart-{new}"),
+                "from_build_id": builds[old]["build_id"], "to_build_id": builds[new]["build_id"],
+                "to_commit_ids": [sha(f"cart-{new}")], "rollback": rollback, "argocd_app": "argocd/cart"}
+
+    store.upsert(RELEASE_EVENTS.name, [release("2026-03-02T10:00:00Z", 1, 2), release("2026-03-02T12:00:00Z", 2, 1, rollback=True),
+                                       release("2026-03-02T20:00:00Z", 1, 3)])
+    store.upsert(ARGOCD_SYNC_EVENTS.name, [sync("prod", "argocd/cart", "2026-03-03T09:00:00Z", "Error", "Healthy")])
+    refresh_days(store, POLICY, START, END)
+    return {"release": "prod/cart/Deployment/cart@2026-03-02T10:00:00Z",
+            "rollback": "prod/cart/Deployment/cart@2026-03-02T12:00:00Z",
+            "hotfix": "prod/cart/Deployment/cart@2026-03-02T20:00:00Z"}
+
+
+def test_a_rollback_restores_service_and_the_hotfix_after_it_fails_nothing(store: MetadataStore) -> None:
+    ids = _cart_history(store)
+    day = rows(store)["cluster_app/prod/argocd/cart/2026-03-02"]
+    # Three deployments: R, RB, HF. Only R failed: rolled back within the window. The rollback is
+    # the remediation: the hotfix after it does not make it a failed deployment (DORA: a failure
+    # needs remediation; the rollback was it). HF is no failure either: nothing undid it.
+    assert (day["deployments"], day["rollbacks"], day["fix_deployments"], day["failed_deployments"]) == (3, 1, 1, 1)
+    assert day["failures"] == [{"deployment": ids["release"], "signals": ["rolled_back"]}]
+    assert day["change_failure_rate"] == 1 / 3
+    # Service was restored by the rollback: 12:00 - 10:00 = 2 h, not the 10 h to the hotfix.
+    assert (day["recovered_deployments"], day["recovery_seconds"]) == ([ids["release"]], [2 * H])
+    period = summarize([r for r in rows(store).values() if r["scope"] == "cluster_app" and r["app"] == "argocd/cart"],
+                       Period(date(2026, 3, 2), date(2026, 3, 3)))
+    assert (period["change_failure_rate"]["failed_deployments"], period["recovery_time"]["median_seconds"]) == (1, 2 * H)
+
+
+def test_a_failed_sync_that_applied_nothing_is_an_attempt_not_a_failed_deployment(store: MetadataStore) -> None:
+    ids = _cart_history(store)
+    got = rows(store)
+    # 03-03 09:00: HF (03-02 20:00) was current and inside its 1-day window, but the sync applied
+    # nothing: HF keeps running unharmed. No deployment that day; one failed sync attempt.
+    attempt_day = got["cluster_app/prod/argocd/cart/2026-03-03"]
+    assert (attempt_day["deployments"], attempt_day["failed_deployments"], attempt_day["failed_sync_attempts"]) == (0, 0, 1)
+    assert ids["hotfix"] not in [f["deployment"] for r in got.values() for f in r["failures"]]
+    # It counts in every scope of its app and day, never in the rate.
+    assert got["cluster/prod/*/2026-03-03"]["failed_sync_attempts"] == 1
+    assert got["all/*/*/2026-03-03"]["change_failure_rate"] is None
+    period = summarize([r for r in got.values() if r["scope"] == "cluster_app" and r["app"] == "argocd/cart"],
+                       Period(date(2026, 3, 2), date(2026, 3, 3)))
+    assert period["change_failure_rate"]["failed_sync_attempts"] == 1
+    assert period["change_failure_rate"]["rate"] == 1 / 3  # R of R, RB, HF
+
+
+def test_the_shared_historys_attempt_and_applied_failed_sync(history: MetadataStore) -> None:
+    got = rows(history)
+    # 03-04 17:00 Error before applying anything: D8 (worker-7, 16:00) stays a good deployment and
+    # the day shows one attempt; the 03-03 11:00 sync applied a ConfigMap: it still fails D4.
+    shop = got["cluster_app/prod/argocd/shop/2026-03-04"]
+    assert (shop["failed_deployments"], shop["failed_sync_attempts"]) == (1, 1)
+    assert [f["deployment"] for f in shop["failures"]] == ["prod/shop/Deployment/worker@2026-03-04T14:00:00Z"]
+    assert got["cluster_app/prod/argocd/shop/2026-03-03"]["failures"][0]["signals"] == ["rolled_back", "sync_failed"]
+    assert got["cluster_app/prod/argocd/shop/2026-03-03"]["failed_sync_attempts"] == 0

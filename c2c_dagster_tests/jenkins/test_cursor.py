@@ -48,3 +48,15 @@ def test_cursor_round_trips_through_json() -> None:
     cursor = JenkinsCursor(jobs={"Node-JS/master": JobCursor(5, {7, 9}), "a/b%2Fc": JobCursor()})
     assert JenkinsCursor.loads(cursor.dumps()) == cursor
     assert JenkinsCursor.loads(None) == JenkinsCursor()
+
+
+def test_in_flight_batches_survive_the_round_trip_and_a_seen_batch_keeps_no_build_list() -> None:
+    from c2c_dagster.jenkins.cursor import Batch
+
+    cursor = JenkinsCursor(in_flight={"ci_builds:2026-01-31:ab": Batch("2026-01-31", ("app#1", "app#2")),
+                                      "ci_builds:2026-01-30:cd": Batch("2026-01-30")})
+    text = cursor.dumps()
+    assert JenkinsCursor.loads(text).in_flight == cursor.in_flight
+    assert '"ci_builds:2026-01-30:cd":{"partition":"2026-01-30"}' in text  # no empty list stored
+    # A cursor written before in_flight existed still loads.
+    assert JenkinsCursor.loads('{"jobs":{}}').in_flight == {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from c2c_dagster.jenkins.resources import JenkinsError, JenkinsResource
@@ -115,3 +117,23 @@ def test_a_folder_that_cannot_be_read_is_reported_and_the_rest_of_the_tree_liste
     listing = JenkinsResource(url=jenkins_emulator.url, retries=0).list_jobs()
     assert [job.full_name for job in listing.jobs] == ["a/b/f/two", "x/y/z/w/three"]
     assert list(listing.unreadable_folders) == ["a/b/c"] and "500" in listing.unreadable_folders["a/b/c"]
+
+
+def test_json_is_read_from_bytes_and_every_hostile_form_is_a_value_error() -> None:
+    import sys
+
+    from c2c_dagster.jenkins.resources import MAX_JSON_DEPTH, load_json, nested_deeper_than
+
+    data = {"builds": [{"number": 1, "result": "SUCCESS", "msg": "café"}]}
+    for encoded in (json.dumps(data).encode(), json.dumps(data).encode("utf-8-sig"), json.dumps(data).encode("utf-16"),
+                    json.dumps(data, ensure_ascii=False).encode("utf-32")):
+        assert load_json(encoded, "x") == data
+    nested = b"[" * 100_000 + b"]" * 100_000
+    assert 100_000 > sys.getrecursionlimit()
+    for bad, says in [(nested, "nested too deeply"), (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1),
+                                                      f"deeper than {MAX_JSON_DEPTH}"),
+                      (json.dumps(data, ensure_ascii=False).encode("latin-1"), "not UTF-8"),
+                      (b"<html>", "not valid JSON")]:
+        with pytest.raises(ValueError, match=says):
+            load_json(bad, "x")
+    assert not nested_deeper_than([[1]], 2) and nested_deeper_than([[[1]]], 2)

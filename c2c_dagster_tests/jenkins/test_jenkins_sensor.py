@@ -19,10 +19,42 @@ def store(tmp_path) -> MetadataStoreResource:
     return MetadataStoreResource(embedded_path=str(tmp_path / "store.sqlite"))
 
 
-def tick(url: str, cursor: str | None = None, *, store: MetadataStoreResource, **jenkins):
-    context = dg.build_sensor_context(
-        cursor=cursor, resources={"jenkins": JenkinsResource(url=url, retries=0, **jenkins), "store": store})
-    return jenkins_build_sensor(context), context
+@pytest.fixture
+def instance(tmp_path):
+    """The Dagster instance whose runs the sensor follows up (a run that failed is asked again)."""
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        yield instance
+
+
+@pytest.fixture
+def tick(instance):
+    """One sensor evaluation on the test's instance: ``tick(url, cursor, store=...)``."""
+
+    def evaluate(url: str, cursor: str | None = None, *, store: MetadataStoreResource, **jenkins):
+        context = dg.build_sensor_context(
+            cursor=cursor, instance=instance,
+            resources={"jenkins": JenkinsResource(url=url, retries=0, **jenkins), "store": store})
+        return jenkins_build_sensor(context), context
+
+    return evaluate
+
+
+@pytest.fixture
+def launch(instance):
+    """Run a tick's ci_builds runs as the daemon would (same tags, config and partition), so the
+    next tick sees them succeed: ``launch(result, url, store)`` -> each run's success."""
+    from c2c_dagster.jenkins.assets import ci_builds
+
+    def run(result: dg.SensorResult, url: str, store: MetadataStoreResource) -> list[bool]:
+        return [
+            dg.materialize([ci_builds], instance=instance, partition_key=request.partition_key,
+                           run_config=request.run_config, tags=request.tags, raise_on_error=False,
+                           resources={"jenkins": JenkinsResource(url=url, retries=0), "store": store}).success
+            for request in result.run_requests
+        ]
+
+    return run
 
 
 def handed(result: dg.SensorResult) -> dict[str, list[str]]:
@@ -32,7 +64,9 @@ def handed(result: dg.SensorResult) -> dict[str, list[str]]:
     }
 
 
-def test_finished_builds_are_handed_once_grouped_by_day_with_deterministic_run_keys(jenkins_emulator, store) -> None:
+def test_finished_builds_are_handed_once_grouped_by_day_with_deterministic_run_keys(
+    jenkins_emulator, store, tick, launch
+) -> None:
     add_build(jenkins_emulator, "Node-JS/master", 1, at="2026-01-30T23:00:00Z")
     add_build(jenkins_emulator, "Node-JS/master", 2, at="2026-01-31T01:00:00Z", result="FAILURE")
     add_build(jenkins_emulator, "Node-JS/master", 3, at="2026-01-31T02:00:00Z", result=None)  # running
@@ -45,7 +79,8 @@ def test_finished_builds_are_handed_once_grouped_by_day_with_deterministic_run_k
     again, _ = tick(jenkins_emulator.url, store=store)
     assert [r.run_key for r in again.run_requests] == keys
 
-    # Next tick: nothing new until build 3 finishes; then exactly build 3.
+    # Next tick (the runs done): nothing new until build 3 finishes; then exactly build 3.
+    assert launch(first, jenkins_emulator.url, store) == [True, True]
     quiet, _ = tick(jenkins_emulator.url, first.cursor, store=store)
     assert quiet.run_requests == [] and "no newly finished builds" in quiet.skip_reason.skip_message
     jenkins_emulator.jobs["Node-JS/master"].builds[3].result = "SUCCESS"
@@ -54,18 +89,22 @@ def test_finished_builds_are_handed_once_grouped_by_day_with_deterministic_run_k
     assert JenkinsCursor.loads(third.cursor).jobs["Node-JS/master"].done_through == 3
 
 
-def test_a_new_job_is_picked_up(jenkins_emulator, store) -> None:
+def test_a_new_job_is_picked_up(jenkins_emulator, store, tick, launch) -> None:
     add_build(jenkins_emulator, "app", 1, at="2026-01-31T01:00:00Z")
     first, _ = tick(jenkins_emulator.url, store=store)
+    launch(first, jenkins_emulator.url, store)
     jenkins_emulator.add_folder("team")
     add_build(jenkins_emulator, "team/new-service", 1, at="2026-01-31T02:00:00Z")
     second, _ = tick(jenkins_emulator.url, first.cursor, store=store)
     assert handed(second) == {"2026-01-31": ["team/new-service#1"]}
 
 
-def test_unreachable_jenkins_skips_naming_the_url_and_keeps_the_cursor(jenkins_emulator, store) -> None:
+def test_unreachable_jenkins_skips_naming_the_url_and_keeps_the_cursor(
+    jenkins_emulator, store, tick, launch
+) -> None:
     add_build(jenkins_emulator, "app", 1, at="2026-01-31T01:00:00Z")
     first, _ = tick(jenkins_emulator.url, store=store)
+    launch(first, jenkins_emulator.url, store)
     add_build(jenkins_emulator, "app", 2, at="2026-01-31T02:00:00Z")
     jenkins_emulator.fail(r"^/api/json$", 503, b"<html>maintenance</html>")
 
@@ -80,7 +119,7 @@ def test_unreachable_jenkins_skips_naming_the_url_and_keeps_the_cursor(jenkins_e
     assert handed(recovered) == {"2026-01-31": ["app#2"]}
 
 
-def test_a_large_burst_is_split_into_bounded_runs(jenkins_emulator, store) -> None:
+def test_a_large_burst_is_split_into_bounded_runs(jenkins_emulator, store, tick) -> None:
     for n in range(1, 100):
         add_build(jenkins_emulator, "a", n, at="2026-01-31T01:00:00Z")
         add_build(jenkins_emulator, "b", n, at="2026-01-31T01:00:00Z")
@@ -147,7 +186,9 @@ def test_builds_of_any_age_are_handed_over_and_the_oldest_land_in_the_first_part
             "legacy/app-1", "legacy/app-3"]
 
 
-def test_one_bad_job_is_recorded_and_skipped_while_the_others_go_through(jenkins_emulator, store) -> None:
+def test_one_bad_job_is_recorded_and_skipped_while_the_others_go_through(
+    jenkins_emulator, store, tick, launch
+) -> None:
     for job in ("shop/web", "shop/api", "broken", "garbled"):
         add_build(jenkins_emulator, job, 1, at="2026-01-31T01:00:00Z")
     jenkins_emulator.fail(r"^/job/broken/api/json$", 500, b"<html>NullPointerException</html>")
@@ -162,6 +203,7 @@ def test_one_bad_job_is_recorded_and_skipped_while_the_others_go_through(jenkins
     assert "500" in recorded["jenkins/job_unreadable/broken"]["reason"]
     assert "malformed JSON" in recorded["jenkins/job_unreadable/garbled"]["reason"]
     assert all(d["open"] for d in recorded.values())
+    assert launch(first, jenkins_emulator.url, store) == [True]
 
     # Still broken next tick: the same documents, last_seen moved on; then Jenkins recovers.
     second, _ = tick(jenkins_emulator.url, first.cursor, store=store)
@@ -173,7 +215,7 @@ def test_one_bad_job_is_recorded_and_skipped_while_the_others_go_through(jenkins
     assert JenkinsCursor.loads(third.cursor).open_problems == set()
 
 
-def test_folders_beyond_the_depth_bound_are_recorded_not_dropped(jenkins_emulator, store) -> None:
+def test_folders_beyond_the_depth_bound_are_recorded_not_dropped(jenkins_emulator, store, tick) -> None:
     add_build(jenkins_emulator, "a/b/c/d/deep-job", 1, at="2026-01-31T01:00:00Z")
     add_build(jenkins_emulator, "a/shallow", 1, at="2026-01-31T01:00:00Z")
     result, _ = tick(jenkins_emulator.url, store=store, max_folder_depth=2)

@@ -225,6 +225,8 @@ def test_the_dora_gauges_are_what_c2c_dora_answers(store, store_resource) -> Non
     assert out["c2c_dora_lead_time_seconds"][("*", "*", "0.5")] == 5400
     assert out["c2c_dora_change_failure_rate"][("*", "*")] == pytest.approx(2 / 11)
     assert out["c2c_dora_recovery_time_seconds"][("*", "*", "0.5")] == 9000
+    # The one sync that failed before applying anything (03-04 17:00), apart from the rate.
+    assert out["c2c_dora_failed_sync_attempts"][("*", "*")] == out["c2c_dora_failed_sync_attempts"][("prod", "argocd/shop")] == 1
     assert {labels[2]: v for labels, v in out["c2c_dora_band"].items() if labels[:2] == ("*", "*")} == {
         "deployment_frequency": 4, "lead_time": 4, "change_failure_rate": 1, "recovery_time": 3}
     # Every scope's series is c2c dora's answer for it.
@@ -238,6 +240,7 @@ def test_the_dora_gauges_are_what_c2c_dora_answers(store, store_resource) -> Non
         assert out["c2c_dora_deployments"][(cluster, app)] == frequency["deployments"]
         assert out["c2c_dora_deployments_per_day"].get((cluster, app)) == frequency["per_day"]
         assert out["c2c_dora_failed_deployments"][(cluster, app)] == failure["failed_deployments"]
+        assert out["c2c_dora_failed_sync_attempts"][(cluster, app)] == failure["failed_sync_attempts"]
         assert out["c2c_dora_change_failure_rate"].get((cluster, app)) == failure["rate"]
         assert out["c2c_dora_lead_time_seconds"].get((cluster, app, "0.9")) == lead["p90_seconds"]
         assert out["c2c_dora_recovery_time_seconds"].get((cluster, app, "0.5")) == report["recovery_time"]["median_seconds"]

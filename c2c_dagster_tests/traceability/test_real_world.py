@@ -151,3 +151,58 @@ def test_a_tag_re_pushed_by_hand_under_running_pods_is_seen_through_the_registry
     assert record["image_digest"] == first
     assert record["flags"] == ["untraceable", "tag_moved"] and record["tag_digests"] == sorted([first, second])
     assert record["image_revision"] == sha("hot-1")  # what the registry's label says of the running image
+
+
+def _metadata(pipeline: Pipeline) -> dict:
+    (materialization,) = pipeline.last_run.asset_materializations_for_node("traceability_records")
+    return {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
+
+
+def test_a_tag_ci_pushed_then_re_pushed_by_hand_is_seen_moved_through_one_registry_question(pipeline: Pipeline) -> None:
+    commit = sha("release-7")
+    built = pipeline.push("shop", "release-7", "release 7 as CI built it", revision=commit)
+    pipeline.ci_build(1, "shop", "release-7", built, commit=commit)
+    # Three workloads run the tag CI pushed, as CI recorded it.
+    for name in ("front", "back", "jobs"):
+        pipeline.deploy(name, pipeline.ref("shop", "release-7"), digest=built, replicas=1)
+    for name in ("front", "back", "jobs"):
+        pipeline.wait_running(name, 1)
+    records = by_workload(pipeline.run())
+    assert {r["flags"] == [] and r["build_id"] == "shop/web/main-1" for r in records.values()} == {True}
+    assert _metadata(pipeline)["registry_tag_lookups"] >= 1
+
+    # Someone pushes another image to the same tag by hand, outside CI; the pods still run the build.
+    by_hand = pipeline.push("shop", "release-7", "patched by hand on the registry", revision=sha("hand"))
+    assert by_hand != built and pipeline.registry.manifest_digest(pipeline.repo("shop"), "release-7") == by_hand
+    records = by_workload(pipeline.run())
+    for name in ("front", "back", "jobs"):
+        record = records[(name, "app")]
+        assert (record["image_digest"], record["build_id"], record["match_key"]) == (built, "shop/web/main-1", "image_digest")
+        # The registry's digest beside the one running: the tag moved, nothing else is wrong.
+        assert record["flags"] == ["tag_moved"] and record["tag_digests"] == sorted([built, by_hand])
+    assert sorted(pipeline.flagged()["no_moved_tags"]) == sorted(r["record_id"] for r in records.values())
+    # The registry was asked once for the tag the three workloads share (what the registry's own
+    # access log shows for this repository), however many workloads name it.
+    asked = [line for line in pipeline.registry.access_log("c2c-registry-client")
+             if line.startswith(f"HEAD /v2/{pipeline.repo('shop')}/manifests/release-7 ")]
+    assert len(asked) == 2  # one per run, two runs
+
+
+def test_a_registry_that_does_not_answer_leaves_the_run_whole_and_says_so(pipeline: Pipeline) -> None:
+    from c2c_devstack.services import free_port
+
+    commit = sha("elsewhere")
+    built = pipeline.push("api", "api-main-1-abc", "api", revision=commit)
+    pipeline.ci_build(1, "api", "api-main-1-abc", built, commit=commit)
+    pipeline.deploy("api", pipeline.ref("api", "api-main-1-abc"), digest=built, replicas=1)
+    # An internal image from a registry that is down (a closed port): the run still records it.
+    closed = f"127.0.0.1:{free_port()}"
+    pipeline.image_policy = ImagePolicyResource(internal_registries=[pipeline.registry.host, closed])
+    pipeline.deploy("legacy", f"{closed}/shop/legacy:v3", digest=built, replicas=1)
+    for name in ("api", "legacy"):
+        pipeline.wait_running(name, 1)
+    records = by_workload(pipeline.run())
+    assert records[("api", "app")]["flags"] == []
+    assert "tag_moved" not in records[("legacy", "app")]["flags"]
+    errors = _metadata(pipeline)["registry_tag_errors"]
+    assert f"{closed}/shop/legacy:v3" in errors and "unreachable" in errors[f"{closed}/shop/legacy:v3"]

@@ -68,3 +68,46 @@ def test_external_images_are_never_untraceable_pending_containers_are_not_judged
     advised = one(correlate([container(f"{REPO}:web-main-1-356a192", d("init"))], index, updated_at=NOW,
                             advise_digest_pinning=True))
     assert advised["flags"] == ["not_pinned"]
+
+
+def test_each_distinct_tag_of_an_internal_image_is_asked_once_pinned_and_pulling_ones_never() -> None:
+    from c2c_dagster.traceability.tags import tags_to_ask
+
+    workloads = [container(f"{REPO}:v1", d("a"), d("a"), name=f"w{i}") for i in range(5)]  # 5 workloads, one tag
+    workloads += [
+        container(f"{REPO}:v2", d("b"), name="other"),
+        container(f"{REPO}@{d('c')}", d("c"), name="pinned"),  # runs what it pins: the tag is not the question
+        container(f"{REPO}:v3@{d('c')}", d("c"), name="pinned-with-tag"),
+        container(f"{REPO}:v4", None, name="pulling"),  # runs nothing yet
+        container("nginx:1.27", d("nginx"), name="edge"),  # external, its digest known to nobody ...
+        container("nginx:1.26", d("old-nginx"), name="edge-old"),  # ... and one whose digest is not asked
+    ]
+    asked = tags_to_ask(workloads, classify=lambda image: "external" if "nginx" in image else "internal",
+                        unknown_digests={d("nginx")})
+    assert asked == {(REPO, "v1"): f"{REPO}:v1", (REPO, "v2"): f"{REPO}:v2",
+                     ("registry-1.docker.io/library/nginx", "1.27"): "registry-1.docker.io/library/nginx:1.27"}
+    # Without a policy every image is internal.
+    assert (REPO, "v4") not in tags_to_ask(workloads) and len(tags_to_ask(workloads)) == 4
+
+
+def test_the_registry_answer_for_a_tag_ci_pushed_moves_it_when_it_names_another_image() -> None:
+    from c2c_dagster.registry.resources import TagAnswer
+    from c2c_dagster.traceability.plan import ClusterView, plan_records
+    from c2c_dagster.traceability.image_policy import ImagePolicy
+
+    index = BuildIndex([build(1, d("built"), tag="release-7")])
+    running = [container(f"{REPO}:release-7", d("built"), name=name) for name in ("front", "back")]
+    policy = ImagePolicy(internal=())
+    same = ClusterView(running, {}, index, tags={(REPO, "release-7"): TagAnswer(digest=d("built"))})
+    assert {tuple(r.flags) for r in plan_records(same, policy, now=NOW).records} == {()}
+    moved = ClusterView(running, {}, index, tags={(REPO, "release-7"): TagAnswer(digest=d("by-hand"))})
+    records = plan_records(moved, policy, now=NOW).records
+    assert [(r.flags, r.tag_digests) for r in records] == [(["tag_moved"], sorted([d("built"), d("by-hand")]))] * 2
+    # A refusal says nothing about the tag: no flag.
+    refused = ClusterView(running, {}, index, tags={(REPO, "release-7"): TagAnswer(error="403 Forbidden")})
+    assert {tuple(r.flags) for r in plan_records(refused, policy, now=NOW).records} == {()}
+    assert refused.tag_errors == {f"{REPO}:release-7": "403 Forbidden"}
+    # The tag now names a multi-arch index whose amd64 manifest is what runs: the same image.
+    arch = ClusterView([container(f"{REPO}:release-7", d("amd64"))], {}, BuildIndex([]),
+                       tags={(REPO, "release-7"): TagAnswer(digest=d("index"), platform_digests=(d("amd64"), d("arm64")))})
+    assert "tag_moved" not in plan_records(arch, policy, now=NOW).records[0].flags

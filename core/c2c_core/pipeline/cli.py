@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from c2c_core.builds import branch_name, safe_tag
+from c2c_core.builds import branch_name, build_id, safe_tag
+from c2c_core.cliargs import ArgumentParser, allow_empty, shown
 from c2c_core.images import TAG_RE, ImageReference, InvalidReferenceError, parse_reference
 from c2c_core.pipeline.build_metadata import (
     BuildMetadataError,
@@ -40,6 +41,9 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_NO_DIGEST = 3
+# OpenSearch's limit on a document id: ci_builds stores a build under its build id.
+MAX_BUILD_ID_BYTES = 512
+MAX_BUILD_NUMBER = 2**31 - 1  # Jenkins numbers builds with a Java int
 
 #: Digest source kinds, by the option that adds them.
 DIGEST_FILE = "--digest-file"
@@ -72,7 +76,10 @@ class _AddDigestSource(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """Bad arguments are exit 2 and one line (``c2c_core.cliargs``). An empty value is refused,
+    except for the options with a Jenkins environment fallback: there it means "not given" (a
+    Jenkinsfile passing ``--previous-commit "$GIT_PREVIOUS_SUCCESSFUL_COMMIT"`` on a first build)."""
+    parser = ArgumentParser(
         prog="c2c-build-metadata",
         description=(
             "Write the build-metadata JSON (build id, image tag and digest, commits, authors) for c2c. "
@@ -87,13 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tag", help="use this image tag instead of <job>-<build>-<short commit>")
 
     build = parser.add_argument_group("build (Jenkins environment fallback)")
-    build.add_argument("--job-name", help="[JOB_NAME] e.g. Node-JS/master")
-    build.add_argument("--build-number", help="[BUILD_NUMBER]")
-    build.add_argument("--build-url", help="[BUILD_URL]")
-    build.add_argument("--commit", help="the commit built [GIT_COMMIT], default HEAD")
-    build.add_argument("--previous-commit", help="last successful build's commit [GIT_PREVIOUS_SUCCESSFUL_COMMIT]")
-    build.add_argument("--branch", help="[GIT_BRANCH without origin/, BRANCH_NAME], default the checked-out branch")
-    build.add_argument("--repo-url", help="[GIT_URL], default origin's URL; credentials in it are removed")
+    allow_empty(build.add_argument("--job-name", help="[JOB_NAME] e.g. Node-JS/master"))
+    allow_empty(build.add_argument("--build-number", help="[BUILD_NUMBER]"))
+    allow_empty(build.add_argument("--build-url", help="[BUILD_URL]"))
+    allow_empty(build.add_argument("--commit", help="the commit built [GIT_COMMIT], default HEAD"))
+    allow_empty(build.add_argument("--previous-commit", help="last successful build's commit [GIT_PREVIOUS_SUCCESSFUL_COMMIT]"))
+    allow_empty(build.add_argument("--branch", help="[GIT_BRANCH without origin/, BRANCH_NAME], default the checked-out branch"))
+    allow_empty(build.add_argument("--repo-url", help="[GIT_URL], default origin's URL; credentials in it are removed"))
     build.add_argument("--status", help=f"build status, one of {', '.join(BUILD_STATUSES)} (default SUCCESS)")
 
     digests = parser.add_argument_group(
@@ -119,8 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask the registry which digest image:tag has (records platform digests of a multi-arch index)",
     )
     registry = parser.add_argument_group("registry (for --resolve-digest)")
-    registry.add_argument("--registry-user", help="[C2C_REGISTRY_USER]")
-    registry.add_argument("--registry-password", help="[C2C_REGISTRY_PASSWORD] (prefer the environment variable)")
+    allow_empty(registry.add_argument("--registry-user", help="[C2C_REGISTRY_USER]"))
+    allow_empty(registry.add_argument("--registry-password", help="[C2C_REGISTRY_PASSWORD] (prefer the environment variable)"))
     registry.add_argument("--insecure-registry", action="store_true", help="plain http (a local registry)")
     return parser
 
@@ -139,12 +146,20 @@ def _required(value: str | None, option: str, env_var: str, missing: list[str]) 
 
 def _build_number(text: str) -> int:
     try:
-        number = int(text)
+        number = int(text) if len(text) <= 12 else -1
     except ValueError:
         number = -1
-    if number < 0:
-        raise UsageError(f"build number {text!r} (--build-number / BUILD_NUMBER) is not a non-negative integer")
+    if not 0 <= number <= MAX_BUILD_NUMBER:
+        raise UsageError(f"build number {shown(text)} (--build-number / BUILD_NUMBER) is not a whole number from 0 "
+                         f"to {MAX_BUILD_NUMBER}")
     return number
+
+
+def _output_path(text: str) -> None:
+    """--output names a file in an existing directory: refused here, not as an OSError after the work."""
+    path = Path(text)
+    if any(len(os.fsencode(part)) > 255 for part in path.parts) or not (path.parent if path.parent != Path() else Path(".")).is_dir():
+        raise UsageError(f"--output {shown(text)}: expected a file in an existing directory (names of at most 255 bytes)")
 
 
 def _image(text: str | None) -> ImageReference:
@@ -155,7 +170,7 @@ def _image(text: str | None) -> ImageReference:
     except InvalidReferenceError as exc:
         raise UsageError(f"--image: {exc}") from exc
     if ref.tag or ref.digest:
-        raise UsageError(f"--image {text!r}: give the repository without tag or digest (the tag comes from --tag)")
+        raise UsageError(f"--image {shown(text)}: give the repository without tag or digest (the tag comes from --tag)")
     return ref
 
 
@@ -219,18 +234,25 @@ def run(argv: Sequence[str] | None, env: Mapping[str, str]) -> int:
     if missing:
         raise UsageError("missing " + "; ".join(missing))
     build_number = _build_number(number_text)
+    if len(build_id(job_name, build_number).encode()) > MAX_BUILD_ID_BYTES:
+        raise UsageError(f"job name {shown(job_name)} (--job-name / JOB_NAME): the build id would be over "
+                         f"{MAX_BUILD_ID_BYTES} bytes, more than the store keeps as an id")
+    status = (args.status or "SUCCESS").upper()
+    if status not in BUILD_STATUSES:
+        raise UsageError(f"--status {shown(args.status)} is not one of {', '.join(BUILD_STATUSES)}")
+    if not repo.is_dir():
+        raise UsageError(f"--repo {shown(args.repo)}: not a directory (the git checkout)")
+    if args.output:
+        _output_path(args.output)
     head = resolve_commit(repo, _pick(args.commit, env, "GIT_COMMIT") or "HEAD", "commit (--commit / GIT_COMMIT)")
     if args.tag and not TAG_RE.match(args.tag):
-        raise UsageError(f"--tag {args.tag!r} is not a valid tag ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})")
+        raise UsageError(f"--tag {shown(args.tag)} is not a valid tag ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})")
     tag = args.tag or safe_tag(job_name, build_number, head)
     if args.print_tag:
         print(tag)
         return EXIT_OK
 
     image = _image(args.image)
-    status = (args.status or "SUCCESS").upper()
-    if status not in BUILD_STATUSES:
-        raise UsageError(f"--status {args.status!r} is not one of {', '.join(BUILD_STATUSES)}")
     sources: list[DigestSource] = args.digest_sources or []
     if not sources:
         raise UsageError(

@@ -145,6 +145,8 @@ class RegistryClient:
     retries: int = 2
     backoff: float = 0.5
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
+    #: Requests sent to registries and token services (retries by urllib3 aside): what a scan costs.
+    requests_sent: int = field(default=0, init=False)
     _basic_registries: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -169,16 +171,32 @@ class RegistryClient:
     def resolve(self, reference: ImageReference | str) -> ResolvedImage:
         """The digest the registry serves for ``reference`` now, with platform digests for an index."""
         ref = parse_reference(reference) if isinstance(reference, str) else reference
+        head = self.head(ref)
+        if head.media_type not in INDEX_MEDIA_TYPES:
+            return head
+        return self.platforms(ref, head.digest)
+
+    def head(self, reference: ImageReference | str) -> ResolvedImage:
+        """What ``reference`` points at, from one HEAD: digest and media type, no platform digests
+        (``platforms`` reads them for an index). A registry that sends no ``Docker-Content-Digest``
+        costs a GET of the manifest instead."""
+        ref = parse_reference(reference) if isinstance(reference, str) else reference
         what = f"manifest {ref.repository}:{ref.manifest_reference}"
         # HEAD first: it is what Docker Hub does not count against pull limits, and it is enough
         # for a single-platform image whose registry sends Docker-Content-Digest.
         head = self._request("HEAD", ref, f"manifests/{ref.manifest_reference}", what, {"Accept": MANIFEST_ACCEPT})
         digest = head.headers.get("Docker-Content-Digest", "")
         media_type = _media_type(head.headers.get("Content-Type"))
-        if is_digest(digest) and media_type and media_type not in INDEX_MEDIA_TYPES:
+        if is_digest(digest) and media_type:
             return ResolvedImage(digest=digest, media_type=media_type)
-        # By digest when we have it, so a tag moved between the two requests cannot mix answers.
-        manifest = self._manifest(ref, digest if is_digest(digest) else ref.manifest_reference)
+        return self.platforms(ref, digest if is_digest(digest) else ref.manifest_reference)
+
+    def platforms(self, reference: ImageReference | str, manifest_reference: str) -> ResolvedImage:
+        """The manifest at ``manifest_reference`` (a digest, or a tag) of ``reference``'s repository,
+        with each platform's digest when it is an index (one GET)."""
+        ref = parse_reference(reference) if isinstance(reference, str) else reference
+        # By digest when we have it, so a tag moved between the HEAD and this GET cannot mix answers.
+        manifest = self._manifest(ref, manifest_reference)
         platforms = platform_manifests(manifest.json()) if manifest.media_type in INDEX_MEDIA_TYPES else ()
         return ResolvedImage(digest=manifest.digest, media_type=manifest.media_type, platform_digests=platforms)
 
@@ -250,6 +268,7 @@ class RegistryClient:
     def _send(
         self, method: str, url: str, headers: dict[str, str], ref: ImageReference, what: str
     ) -> requests.Response:
+        self.requests_sent += 1
         try:
             return self.session.request(method, url, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
@@ -300,6 +319,7 @@ class RegistryClient:
         if params.get("service"):
             query["service"] = params["service"]
         auth = (self.username, self.password or "") if self.username is not None else None
+        self.requests_sent += 1
         try:
             response = self.session.get(realm, params=query, auth=auth, timeout=self.timeout)
         except requests.RequestException as exc:

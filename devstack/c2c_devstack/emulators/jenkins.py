@@ -4,9 +4,12 @@ Jenkins itself cannot be installed here, so tests run this instead. Its response
 shapes of Jenkins' documented remote access API (``/api/json`` with ``tree=`` filtering and
 ``{M,N}`` ranges, ``builds`` capped at the newest 100, ``allBuilds`` for history, folders and
 multibranch projects under ``/job/a/job/b``, ``changeSets``/``changeSet``, git ``BuildData``
-actions, archived ``artifacts``). The data it serves is real: commits read from real git
-repositories, digests from real Buildah pushes. It is not Jenkins, and says so in its
+actions, archived ``artifacts``, ``consoleText``). The data it serves is real: commits read from
+real git repositories, digests from real Buildah pushes. It is not Jenkins, and says so in its
 ``X-Jenkins-Emulator`` header and root description.
+
+Faults are injected per path (``fail``): any status and body, answered after a delay (a job that
+hangs), with any content type (an HTML error page behind a 200, JSON in another encoding).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 import re
 import subprocess
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -164,6 +167,7 @@ class EmulatedBuild:
     number: int
     result: str | None  # None while building
     timestamp_ms: int | None  # None: a build whose start time Jenkins does not report
+    console: bytes = b""  # the build log, served at consoleText
     duration_ms: int = 60_000
     changes: list[dict[str, Any]] = field(default_factory=list)
     # A Pipeline that checked out several repositories lists one change set per checkout that
@@ -183,6 +187,16 @@ class EmulatedJob:
     builds: dict[int, EmulatedBuild] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Fault:
+    pattern: re.Pattern[str]
+    status: int
+    body: bytes
+    times: int
+    delay: float = 0.0
+    content_type: str = "text/html"
+
+
 class JenkinsEmulator:
     """The emulated controller's state plus the HTTP server exposing it."""
 
@@ -191,8 +205,9 @@ class JenkinsEmulator:
         self.api_token = api_token
         self.folders: dict[str, str] = {}  # full name -> class
         self.jobs: dict[str, EmulatedJob] = {}
-        self.faults: list[tuple[re.Pattern[str], int, bytes, int]] = []
+        self.faults: list[Fault] = []
         self.requests: list[str] = []
+        self.stopping = threading.Event()  # cuts injected delays short when the emulator stops
         self.lock = threading.Lock()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -221,10 +236,12 @@ class JenkinsEmulator:
         with self.lock:
             del self.jobs[job_full_name].builds[number]
 
-    def fail(self, path_pattern: str, status: int, body: bytes = b"", times: int = 1_000_000) -> None:
-        """Answer requests whose path matches with ``status``/``body`` (``times`` times)."""
+    def fail(self, path_pattern: str, status: int, body: bytes = b"", times: int = 1_000_000, *,
+             delay: float = 0.0, content_type: str = "text/html") -> None:
+        """Answer requests whose path matches with ``status``/``body`` (``times`` times), after
+        ``delay`` seconds (the headers too: a controller stuck on that job), as ``content_type``."""
         with self.lock:
-            self.faults.append((re.compile(path_pattern), status, body, times))
+            self.faults.append(Fault(re.compile(path_pattern), status, body, times, delay, content_type))
 
     def clear_faults(self) -> None:
         with self.lock:
@@ -330,6 +347,8 @@ class JenkinsEmulator:
                     return 404, None
                 if parts[1:] == ["api", "json"]:
                     return 200, self._build_json(job, build)
+                if parts[1:] == ["consoleText"]:
+                    return 200, build.console
                 if len(parts) > 2 and parts[1] == "artifact":
                     content = build.artifacts.get("/".join(parts[2:]))
                     return (200, content) if content is not None else (404, None)
@@ -340,7 +359,15 @@ class JenkinsEmulator:
         self.thread.start()
         return self
 
+    def restart(self) -> "JenkinsEmulator":
+        """Up again after ``stop`` on the same address with the same jobs: a controller restart."""
+        self.stopping.clear()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        return self.start()
+
     def stop(self) -> None:
+        self.stopping.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -363,12 +390,21 @@ def _handler_for(emulator: JenkinsEmulator) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 - stdlib signature
             split = urlsplit(self.path)
             emulator.requests.append(self.path)
+            fault = None
             with emulator.lock:
-                for i, (pattern, status, body, times) in enumerate(emulator.faults):
-                    if pattern.search(split.path) and times > 0:
-                        emulator.faults[i] = (pattern, status, body, times - 1)
-                        self._send(status, body, "text/html")
-                        return
+                for i, candidate in enumerate(emulator.faults):
+                    if candidate.pattern.search(split.path) and candidate.times > 0:
+                        emulator.faults[i] = replace(candidate, times=candidate.times - 1)
+                        fault = candidate
+                        break
+            if fault is not None:
+                if fault.delay and emulator.stopping.wait(fault.delay):
+                    return
+                try:
+                    self._send(fault.status, fault.body, fault.content_type)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting: what a hung controller's client does
+                return
             if emulator.user is not None:
                 expected = base64.b64encode(f"{emulator.user}:{emulator.api_token}".encode()).decode()
                 if self.headers.get("Authorization") != f"Basic {expected}":

@@ -8,6 +8,7 @@ the OCI distribution API, so every digest a test uses is one a real registry com
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ MANIFEST_ACCEPT = ", ".join(
         "application/vnd.docker.distribution.manifest.v2+json",
     ]
 )
+
+ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3}) \S+ "[^"]*" "(?P<agent>[^"]*)"')
 
 
 @dataclass
@@ -100,6 +103,17 @@ class RegistryService:
         blob = requests.get(f"{self.url}/v2/{repository}/blobs/{config_digest}", timeout=10)
         blob.raise_for_status()
         return json.loads(blob.content)
+
+    def access_log(self, user_agent: str) -> list[str]:
+        """The requests the registry itself logged from one client (its access log, combined
+        format: ``"HEAD /v2/<repo>/manifests/<tag> HTTP/1.1" 200 ...``), as ``METHOD path status``:
+        what a client's requests cost, counted by the server, not by the client."""
+        lines = []
+        for line in self.process.log_path.read_text(errors="replace").splitlines():
+            match = ACCESS_LINE.search(line)
+            if match and match.group("agent") == user_agent:
+                lines.append(f"{match.group('method')} {match.group('path')} {match.group('status')}")
+        return lines
 
     def stop(self) -> None:
         self.process.stop()
