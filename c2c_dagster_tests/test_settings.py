@@ -23,7 +23,8 @@ SECRET = "c2c-recognisable-s3cret"
 
 
 @pytest.mark.parametrize(("variable", "value", "allowed"), [
-    ("C2C_RETENTION_DAYS", "1y", "want a whole number of days, at least 1"),
+    ("C2C_RETENTION_DAYS", "1y", "want a whole number of days, 1 to 36500"),
+    ("C2C_RETENTION_DAYS", "9" * 40, "want a whole number of days, 1 to 36500"),
     ("C2C_OPENSEARCH_REPLICAS", "-1", "want a whole number of replicas, at least 0"),
     ("C2C_JENKINS_HISTORY_START", "2019/01/01", "want a day in YYYY-MM-DD form"),
     ("C2C_DELIVERY_HISTORY_START", "20200101", "want a day in YYYY-MM-DD form"),
