@@ -6,6 +6,9 @@ once; a bad one is reported as ``VARIABLE='value': what is allowed``. ``load_set
 process's environment once (again only if a c2c variable changes, as tests do). Secrets are
 ``SecretStr``s: masked in the repr and in ``c2c config``; resources still take them as Dagster
 ``EnvVar``s, resolved at run time. No Dagster import here, so the command-line tools start fast.
+
+Adding a variable: one annotated field below (its ``Var``: name, meaning, parser), then
+``python -m c2c_dagster.settings README.md`` to regenerate the table (``test_settings`` fails until then).
 """
 
 from __future__ import annotations
