@@ -23,7 +23,9 @@ from c2c_dagster.store.watermarks import new_watermark, read_watermark
 from c2c_dagster.traceability.correlate import Flag
 from c2c_dagster.traceability.image_policy import ImagePolicy
 from c2c_dagster.traceability.inputs import read_cluster
-from c2c_dagster.traceability.plan import ClusterView, RecordsPlan, plan_records
+from c2c_dagster.traceability.plan import ClusterView, RecordsPlan, plan_records, same_content
+from c2c_dagster.traceability.provenance import ProvenanceStats, registry_lookup
+from c2c_dagster.traceability.provenance import annotate as annotate_provenance
 from c2c_dagster.traceability.resources import ImagePolicyResource
 
 # eager(), minus "no dependency missing": ci_builds has a partition per day since 2020 and most
@@ -49,7 +51,26 @@ CHECKS = [
                       description="WARN when one workload's pods run several digests outside a rollout."),
     dg.AssetCheckSpec("no_moved_tags", asset="traceability_records",
                       description="WARN when an internal image runs by a tag that was seen pointing at more than one image."),
+    dg.AssetCheckSpec("no_invalid_provenance", asset="traceability_records", blocking=True,
+                      description="ERROR (blocking) when a running image's signed build provenance is invalid: bad "
+                                  "signature, untrusted key or builder, subject or commit mismatch."),
+    dg.AssetCheckSpec("internal_images_have_provenance", asset="traceability_records",
+                      description="WARN when an internal image runs without signed provenance while the image "
+                                  "policy requires it (require_provenance)."),
 ]
+
+
+def _provenance_check(name: str, records: list[TraceabilityRecord], state: str, severity: dg.AssetCheckSeverity,
+                      *, active: bool = True) -> dg.AssetCheckResult:
+    flagged = sorted(r.record_id for r in records if active and r.provenance == state and r.image_class != "external")
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=not flagged,
+        severity=severity,
+        metadata={"count": len(flagged), "records": dg.MetadataValue.json(flagged[:50]),
+                  "reasons": dg.MetadataValue.json(sorted({r.provenance_reason for r in records if active
+                                                           and r.provenance == state and r.provenance_reason})[:20])},
+    )
 
 
 def _check(name: str, records: list[TraceabilityRecord], flag: Flag, severity: dg.AssetCheckSeverity,
@@ -97,6 +118,13 @@ def traceability_records(
     view = read_cluster(db, cluster, registry, log=context.log.info)
     now = iso_utc(utc_now())
     plan = plan_records(view, policy, now=now, watermark=read_watermark(db, cluster, TRACEABILITY_METADATA.name))
+    # After the join: each running digest's signed provenance, from the records' cache or the registry.
+    provenance = annotate_provenance(plan.records, previous=view.previous.values(), index=view.index,
+                                     trust=policy.trust, lookup=registry_lookup(registry.client_for, policy.trust),
+                                     now=now)
+    for digest in provenance.errors:
+        context.log.info(f"registry could not say whether {digest} carries provenance")
+    plan.changed = [r for r in plan.records if not same_content(r, view.previous.get(r.record_id))]
     if plan.changed:
         db.upsert(TRACEABILITY_METADATA.name, [record.to_document() for record in plan.changed])
     if plan.stopped:
@@ -107,7 +135,7 @@ def traceability_records(
     db.upsert(SCAN_WATERMARKS.name,
               [new_watermark(cluster, TRACEABILITY_METADATA.name, now, context.run.run_id, "records").to_document()])
     return dg.MaterializeResult(
-        metadata=_metadata(cluster, plan, view, policy),
+        metadata=_metadata(cluster, plan, view, policy, provenance),
         check_results=[
             _check("no_untraceable_workloads", plan.records, Flag.UNTRACEABLE, dg.AssetCheckSeverity.WARN),
             _check("no_digest_mismatch", plan.records, Flag.DIGEST_MISMATCH, dg.AssetCheckSeverity.ERROR),
@@ -115,11 +143,15 @@ def traceability_records(
             # A third-party tag moving (a base image re-pushed upstream) is upstream's practice, not
             # something to fix here: flagged on the record, not failed in the check.
             _check("no_moved_tags", plan.records, Flag.TAG_MOVED, dg.AssetCheckSeverity.WARN, internal_only=True),
+            _provenance_check("no_invalid_provenance", plan.records, "invalid", dg.AssetCheckSeverity.ERROR),
+            _provenance_check("internal_images_have_provenance", plan.records, "unsigned", dg.AssetCheckSeverity.WARN,
+                              active=policy.trust.require),
         ],
     )
 
 
-def _metadata(cluster: str, plan: RecordsPlan, view: ClusterView, policy: ImagePolicy) -> dict[str, Any]:
+def _metadata(cluster: str, plan: RecordsPlan, view: ClusterView, policy: ImagePolicy,
+              provenance: ProvenanceStats) -> dict[str, Any]:
     records, events = plan.records, plan.events
     flags = Counter(flag for record in records for flag in record.flags)
     return {
@@ -136,6 +168,9 @@ def _metadata(cluster: str, plan: RecordsPlan, view: ClusterView, policy: ImageP
                                              sorted(plan.moved.items())[:50]}),
         "internal_images": dg.MetadataValue.json({"prefixes": list(policy.internal), "from": policy.source}),
         "registry_lookups": len(view.facts),
+        "provenance": dg.MetadataValue.json(dict(sorted(Counter(r.provenance or "not checked" for r in records).items()))),
+        "provenance_lookups": provenance.lookups,  # digests asked of the registry; the others from the records
+        "provenance_cached": provenance.cached,
         # Tables of what needs attention and a link to the dashboard (C2C_GRAFANA_URL).
         **traceability_preview(cluster, records, events),
     }
