@@ -16,6 +16,7 @@ from c2c_dagster.provenance.verify import NONE, Evidence, TrustPolicy
 from c2c_dagster.traceability.correlate import BuildIndex
 from c2c_dagster.traceability.plan import same_content
 from c2c_dagster.traceability.provenance import annotate
+from c2c_dagster.traceability.render import render_record
 
 D1, D2, INDEX = ("sha256:" + c * 64 for c in "123")
 COMMIT, OTHER_COMMIT = "a" * 40, "b" * 40
@@ -115,3 +116,17 @@ def test_an_unanswered_look_up_is_not_cached_and_no_key_means_no_look_up() -> No
     assert len(lookups.calls) == 2
     untrusting = [record("web", D1)]
     assert run(untrusting, [], lookups, policy=TrustPolicy()).lookups == 0 and untrusting[0].provenance is None
+
+
+def test_trace_output_shows_the_outcome_and_why() -> None:
+    records = [record("web", D1), record("api", D1), record("multi", D2, build_id="multi-1")]
+    run(records, [], Lookups({D1: SIGNED}))
+    run(records[1:2], [], Lookups({D1: SIGNED}), index=index_of(source_commit=OTHER_COMMIT))
+
+    def line(r: TraceabilityRecord) -> str:
+        return next(text for text in render_record(r, {}) if text.strip().startswith("provenance"))
+
+    assert line(records[0]).split(None, 1)[1] == (
+        f"verified (builder https://jenkins.example.com/job/app/, commit {COMMIT[:12]}, key {SIGNED.key_id[:19]})")
+    assert line(records[1]).split(None, 1)[1].startswith("invalid: commit mismatch")
+    assert line(records[2]).split(None, 1)[1] == "unsigned"
