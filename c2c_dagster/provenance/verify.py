@@ -20,6 +20,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from c2c_dagster.provenance.dsse import IN_TOTO_PAYLOAD_TYPE, EnvelopeError, TrustedKey, parse_envelope, signer
@@ -52,14 +53,14 @@ class TrustPolicy:
         """No trusted key: nothing can verify, so nothing is looked up."""
         return bool(self.keys)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """Names the trust the evidence was examined under: a change of keys or builders re-examines."""
         text = json.dumps([sorted(k.key_id for k in self.keys), sorted(self.builders)])
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a re-scan makes one per cached digest, and frozen init is slow
 class Evidence:
     outcome: Outcome
     reason: str | None = None

@@ -66,14 +66,17 @@ def cached_evidence(previous: Iterable[TraceabilityRecord], trust: TrustPolicy,
     moment = parse_time(now)
     fingerprint = trust.fingerprint
     for record in previous:
-        evidence = evidence_of(record)
-        if evidence is None or record.provenance_policy != fingerprint or not record.image_digest:
-            continue
-        checked = parse_time(record.provenance_checked_at)
-        if evidence.outcome == "none" and (checked is None or moment is None or moment - checked > UNSIGNED_RECHECK):
+        if record.provenance_policy != fingerprint or not record.image_digest:
             continue
         known = cache.get(record.image_digest)
-        if known is None or (record.provenance_checked_at or "") > (known[1] or ""):
+        if known is not None and (record.provenance_checked_at or "") <= (known[1] or ""):
+            continue
+        if record.provenance_evidence == "none":
+            checked = parse_time(record.provenance_checked_at)
+            if checked is None or moment is None or moment - checked > UNSIGNED_RECHECK:
+                continue
+        evidence = evidence_of(record)
+        if evidence is not None:
             cache[record.image_digest] = (evidence, record.provenance_checked_at)
     return cache
 
