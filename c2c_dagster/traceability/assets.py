@@ -110,7 +110,9 @@ def traceability_records(
     mismatch, mixed versions, a tag that moved, failed build deployed, drift). Third-party
     (external) images are kept with what is known but never called untraceable; containers whose
     image is still being pulled are recorded as pending, judged once their digest is known. Also
-    records a release event whenever a workload's running digest changes, rollbacks included."""
+    records a release event whenever a workload's running digest changes, rollbacks included.
+    With trusted keys in the image policy, each running digest's signed SLSA build provenance
+    (cosign's attestation in the registry) is verified: ``provenance`` verified, unsigned or invalid."""
     cluster = context.partition_key
     db = store.get_store()
     policy = image_policy.policy(db)

@@ -126,14 +126,16 @@ def _clear(record: TraceabilityRecord) -> None:
 
 
 def registry_lookup(client_for: Callable[[str], RegistryClient], trust: TrustPolicy) -> Lookup:
-    """The registry's evidence for a digest: its own attestations first, then its index's."""
+    """The registry's evidence for a digest: its own attestations first, then its index's. One
+    client per registry for the run, so its session and tokens serve every look-up there."""
+    clients: dict[str, RegistryClient] = {}
 
     def lookup(image: str, digest: str, index_digest: str | None) -> Evidence | None:
         try:
             ref = parse_reference(image)
         except InvalidReferenceError:
             return None
-        client = client_for(ref.registry)
+        client = clients.get(ref.registry) or clients.setdefault(ref.registry, client_for(ref.registry))
         try:
             for at in filter(None, (digest, index_digest)):
                 envelopes = attestation_envelopes(client, ref, at)
