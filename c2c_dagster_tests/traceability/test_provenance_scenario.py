@@ -55,7 +55,7 @@ def test_verified_invalid_and_unsigned_records_and_a_cached_rescan(pipeline: Pip
     for name in ("web", "api", "tool"):
         pipeline.wait_running(name, 1)
 
-    records = {r["workload_name"]: r for r in pipeline.run()}
+    records = {r["workload_name"]: r for r in pipeline.run(checks_may_block=True)}
     assert records["web"]["provenance"] == "verified" and records["web"]["provenance_commit"] == good
     assert records["web"]["provenance_builder"] == JOB_URL
     assert records["api"]["provenance"] == "invalid"
@@ -66,9 +66,10 @@ def test_verified_invalid_and_unsigned_records_and_a_cached_rescan(pipeline: Pip
     assert flagged["internal_images_have_provenance"] == [records["tool"]["record_id"]]
     blocking = {e.check_name: e for e in pipeline.last_run.get_asset_check_evaluations()}
     assert blocking["no_invalid_provenance"].severity.value == "ERROR" and not blocking["no_invalid_provenance"].passed
+    assert not pipeline.last_run.success  # blocking: what depends on the records waits
 
     # Nothing changed: the records hold each digest's evidence under the same trust.
-    again = {r["workload_name"]: r for r in pipeline.run()}
+    again = {r["workload_name"]: r for r in pipeline.run(checks_may_block=True)}
     [materialization] = pipeline.last_run.asset_materializations_for_node("traceability_records")
     assert materialization.metadata["provenance_lookups"].value == 0
     assert {n: r["provenance"] for n, r in again.items()} == {"web": "verified", "api": "invalid", "tool": "unsigned"}
