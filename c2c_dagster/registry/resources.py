@@ -36,11 +36,6 @@ class RegistryResource(dg.ConfigurableResource):
     password: str | None = None
     insecure_registries: list[str] = []
 
-    def client_for(self, registry: str) -> RegistryClient:
-        """A client for one registry host (plain http when it is listed insecure)."""
-        return RegistryClient(username=self.username, password=self.password,
-                              insecure=registry in self.insecure_registries)
-
     def facts(self, image: str, digest: str) -> ImageFacts:
         """Revision label and platform digests of ``image`` at ``digest``; errors are returned, not
         raised: an unreadable registry leaves the record less matched, never the run failed."""
@@ -49,7 +44,9 @@ class RegistryResource(dg.ConfigurableResource):
             ref = spec.with_digest(digest)
         except InvalidReferenceError as exc:
             return ImageFacts(error=str(exc))
-        client = self.client_for(ref.registry)
+        client = RegistryClient(
+            username=self.username, password=self.password, insecure=ref.registry in self.insecure_registries
+        )
         try:
             resolved = client.resolve(ref)
             config = client.image_config(ref)

@@ -5,10 +5,12 @@ function signature at definition time.
 """
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
 
+from c2c_core.registry.client import RegistryClient
 from c2c_core.timeutil import iso_utc, utc_now
 from c2c_dagster.argocd.assets import argocd_sync_events
 from c2c_dagster.documents.traceability import TraceabilityRecord
@@ -122,7 +124,7 @@ def traceability_records(
     plan = plan_records(view, policy, now=now, watermark=read_watermark(db, cluster, TRACEABILITY_METADATA.name))
     # After the join: each running digest's signed provenance, from the records' cache or the registry.
     provenance = annotate_provenance(plan.records, previous=view.previous.values(), index=view.index,
-                                     trust=policy.trust, lookup=registry_lookup(registry.client_for, policy.trust),
+                                     trust=policy.trust, lookup=registry_lookup(_client_for(registry), policy.trust),
                                      now=now)
     for digest in provenance.errors:
         context.log.info(f"registry could not say whether {digest} carries provenance")
@@ -152,6 +154,12 @@ def traceability_records(
     )
 
 
+def _client_for(registry: RegistryResource) -> Callable[[str], RegistryClient]:
+    """A client per registry host with the resource's credentials (plain http where it says)."""
+    return lambda host: RegistryClient(username=registry.username, password=registry.password,
+                                       insecure=host in registry.insecure_registries)
+
+
 def _metadata(cluster: str, plan: RecordsPlan, view: ClusterView, policy: ImagePolicy,
               provenance: ProvenanceStats) -> dict[str, Any]:
     records, events = plan.records, plan.events
@@ -166,13 +174,13 @@ def _metadata(cluster: str, plan: RecordsPlan, view: ClusterView, policy: ImageP
         "flags": dg.MetadataValue.json(dict(sorted(flags.items()))),
         "external": sum(1 for r in records if r.image_class == "external"),
         "pending": sum(1 for r in records if r.digest_state == "pending"),
+        "provenance": dg.MetadataValue.json(dict(sorted(Counter(r.provenance or "not checked" for r in records).items()))),
+        "provenance_lookups": provenance.lookups,  # digests asked of the registry; the others from the records
+        "provenance_cached": provenance.cached,
         "moved_tags": dg.MetadataValue.json({f"{name}:{tag}": digests for (name, tag), digests in
                                              sorted(plan.moved.items())[:50]}),
         "internal_images": dg.MetadataValue.json({"prefixes": list(policy.internal), "from": policy.source}),
         "registry_lookups": len(view.facts),
-        "provenance": dg.MetadataValue.json(dict(sorted(Counter(r.provenance or "not checked" for r in records).items()))),
-        "provenance_lookups": provenance.lookups,  # digests asked of the registry; the others from the records
-        "provenance_cached": provenance.cached,
         # Tables of what needs attention and a link to the dashboard (C2C_GRAFANA_URL).
         **traceability_preview(cluster, records, events),
     }
