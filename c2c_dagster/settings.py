@@ -258,7 +258,8 @@ class Settings(BaseModel):
         "yet: every image is internal", parse_list)] = ()
     image_policy_file: Annotated[str | None, Var(
         "C2C_IMAGE_POLICY_FILE", "a YAML file adding `internal:` (a list of the same prefixes) and "
-        "`advise_digest_pinning:`")] = None
+        "`advise_digest_pinning:`, and the provenance trust policy: `trusted_keys:`, `trusted_builders:`, "
+        "`require_provenance:` (see [Signed build provenance](#signed-build-provenance))")] = None
     advise_digest_pinning: Annotated[bool, Var(
         "C2C_ADVISE_DIGEST_PINNING", "`true` turns on the `not_pinned` advice", parse_bool)] = False
 

@@ -27,9 +27,12 @@ def test_scripts_demo_traces_the_demo_platform_end_to_end(tmp_path) -> None:
     assert f"config commit {release[:12]}, synced by Argo CD" in out
     assert f"config revision {release}" in web
     assert "Checkout flow  Grace Hopper <grace@example.com>" in web
+    # CI's images carry provenance c2c-build-metadata wrote and the real cosign signed.
+    assert any(line.startswith("  provenance verified (builder ") for line in web.splitlines())
     commit = out.split("$ c2c trace --commit", 1)[1].split("$ c2c trace", 1)[0]
     assert "Deployment/worker" in commit and "shop/web/main-2" in commit and "Fix cart totals" in commit
     legacy = out.split("$ c2c trace --workload shop/legacy", 1)[1]
     # Hand-pushed to the registry CI pushes to: internal, so untraceable; its tag never moved.
     assert "  flags     untraceable" in legacy.splitlines()
+    assert "  provenance unsigned" in legacy.splitlines()
     assert f"Dagster UI: http://127.0.0.1:{port}" in out

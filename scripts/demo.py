@@ -8,6 +8,10 @@ commit to it; Dagster with its daemon running the sensors, the schedule and the 
 What is emulated, and says so: Jenkins (an HTTP emulator of its JSON API, serving the builds
 and their archived build-metadata.json). kwok plays the container runtime: it reports as imageID
 the digest the registry serves (named in the pod template's ``c2c.test/image-digest``).
+Each CI build's image carries SLSA provenance written by ``c2c-build-metadata`` and signed by the
+real cosign (keyed, no transparency log); the image policy file trusts that key and the emulated
+Jenkins job as builder, so ``c2c trace`` shows ``provenance verified`` for them and ``unsigned`` for
+the hand-pushed image.
 
 It ends by printing ``c2c trace`` answers and the UI address, then keeps everything running
 until Ctrl-C. Everything lives under ``$C2C_DEMO_HOME`` (default ``.demo/`` in the checkout).
@@ -34,6 +38,7 @@ from c2c_dagster.store import EmbeddedStore  # noqa: E402
 from c2c_devstack.emulators.jenkins import EmulatedBuild, JenkinsEmulator, git_changes  # noqa: E402
 from c2c_devstack.services import ManagedProcess, free_port, wait_until  # noqa: E402
 from c2c_devstack.services import argocd as argocd_service  # noqa: E402
+from c2c_devstack.services.cosign import Cosign  # noqa: E402
 from c2c_devstack.services import kubernetes as k8s_service  # noqa: E402
 from c2c_devstack.services.dagster import local_instance_config  # noqa: E402
 from c2c_devstack.services import registry as registry_service  # noqa: E402
@@ -85,6 +90,12 @@ class Demo:
         self.cleanup.append(self.jenkins.stop)
         self.image = f"{self.registry.host}/shop/web"
         self.gitops = argocd_service.ConfigRepo.create(self.home / "shop-gitops")
+        # The pipeline's signing key, and the image policy that trusts it and the Jenkins job.
+        self.cosign = Cosign.install(self.home / "cosign")
+        self.keys = self.cosign.generate_key_pair(self.home / "keys")
+        self.policy_file = self.home / "image-policy.yaml"
+        self.policy_file.write_text(f"trusted_keys: [{self.keys.public}]\n"
+                                    f"trusted_builders: ['{self.jenkins.job_url(JOB)}']\n")
         say(f"registry {self.registry.url}, API server {self.cluster.server}, Argo CD (repo server "
             f"{self.argocd.repo_server}), Jenkins emulator {self.jenkins.url}")
 
@@ -93,7 +104,7 @@ class Demo:
         head = git(repo, "rev-parse", "HEAD")
         env = {**os.environ, "JOB_NAME": JOB, "BUILD_NUMBER": str(number), "GIT_COMMIT": head,
                "GIT_BRANCH": "origin/main", "GIT_URL": "https://git.example/shop/web.git",
-               "BUILD_URL": f"{self.jenkins.job_url(JOB)}{number}/"}
+               "BUILD_URL": f"{self.jenkins.job_url(JOB)}{number}/", "JOB_URL": self.jenkins.job_url(JOB)}
         if previous:
             env["GIT_PREVIOUS_SUCCESSFUL_COMMIT"] = previous
         tag = subprocess.run([str(BIN / "c2c-build-metadata"), "--repo", str(repo), "--image", self.image, "--print-tag"],
@@ -102,10 +113,15 @@ class Demo:
         self.registry.build_and_push("shop/web", tag, files={"server.js": (repo / "server.js").read_text()},
                                      labels={"org.opencontainers.image.revision": head}, digest_file=digest_file)
         output = self.home / f"build-metadata-{number}.json"
+        predicate = self.home / f"provenance-{number}.predicate.json"
         subprocess.run([str(BIN / "c2c-build-metadata"), "--repo", str(repo), "--image", self.image,
-                        "--digest-file", str(digest_file), "--status", result, "--output", str(output)],
+                        "--digest-file", str(digest_file), "--status", result, "--output", str(output),
+                        "--provenance", str(self.home / f"provenance-{number}.intoto.json"),
+                        "--provenance-predicate", str(predicate)],
                        capture_output=True, text=True, check=True, env=env)
         metadata = json.loads(output.read_text())
+        # The Jenkinsfile's Provenance stage: cosign signs the predicate and attaches it to the digest.
+        self.cosign.attest(self.keys, f"{self.image}@{metadata['image_digest']}", predicate)
         started = int(datetime.now(UTC).timestamp() * 1000) - (10 - number) * 60_000
         self.jenkins.add_build(JOB, EmulatedBuild(
             number, result, started, changes=git_changes(repo, previous, head),
@@ -186,6 +202,7 @@ class Demo:
             "C2C_KUBECONFIG": str(self.cluster.kubeconfig),
             "C2C_CLUSTER_NAME": CLUSTER,
             "C2C_INSECURE_REGISTRIES": self.registry.host,
+            "C2C_IMAGE_POLICY_FILE": str(self.policy_file),
             # A scan every minute, so the demo does not wait ten for its first snapshot.
             "C2C_SCAN_CRON": os.environ.get("C2C_SCAN_CRON", "* * * * *"),
             "C2C_UI_PORT": str(port),
@@ -211,7 +228,8 @@ class Demo:
             running = [r for r in store.find("traceability-metadata", "namespace", NAMESPACE) if r.get("running", True)]
             web = [r for r in running if r["workload_name"] == "web"]
             return {r["workload_name"] for r in running} == {"web", "worker", "legacy"} and all(
-                r.get("argocd_revision") == revision and r.get("build_id") == builds[2]["build_id"] for r in web)
+                r.get("argocd_revision") == revision and r.get("build_id") == builds[2]["build_id"] for r in web
+            ) and all(r.get("provenance") for r in running)
 
         wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok,
                    what="the Dagster UI", timeout=180, process=dagster)

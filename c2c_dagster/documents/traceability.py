@@ -62,6 +62,20 @@ class TraceabilityRecord(Document):
     image_revision: str | None = keyword()  # the image's org.opencontainers.image.revision label, when asked
     tag_digests: list[str] | None = keyword()  # the images a moved tag was seen pointing at
     flags: list[str] = keyword(lookup=True, factory=list)
+    # Signed build provenance (c2c_dagster/provenance): verified, unsigned or invalid, and why;
+    # None when the image policy trusts no key (nothing looked up).
+    provenance: str | None = keyword(lookup=True)
+    provenance_reason: str | None = keyword()
+    # What the digest's attestations proved before the commit was compared (signed, none or
+    # rejected), by which key and builder, naming which commit, attached at which digest, under
+    # which trust (a fingerprint), when: the per-digest cache a re-scan reads instead of the registry.
+    provenance_evidence: str | None = keyword()
+    provenance_key: str | None = keyword()
+    provenance_builder: str | None = keyword()
+    provenance_commit: str | None = keyword()
+    provenance_found_at: str | None = keyword()
+    provenance_policy: str | None = keyword()
+    provenance_checked_at: str | None = date()
     updated_at: str | None = date()
     # False once the digest no longer runs there: the record stays as history.
     running: bool | None = boolean()

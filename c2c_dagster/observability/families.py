@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from c2c_core.timeutil import parse_time
 from c2c_dagster.observability.dora import DEFAULT_WINDOW_DAYS, ScopeSummary, dora_families
 from c2c_dagster.observability.reads import Group
+from c2c_dagster.provenance.verify import STATES as PROVENANCE_STATES
 from c2c_dagster.traceability.correlate import Flag
 from c2c_dagster.traceability.view import TRACED_CONTAINER_TYPES
 
@@ -28,6 +29,8 @@ WORKLOAD = ("cluster", "namespace", "workload_kind", "workload")
 IMAGE = (*WORKLOAD, "container", "image_digest")
 POD_CONTAINER = (*WORKLOAD, "pod", "container")
 REPLICA_STATES = ("desired", "current", "ready", "available", "updated")
+#: The provenance label of a running image whose provenance was not checked.
+NOT_CHECKED = "not_checked"
 #: Seconds; Argo CD syncs take from seconds (a config change) to many minutes (hooks, big rollouts).
 SYNC_DURATION_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 
@@ -93,6 +96,11 @@ def image_families(records: Sequence[Mapping[str, Any]]) -> list[Metric]:
         "container (its release time).", labels=[*IMAGE, "traceable"])
     flags = GaugeMetricFamily("c2c_workload_image_flag", "1 for each flag a running image carries.",
                               labels=[*IMAGE, "flag"])
+    provenance = GaugeMetricFamily("c2c_workload_image_provenance", "1 for a running image whose signed build "
+                                   "provenance c2c checked, labelled with the outcome (verified, unsigned, invalid) "
+                                   "and the image class (internal, external).",
+                                   labels=[*IMAGE, "provenance", "image_class"])
+    by_state: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((*PROVENANCE_STATES, NOT_CHECKED), 0))
     per_cluster: dict[str, dict[str, int]] = defaultdict(lambda: {str(f): 0 for f in Flag})
     running: dict[str, int] = defaultdict(int)
     pending: dict[str, int] = defaultdict(int)
@@ -113,6 +121,10 @@ def image_families(records: Sequence[Mapping[str, Any]]) -> list[Metric]:
         if started is not None:
             since.add_metric([*key, yes], started)
         running[cluster] += 1
+        state = record.get("provenance") or NOT_CHECKED
+        by_state[cluster][state] = by_state[cluster].get(state, 0) + 1
+        if state != NOT_CHECKED:
+            provenance.add_metric([*key, state, _s(record.get("image_class"))], 1)
         for flag in record.get("flags") or []:
             flags.add_metric([*key, flag], 1)
             per_cluster[cluster][flag] = per_cluster[cluster].get(flag, 0) + 1
@@ -123,12 +135,18 @@ def image_families(records: Sequence[Mapping[str, Any]]) -> list[Metric]:
     pending_family = GaugeMetricFamily("c2c_pending_containers", "Containers of running workloads whose image "
                                        "digest is not known yet (the image is still being pulled).",
                                        labels=["cluster"])
+    provenance_family = GaugeMetricFamily("c2c_provenance_images", "Running images per cluster by provenance "
+                                          "outcome: verified, unsigned, invalid, or not_checked (the image policy "
+                                          "trusts no key, or the registry did not answer); 0 when none.",
+                                          labels=["cluster", "provenance"])
     for cluster in sorted(per_cluster):
         running_family.add_metric([cluster], running[cluster])
         pending_family.add_metric([cluster], pending[cluster])
         for flag, count in sorted(per_cluster[cluster].items()):
             flagged.add_metric([cluster, flag], count)
-    return [pods, since, flags, running_family, flagged, pending_family]
+        for state, count in by_state[cluster].items():
+            provenance_family.add_metric([cluster, state], count)
+    return [pods, since, flags, running_family, flagged, pending_family, provenance, provenance_family]
 
 
 def runtime_families(pods: Sequence[Mapping[str, Any]], workloads: Sequence[Mapping[str, Any]],

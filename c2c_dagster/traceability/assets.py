@@ -5,10 +5,12 @@ function signature at definition time.
 """
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
 
+from c2c_core.registry.client import RegistryClient
 from c2c_core.timeutil import iso_utc, utc_now
 from c2c_dagster.argocd.assets import argocd_sync_events
 from c2c_dagster.documents.traceability import TraceabilityRecord
@@ -23,7 +25,9 @@ from c2c_dagster.store.watermarks import new_watermark, read_watermark
 from c2c_dagster.traceability.correlate import Flag
 from c2c_dagster.traceability.image_policy import ImagePolicy
 from c2c_dagster.traceability.inputs import read_cluster
-from c2c_dagster.traceability.plan import ClusterView, RecordsPlan, plan_records
+from c2c_dagster.traceability.plan import ClusterView, RecordsPlan, plan_records, same_content
+from c2c_dagster.traceability.provenance import ProvenanceStats, registry_lookup
+from c2c_dagster.traceability.provenance import annotate as annotate_provenance
 from c2c_dagster.traceability.resources import ImagePolicyResource
 
 # eager(), minus "no dependency missing": ci_builds has a partition per day since 2020 and most
@@ -49,7 +53,26 @@ CHECKS = [
                       description="WARN when one workload's pods run several digests outside a rollout."),
     dg.AssetCheckSpec("no_moved_tags", asset="traceability_records",
                       description="WARN when an internal image runs by a tag that was seen pointing at more than one image."),
+    dg.AssetCheckSpec("no_invalid_provenance", asset="traceability_records", blocking=True,
+                      description="ERROR (blocking) when a running image's signed build provenance is invalid: bad "
+                                  "signature, untrusted key or builder, subject or commit mismatch."),
+    dg.AssetCheckSpec("internal_images_have_provenance", asset="traceability_records",
+                      description="WARN when an internal image runs without signed provenance while the image "
+                                  "policy requires it (require_provenance)."),
 ]
+
+
+def _provenance_check(name: str, records: list[TraceabilityRecord], state: str, severity: dg.AssetCheckSeverity,
+                      *, active: bool = True) -> dg.AssetCheckResult:
+    flagged = sorted(r.record_id for r in records if active and r.provenance == state and r.image_class != "external")
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=not flagged,
+        severity=severity,
+        metadata={"count": len(flagged), "records": dg.MetadataValue.json(flagged[:50]),
+                  "reasons": dg.MetadataValue.json(sorted({r.provenance_reason for r in records if active
+                                                           and r.provenance == state and r.provenance_reason})[:20])},
+    )
 
 
 def _check(name: str, records: list[TraceabilityRecord], flag: Flag, severity: dg.AssetCheckSeverity,
@@ -89,7 +112,9 @@ def traceability_records(
     mismatch, mixed versions, a tag that moved, failed build deployed, drift). Third-party
     (external) images are kept with what is known but never called untraceable; containers whose
     image is still being pulled are recorded as pending, judged once their digest is known. Also
-    records a release event whenever a workload's running digest changes, rollbacks included."""
+    records a release event whenever a workload's running digest changes, rollbacks included.
+    With trusted keys in the image policy, each running digest's signed SLSA build provenance
+    (cosign's attestation in the registry) is verified: ``provenance`` verified, unsigned or invalid."""
     cluster = context.partition_key
     db = store.get_store()
     policy = image_policy.policy(db)
@@ -97,6 +122,13 @@ def traceability_records(
     view = read_cluster(db, cluster, registry, log=context.log.info, classify=policy.classify)
     now = iso_utc(utc_now())
     plan = plan_records(view, policy, now=now, watermark=read_watermark(db, cluster, TRACEABILITY_METADATA.name))
+    # After the join: each running digest's signed provenance, from the records' cache or the registry.
+    provenance = annotate_provenance(plan.records, previous=view.previous.values(), index=view.index,
+                                     trust=policy.trust, lookup=registry_lookup(_client_for(registry), policy.trust),
+                                     now=now)
+    for digest in provenance.errors:
+        context.log.info(f"registry could not say whether {digest} carries provenance")
+    plan.changed = [r for r in plan.records if not same_content(r, view.previous.get(r.record_id))]
     if plan.changed:
         db.upsert(TRACEABILITY_METADATA.name, [record.to_document() for record in plan.changed])
     if plan.stopped:
@@ -107,7 +139,7 @@ def traceability_records(
     db.upsert(SCAN_WATERMARKS.name,
               [new_watermark(cluster, TRACEABILITY_METADATA.name, now, context.run.run_id, "records").to_document()])
     return dg.MaterializeResult(
-        metadata=_metadata(cluster, plan, view, policy),
+        metadata=_metadata(cluster, plan, view, policy, provenance),
         check_results=[
             _check("no_untraceable_workloads", plan.records, Flag.UNTRACEABLE, dg.AssetCheckSeverity.WARN),
             _check("no_digest_mismatch", plan.records, Flag.DIGEST_MISMATCH, dg.AssetCheckSeverity.ERROR),
@@ -115,11 +147,21 @@ def traceability_records(
             # A third-party tag moving (a base image re-pushed upstream) is upstream's practice, not
             # something to fix here: flagged on the record, not failed in the check.
             _check("no_moved_tags", plan.records, Flag.TAG_MOVED, dg.AssetCheckSeverity.WARN, internal_only=True),
+            _provenance_check("no_invalid_provenance", plan.records, "invalid", dg.AssetCheckSeverity.ERROR),
+            _provenance_check("internal_images_have_provenance", plan.records, "unsigned", dg.AssetCheckSeverity.WARN,
+                              active=policy.trust.require),
         ],
     )
 
 
-def _metadata(cluster: str, plan: RecordsPlan, view: ClusterView, policy: ImagePolicy) -> dict[str, Any]:
+def _client_for(registry: RegistryResource) -> Callable[[str], RegistryClient]:
+    """A client per registry host with the resource's credentials (plain http where it says)."""
+    return lambda host: RegistryClient(username=registry.username, password=registry.password,
+                                       insecure=host in registry.insecure_registries)
+
+
+def _metadata(cluster: str, plan: RecordsPlan, view: ClusterView, policy: ImagePolicy,
+              provenance: ProvenanceStats) -> dict[str, Any]:
     records, events = plan.records, plan.events
     flags = Counter(flag for record in records for flag in record.flags)
     return {
@@ -132,6 +174,9 @@ def _metadata(cluster: str, plan: RecordsPlan, view: ClusterView, policy: ImageP
         "flags": dg.MetadataValue.json(dict(sorted(flags.items()))),
         "external": sum(1 for r in records if r.image_class == "external"),
         "pending": sum(1 for r in records if r.digest_state == "pending"),
+        "provenance": dg.MetadataValue.json(dict(sorted(Counter(r.provenance or "not checked" for r in records).items()))),
+        "provenance_lookups": provenance.lookups,  # digests asked of the registry; the others from the records
+        "provenance_cached": provenance.cached,
         "moved_tags": dg.MetadataValue.json({f"{name}:{tag}": digests for (name, tag), digests in
                                              sorted(plan.moved.items())[:50]}),
         "internal_images": dg.MetadataValue.json({"prefixes": list(policy.internal), "from": policy.source}),

@@ -22,6 +22,12 @@ Where the prefixes come from, first that gives any:
 The same file turns on advice that is off by default (``advise_digest_pinning: true``, or
 ``C2C_ADVISE_DIGEST_PINNING=true``): the ``not_pinned`` flag on images whose spec names a tag
 instead of a digest.
+
+And it says whose build provenance c2c trusts (``c2c_dagster/provenance``): ``trusted_keys``, the
+public keys (PEM files, relative to the policy file, or PEM text: ``cosign.pub``) whose signatures
+count; ``trusted_builders``, the builder ids (a Jenkins controller URL, or controller and job)
+whose provenance counts; ``require_provenance: true`` to warn about internal images without any.
+No trusted key: provenance is not looked up at all.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 
+from c2c_dagster.provenance.dsse import TrustedKeyError, load_public_key
+from c2c_dagster.provenance.verify import TrustPolicy
 from c2c_dagster.settings import Settings, load_settings
 from c2c_dagster.settings_file import read_settings_file
 from c2c_core.images import DOCKER_HUB_ALIASES, DOCKER_HUB_API_HOST, parse_image, split_domain
@@ -44,7 +52,7 @@ EXTERNAL: ImageClass = "external"
 INTERNAL_ENV = "C2C_INTERNAL_REGISTRIES"
 POLICY_FILE_ENV = "C2C_IMAGE_POLICY_FILE"
 PINNING_ENV = "C2C_ADVISE_DIGEST_PINNING"
-POLICY_KEYS = ("internal", "advise_digest_pinning")
+POLICY_KEYS = ("internal", "advise_digest_pinning", "trusted_keys", "trusted_builders", "require_provenance")
 
 # Registries whose first path component is an organisation of its own: there "ours" is that
 # organisation, never the whole registry.
@@ -90,6 +98,7 @@ class ImagePolicy:
     internal: tuple[str, ...] = ()
     source: str = "nothing configured and no build recorded: every image is internal"
     advise_digest_pinning: bool = False
+    trust: TrustPolicy = TrustPolicy()
 
     def classify(self, image: str | None) -> ImageClass:
         if not self.internal:
@@ -130,21 +139,49 @@ def read_policy_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(internal, list) or not all(isinstance(p, str) for p in internal):
         raise ImagePolicyError(f"{file}: 'internal' must be a list of registry hosts or host/repository prefixes")
     return {"internal": internal, "advise_digest_pinning": _truthy(raw.get("advise_digest_pinning", False),
-                                                                   f"{file}: advise_digest_pinning")}
+                                                                   f"{file}: advise_digest_pinning"),
+            "trust": trust_policy(raw, file)}
+
+
+def _strings(raw: Mapping[str, Any], key: str, file: Path) -> list[str]:
+    value = raw.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ImagePolicyError(f"{file}: {key!r} must be a list of strings")
+    return value
+
+
+def trust_policy(raw: Mapping[str, Any], file: Path) -> TrustPolicy:
+    """``trusted_keys`` (PEM text, or a path relative to the policy file), ``trusted_builders``,
+    ``require_provenance`` of the policy file."""
+    keys = []
+    for entry in _strings(raw, "trusted_keys", file):
+        pem = entry if "-----BEGIN" in entry else None
+        if pem is None:
+            path = (file.parent / Path(entry).expanduser()).resolve()
+            try:
+                pem = path.read_text()
+            except OSError as exc:
+                raise ImagePolicyError(f"{file}: trusted key {entry!r} cannot be read: {exc}") from exc
+        try:
+            keys.append(load_public_key(pem))
+        except TrustedKeyError as exc:
+            raise ImagePolicyError(f"{file}: trusted key {entry[:60]!r}: {exc}") from exc
+    return TrustPolicy(keys=tuple(keys), builders=tuple(_strings(raw, "trusted_builders", file)),
+                       require=_truthy(raw.get("require_provenance", False), f"{file}: require_provenance"))
 
 
 def build_policy(
     configured: Iterable[str], *, built_images: Iterable[str] = (), advise_digest_pinning: bool = False,
-    configured_from: str = INTERNAL_ENV,
+    configured_from: str = INTERNAL_ENV, trust: TrustPolicy = TrustPolicy(),
 ) -> ImagePolicy:
     """The policy from configured prefixes, else from the images CI pushed (module docstring)."""
     prefixes = tuple(sorted({normalise_prefix(p) for p in configured}))
     if prefixes:
-        return ImagePolicy(prefixes, f"configured ({configured_from})", advise_digest_pinning)
+        return ImagePolicy(prefixes, f"configured ({configured_from})", advise_digest_pinning, trust)
     derived = tuple(sorted({p for p in map(prefix_of_built_image, built_images) if p}))
     if derived:
-        return ImagePolicy(derived, "the registries ci_builds pushed to", advise_digest_pinning)
-    return ImagePolicy(advise_digest_pinning=advise_digest_pinning)
+        return ImagePolicy(derived, "the registries ci_builds pushed to", advise_digest_pinning, trust)
+    return ImagePolicy(advise_digest_pinning=advise_digest_pinning, trust=trust)
 
 
 def policy_settings(settings: Settings) -> dict[str, Any]:

@@ -31,6 +31,18 @@ def _replicas(record: TraceabilityRecord) -> str | None:
     return text
 
 
+def _provenance(record: TraceabilityRecord) -> str | None:
+    """``verified (builder …, commit …)``, ``unsigned``, ``invalid: <reason>``; None when not checked."""
+    if not record.provenance:
+        return None
+    if record.provenance == "verified":
+        detail = ", ".join(filter(None, [f"builder {record.provenance_builder}" if record.provenance_builder else None,
+                                         f"commit {record.provenance_commit[:12]}" if record.provenance_commit else None,
+                                         f"key {record.provenance_key[:19]}" if record.provenance_key else None]))
+        return f"verified ({detail})" if detail else "verified"
+    return f"{record.provenance}: {record.provenance_reason}" if record.provenance_reason else record.provenance
+
+
 def render_record(record: TraceabilityRecord, builds: dict[str, BuildDocument]) -> list[str]:
     build = builds.get(record.build_id or "")
     if record.digest_state == "pending":
@@ -50,10 +62,11 @@ def render_record(record: TraceabilityRecord, builds: dict[str, BuildDocument]) 
         ("pods", ", ".join(f"{p.name} @ {p.nodeName or '?'}" for p in record.pods) or None),
         ("argocd", f"{record.argocd_app}  config revision {record.argocd_revision or '?'}" if record.argocd_app else None),
         ("authors", ", ".join(record.authors) or None),
+        ("provenance", _provenance(record)),
         ("flags", ", ".join(record.flags) or "none"),
     ]
     lines = [f"{record.cluster}/{record.namespace} {record.workload_kind}/{record.workload_name}  container {record.container_name}"]
-    lines += [f"  {label:<10}{value}" for label, value in rows if value]
+    lines += [f"  {label:<{max(10, len(label) + 1)}}{value}" for label, value in rows if value]
     for i, commit in enumerate(_commit_lines(build, record.commit_ids)):
         lines.append(f"  {'commits' if i == 0 else '':<10}{commit}")
     return lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from c2c_dagster.provenance.verify import TrustPolicy
 from c2c_dagster.store import CI_BUILD_METADATA, MetadataStore
 from c2c_dagster.traceability.image_policy import (
     INTERNAL_ENV,
@@ -27,8 +28,8 @@ class ImagePolicyResource(dg.ConfigurableResource):
     advise_digest_pinning: bool = False
 
     def policy(self, store: MetadataStore) -> ImagePolicy:
-        from_file = read_policy_file(self.policy_file) if self.policy_file else {"internal": [],
-                                                                                 "advise_digest_pinning": False}
+        from_file = read_policy_file(self.policy_file) if self.policy_file else {
+            "internal": [], "advise_digest_pinning": False, "trust": TrustPolicy()}
         configured = [*self.internal_registries, *from_file["internal"]]
         sources = [name for name, given in ((INTERNAL_ENV, self.internal_registries),
                                             (f"{POLICY_FILE_ENV}={self.policy_file}", from_file["internal"])) if given]
@@ -38,6 +39,7 @@ class ImagePolicyResource(dg.ConfigurableResource):
             built_images=() if configured else store.distinct(CI_BUILD_METADATA.name, "image_name"),
             advise_digest_pinning=self.advise_digest_pinning or from_file["advise_digest_pinning"],
             configured_from=", ".join(sources),
+            trust=from_file["trust"],
         )
 
 

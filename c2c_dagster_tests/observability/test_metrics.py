@@ -244,3 +244,21 @@ def test_the_dora_gauges_are_what_c2c_dora_answers(store, store_resource) -> Non
         assert out["c2c_dora_change_failure_rate"].get((cluster, app)) == failure["rate"]
         assert out["c2c_dora_lead_time_seconds"].get((cluster, app, "0.9")) == lead["p90_seconds"]
         assert out["c2c_dora_recovery_time_seconds"].get((cluster, app, "0.5")) == report["recovery_time"]["median_seconds"]
+
+
+def test_provenance_series_per_state_zeros_included() -> None:
+    base = {"cluster": "prod", "namespace": "shop", "workload_kind": "Deployment", "container_name": "app",
+            "pods": [{"name": "p"}], "flags": []}
+    records = [{**base, "workload_name": "web", "image_digest": "sha256:" + "1" * 64, "provenance": "verified",
+                "image_class": "internal"},
+               {**base, "workload_name": "api", "image_digest": "sha256:" + "2" * 64, "provenance": "invalid",
+                "provenance_reason": "commit mismatch", "image_class": "internal"},
+               {**base, "workload_name": "nginx", "image_digest": "sha256:" + "3" * 64, "provenance": "unsigned",
+                "image_class": "external"},
+               {**base, "workload_name": "old", "image_digest": "sha256:" + "4" * 64}]
+    out = _exported(StoreState(records=records))
+    assert {s[0]["provenance"]: s[1] for s in out["c2c_provenance_images"]} == {
+        "verified": 1, "unsigned": 1, "invalid": 1, "not_checked": 1}
+    per_image = {s[0]["workload"]: (s[0]["provenance"], s[0]["image_class"]) for s in out["c2c_workload_image_provenance"]}
+    assert per_image == {"web": ("verified", "internal"), "api": ("invalid", "internal"),
+                         "nginx": ("unsigned", "external")}

@@ -42,7 +42,8 @@ def test_the_rule_unit_tests_pass_promtool_test() -> None:
 def test_every_alert_has_a_firing_and_a_quiet_unit_test() -> None:
     alerts = _rules("alert")
     assert sorted(alerts) == sorted([
-        "C2CChangeFailureRateHigh", "C2CClusterSnapshotStale", "C2CDigestMismatch", "C2CFailedBuildDeployed", "C2CRollback",
+        "C2CChangeFailureRateHigh", "C2CClusterSnapshotStale", "C2CDigestMismatch", "C2CFailedBuildDeployed", "C2CProvenanceInvalid",
+        "C2CRollback",
         "C2CStoreUnreachable", "C2CUntraceableWorkloadRunning",
     ])
     cases = [case for test in _unit_tests() for case in test.get("alert_rule_test", [])]

@@ -184,9 +184,10 @@ class Pipeline:
             "image_policy": self.image_policy,
         }
 
-    def run(self, *, only_this_namespace: bool = False) -> list[dict[str, Any]]:
+    def run(self, *, only_this_namespace: bool = False, checks_may_block: bool = False) -> list[dict[str, Any]]:
         """Ingest new builds, snapshot the cluster (or only this namespace), join; this
-        namespace's running records."""
+        namespace's running records. ``checks_may_block``: a failed blocking check of the join
+        (its records are written, its step fails) is what the test expects, not an error."""
         if self._pending_builds:
             result = dg.materialize([ci_builds], instance=self.instance, partition_key="2026-01-01",
                                     resources=self.resources(),
@@ -196,9 +197,10 @@ class Pipeline:
         scope = {"ops": {"deployment_snapshots": {"config": {"namespaces": [self.namespace]}}}}
         for asset in (deployment_snapshots, traceability_records):
             config = scope if asset is deployment_snapshots and only_this_namespace else None
+            blocking = checks_may_block and asset is traceability_records
             result = dg.materialize([asset], instance=self.instance, partition_key=CLUSTER, resources=self.resources(),
-                                    selection=[asset.key], run_config=config)
-            assert result.success
+                                    selection=[asset.key], run_config=config, raise_on_error=not blocking)
+            assert result.success or blocking
         self.last_run = result
         return self.records()
 

@@ -1,9 +1,12 @@
 """Which images are internal: configured prefixes (environment and YAML), else the registries CI pushed
-to, Docker Hub's aliases normalised as the registry reference parser does (pure rules)."""
+to, Docker Hub's aliases normalised as the registry reference parser does; the trusted keys and
+builders of provenance (pure rules)."""
 
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from c2c_dagster.traceability.image_policy import (
     ImagePolicyError,
@@ -13,6 +16,7 @@ from c2c_dagster.traceability.image_policy import (
     prefix_of_built_image,
     read_policy_file,
 )
+from c2c_dagster.provenance.verify import TrustPolicy
 from c2c_dagster.settings import SettingsError
 
 
@@ -56,7 +60,8 @@ def test_without_configuration_the_registries_ci_pushed_to_are_internal() -> Non
 def test_the_policy_file_and_the_environment(tmp_path) -> None:
     file = tmp_path / "policy.yaml"
     file.write_text("internal:\n  - registry.example.com\n  - docker.io/acme\nadvise_digest_pinning: true\n")
-    assert read_policy_file(file) == {"internal": ["registry.example.com", "docker.io/acme"], "advise_digest_pinning": True}
+    assert read_policy_file(file) == {"internal": ["registry.example.com", "docker.io/acme"], "advise_digest_pinning": True,
+                                      "trust": TrustPolicy()}
     file.write_text("internals: [x]\n")
     with pytest.raises(ImagePolicyError, match=r"unknown key\(s\) \['internals'\]; known: internal, advise_digest_pinning"):
         read_policy_file(file)
@@ -71,3 +76,23 @@ def test_the_policy_file_and_the_environment(tmp_path) -> None:
         "advise_digest_pinning": True}
     with pytest.raises(SettingsError, match="C2C_ADVISE_DIGEST_PINNING='maybe': want true or false"):
         env_settings({"C2C_ADVISE_DIGEST_PINNING": "maybe"})
+
+
+def test_trusted_keys_by_path_or_pem_builders_and_requirement(tmp_path) -> None:
+    pems = [ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode() for _ in range(2)]
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "cosign.pub").write_text(pems[0])
+    file = tmp_path / "policy.yaml"
+    inline = "\n".join("      " + line for line in pems[1].splitlines())
+    file.write_text("trusted_keys:\n  - keys/cosign.pub\n  - |\n" + inline + "\n"
+                    "trusted_builders: [https://jenkins.example.com/]\nrequire_provenance: true\n")
+    trust = read_policy_file(file)["trust"]
+    assert len(trust.keys) == 2 and all(k.key_id.startswith("sha256:") for k in trust.keys)
+    assert trust.builders == ("https://jenkins.example.com/",) and trust.require and trust.enabled
+    file.write_text("trusted_keys: [missing.pub]\n")
+    with pytest.raises(ImagePolicyError, match="missing.pub.*cannot be read"):
+        read_policy_file(file)
+    file.write_text("trusted_keys: ['-----BEGIN PUBLIC KEY-----\\nnope\\n-----END PUBLIC KEY-----']\n")
+    with pytest.raises(ImagePolicyError, match="not a PEM public key"):
+        read_policy_file(file)

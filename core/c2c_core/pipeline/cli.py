@@ -33,9 +33,10 @@ from c2c_core.pipeline.build_metadata import (
     resolve_commit,
     write_json_atomic,
 )
+from c2c_core.pipeline import provenance
 from c2c_core.pipeline.schema import BUILD_STATUSES, schema_errors
 from c2c_core.registry.client import RegistryClient, RegistryError
-from c2c_core.timeutil import utc_now
+from c2c_core.timeutil import parse_time, utc_now
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -102,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     allow_empty(build.add_argument("--branch", help="[GIT_BRANCH without origin/, BRANCH_NAME], default the checked-out branch"))
     allow_empty(build.add_argument("--repo-url", help="[GIT_URL], default origin's URL; credentials in it are removed"))
     build.add_argument("--status", help=f"build status, one of {', '.join(BUILD_STATUSES)} (default SUCCESS)")
+
+    slsa = parser.add_argument_group(
+        "provenance", "SLSA Provenance v1 of the pushed image, unsigned: the pipeline signs it with cosign"
+    )
+    slsa.add_argument("--provenance", metavar="FILE",
+                      help="write the in-toto Statement v1 (subjects: the image, and each platform of an index)")
+    slsa.add_argument("--provenance-predicate", metavar="FILE",
+                      help="write only its SLSA predicate, for `cosign attest --predicate FILE --type slsaprovenance1`")
+    slsa.add_argument("--job-url", help="the builder id: controller and job [JOB_URL], default BUILD_URL without the number")
+    slsa.add_argument("--started-on", help="when the build started: ISO 8601 or epoch ms "
+                      "(Jenkins: ${currentBuild.startTimeInMillis})")
 
     digests = parser.add_argument_group(
         "digest sources", "tried in the order given; the first that yields a sha256 digest wins"
@@ -299,12 +311,43 @@ def run(argv: Sequence[str] | None, env: Mapping[str, str]) -> int:
     if errors:  # a bug here, not bad input: never archive a document ci_builds would refuse
         print(f"c2c-build-metadata: internal error, document fails the schema: {errors}", file=sys.stderr)
         return EXIT_ERROR
+    statement = None
+    if args.provenance or args.provenance_predicate:
+        statement = provenance_statement(args, env, image, doc, digest)
     write_json_atomic(Path(args.output), doc)
     print(
         f"c2c-build-metadata: wrote {args.output}: build {doc['build_id']}, "
         f"{args.image}:{tag}@{digest.digest} (from {digest.source}), {len(doc['commits'])} commit(s)"
     )
+    if statement is not None:
+        if args.provenance:
+            write_json_atomic(Path(args.provenance), statement)
+        if args.provenance_predicate:
+            write_json_atomic(Path(args.provenance_predicate), statement["predicate"])
+        written = " and ".join(filter(None, [args.provenance, args.provenance_predicate]))
+        print(f"c2c-build-metadata: wrote {written}: SLSA provenance v1 of {len(statement['subject'])} "
+              f"subject(s), builder {statement['predicate']['runDetails']['builder']['id']} (unsigned: sign with cosign)")
     return EXIT_OK
+
+
+def provenance_statement(args: argparse.Namespace, env: Mapping[str, str], image: ImageReference,
+                         doc: Mapping, digest: DigestResult) -> dict:
+    """The unsigned in-toto statement of what ``doc`` records; the builder id must be known."""
+    build_url = doc.get("build_url")
+    builder = _pick(args.job_url, env, "JOB_URL") or provenance.job_url_of(build_url)
+    if not builder:
+        raise UsageError("--provenance needs the builder id: --job-url (or JOB_URL), or a --build-url ending in the build number")
+    started_text = _pick(args.started_on, env, "C2C_BUILD_STARTED_ON")
+    try:
+        started = parse_time(int(started_text) if started_text and started_text.isdigit() else started_text)
+    except ValueError as exc:
+        raise UsageError(f"--started-on {started_text!r} is neither ISO 8601 nor epoch milliseconds") from exc
+    body = provenance.predicate(
+        job_name=doc["job_name"], branch=doc.get("branch"), repo_url=doc.get("repo_url"),
+        source_commit=doc["source_commit"], builder_id=builder, build_url=build_url,
+        started_on=started, finished_on=utc_now(), build_number=doc["build_number"],
+    )
+    return provenance.statement(image, digest.digest, digest.platform_digests, body)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -219,6 +219,21 @@ class RegistryClient:
             raise RegistryError(f"registry {ref.registry}: config blob of {ref} does not match {config_digest}")
         return json.loads(blob.content)
 
+    def manifest(self, reference: ImageReference | str) -> Manifest:
+        """The manifest (or index) ``reference`` names, its digest checked against its bytes."""
+        ref = parse_reference(reference) if isinstance(reference, str) else reference
+        return self._manifest(ref, ref.manifest_reference)
+
+    def blob(self, reference: ImageReference | str, digest: str) -> bytes:
+        """A blob of ``reference``'s repository, refused unless its bytes hash to ``digest``."""
+        ref = parse_reference(reference) if isinstance(reference, str) else reference
+        if not is_digest(digest):
+            raise RegistryError(f"registry {ref.registry}: blob {digest!r} is not a sha256 digest")
+        response = self._request("GET", ref, f"blobs/{digest}", f"blob {digest} of {ref.repository}")
+        if sha256_digest(response.content) != digest:
+            raise RegistryError(f"registry {ref.registry}: blob of {ref.repository} does not match {digest}")
+        return response.content
+
     # -- internals ----------------------------------------------------------------------------
 
     def _manifest(self, ref: ImageReference, reference: str) -> Manifest:

@@ -62,6 +62,18 @@ def spec() -> Spec:
                                           q.date_histogram("at", "1d")])], bars=True), 10, 8),
             ),
             (
+                Cell(stat_panel("Verified provenance", "Share of the running images whose signed build provenance "
+                                "c2c verified (trusted key and builder, running digest, attributed commit). "
+                                "Images not checked (no trusted key configured) count as not verified.",
+                                q.promql(f'sum(c2c_provenance_images{{{CLUSTER},provenance="verified"}}) / '
+                                         f'sum(c2c_running_images{{{CLUSTER}}})', instant=True),
+                                unit="percentunit", steps=((None, "red"), (0.9, "orange"), (1, "green"))), 4, 5),
+                Cell(stat_panel("Invalid provenance", "Running images whose provenance is invalid: bad signature, "
+                                "untrusted key or builder, another digest or commit (alert C2CProvenanceInvalid).",
+                                q.promql(f'sum(c2c_provenance_images{{{CLUSTER},provenance="invalid"}})', instant=True),
+                                steps=GOOD_WHEN_ZERO), 4, 5),
+            ),
+            (
                 Cell(table_panel("Workloads that need attention", "Running images flagged untraceable, digest "
                                  "mismatch, mixed versions, failed build deployed, drift or a tag that moved. Click a workload for "
                                  "its traceability, a build for its trace.",

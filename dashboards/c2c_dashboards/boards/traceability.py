@@ -39,8 +39,16 @@ def spec() -> Spec:
                                  q.OpenSearch(TRACEABILITY, f"{WORKLOAD} AND running:true", metrics=[q.raw_data()]),
                                  columns=("container_name", "commit_ids", "authors", "build_id", "build_status",
                                           "image_tag", "image_digest", "match_key", "match_confidence", "first_seen",
-                                          "argocd_app", "argocd_revision", "flags"),
+                                          "argocd_app", "argocd_revision", "flags", "provenance", "provenance_reason"),
                                  links={"build_id": [links.TO_BUILD]}), 24, 8),
+            ),
+            (
+                Cell(stat_panel("Verified provenance", "Share of this workload's running images whose signed build "
+                                "provenance c2c verified.",
+                                q.promql(f'(count(c2c_workload_image_provenance{{{PROM_WORKLOAD},provenance="verified"}}) or '
+                                         f'vector(0)) / count(c2c_workload_image_pods{{{PROM_WORKLOAD}}})',
+                                         instant=True),
+                                unit="percentunit", steps=((None, "red"), (1, "green"))), 4, 4),
             ),
             (
                 Cell(stat_panel("Pods running $workload", "Pods of this workload running any traced digest.",
