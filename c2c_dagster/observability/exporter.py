@@ -24,7 +24,6 @@ from c2c_core.timeutil import parse_time
 from c2c_dagster.kubernetes.history import resolve_last_seen
 from c2c_dagster.observability.dora import DEFAULT_WINDOW_DAYS, read_summaries, window
 from c2c_dagster.observability.families import StoreState, families
-from c2c_dagster.observability.reads import documents, group_stats
 from c2c_dagster.store import (
     ARGOCD_SYNC_EVENTS,
     CI_BUILD_METADATA,
@@ -46,10 +45,10 @@ def read_state(store: MetadataStore, dagster_instance: Any | None = None,
     the DORA figures over the last ``dora_days`` days."""
     # last_seen as readers must see it: read against each cluster's scan watermark.
     open_versions = resolve_last_seen(store, [
-        doc for group in group_stats(store, DEPLOYMENT_METADATA.name, ["current"]) if group.key[0]
+        doc for group in store.group_stats(DEPLOYMENT_METADATA.name, ["current"]) if group.key[0]
         for doc in store.find(DEPLOYMENT_METADATA.name, "current", group.key[0], limit=FIND_ALL)])
     sync_durations = []
-    for event in documents(store, ARGOCD_SYNC_EVENTS.name, {}):
+    for event in store.scan(ARGOCD_SYNC_EVENTS.name, {}):
         started, finished = parse_time(event.get("started_at")), parse_time(event.get("finished_at"))
         if started and finished and finished >= started:
             sync_durations.append((event.get("cluster"), f"{event.get('app_namespace')}/{event.get('app')}"
@@ -58,16 +57,16 @@ def read_state(store: MetadataStore, dagster_instance: Any | None = None,
     return StoreState(
         pods=[doc for doc in open_versions if doc.get("doc_type") == "pod"],
         workloads=[doc for doc in open_versions if doc.get("doc_type") == "workload"],
-        records=list(documents(store, TRACEABILITY_METADATA.name, {"running": True})),
-        releases=group_stats(store, RELEASE_EVENTS.name,
-                             ["cluster", "namespace", "workload_kind", "workload_name", "rollback"], newest=["at"]),
-        syncs=group_stats(store, ARGOCD_SYNC_EVENTS.name, ["cluster", "app_namespace", "app", "phase"],
-                          newest=["finished_at"]),
+        records=list(store.scan(TRACEABILITY_METADATA.name, {"running": True})),
+        releases=store.group_stats(RELEASE_EVENTS.name,
+                                   ["cluster", "namespace", "workload_kind", "workload_name", "rollback"], newest=["at"]),
+        syncs=store.group_stats(ARGOCD_SYNC_EVENTS.name, ["cluster", "app_namespace", "app", "phase"],
+                                newest=["finished_at"]),
         sync_durations=sync_durations,
-        builds=group_stats(store, CI_BUILD_METADATA.name, ["job_name", "build_status"], newest=["timestamp"]),
-        builds_without_digest=sum(g.count for g in group_stats(store, CI_BUILD_METADATA.name, ["digest_missing"])
+        builds=store.group_stats(CI_BUILD_METADATA.name, ["job_name", "build_status"], newest=["timestamp"]),
+        builds_without_digest=sum(g.count for g in store.group_stats(CI_BUILD_METADATA.name, ["digest_missing"])
                                   if g.key[0] == "true"),
-        open_problems=group_stats(store, INGEST_PROBLEMS.name, ["source", "kind"], where={"open": True}),
+        open_problems=store.group_stats(INGEST_PROBLEMS.name, ["source", "kind"], where={"open": True}),
         snapshot_durations=snapshot_durations(dagster_instance) if dagster_instance is not None else {},
         dora=read_summaries(store, window(dora_days)),
         dora_window_days=dora_days,

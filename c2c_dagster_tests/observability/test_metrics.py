@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from c2c_dagster.observability.exporter import StoreCollector, read_state, wsgi_app
 from c2c_dagster.observability.families import StoreState, families
-from c2c_dagster.observability.reads import Group, documents, group_stats
+from c2c_dagster.store.base import Group
 from c2c_dagster.store import StoreUnavailableError
 
 pytestmark = pytest.mark.opensearch
@@ -36,7 +36,7 @@ def test_grouped_counts_are_the_same_on_both_stores(store) -> None:
         release("4", "api", "2026-03-01T12:00:00Z", rollback=False),
         release("5", "api", "2026-03-04T12:00:00Z", rollback=False, cluster=None),
     ])
-    groups = group_stats(store, "release-events", ["cluster", "workload_name", "rollback"], newest=["at"])
+    groups = store.group_stats("release-events", ["cluster", "workload_name", "rollback"], newest=["at"])
     def ordered(rows: list) -> list:
         return sorted(rows, key=lambda row: tuple(v or "" for v in row[0]))
 
@@ -47,9 +47,9 @@ def test_grouped_counts_are_the_same_on_both_stores(store) -> None:
         (("prod", "api", "false"), 1, 1772366400.0),
         ((None, "api", "false"), 1, 1772625600.0),  # no cluster: a bucket of its own, not dropped
     ])
-    assert [g.count for g in group_stats(store, "release-events", ["workload_name"], where={"rollback": True})] == [1]
-    assert sorted(d["event_id"] for d in documents(store, "release-events", {"workload_name": "api"})) == ["4", "5"]
-    assert group_stats(store, "argocd-sync-events", ["app"]) == []
+    assert [g.count for g in store.group_stats("release-events", ["workload_name"], where={"rollback": True})] == [1]
+    assert sorted(d["event_id"] for d in store.scan("release-events", {"workload_name": "api"})) == ["4", "5"]
+    assert store.group_stats("argocd-sync-events", ["app"]) == []
 
 
 def test_a_store_with_no_documents_reads_as_empty(store) -> None:
