@@ -361,11 +361,16 @@ class PrometheusResult:
         return self.series[0][1]
 
 
+def prometheus_intervals(panel: Mapping[str, Any], time_range: TimeRange, scrape_ms: float) -> tuple[float, float]:
+    """(``$__interval``, ``$__rate_interval``) in ms for a panel over ``time_range``, the
+    datasource's ``timeInterval`` being ``scrape_ms``."""
+    interval_ms = max(round_interval((time_range.to_ms - time_range.from_ms) / (panel["gridPos"]["w"] * 80)), scrape_ms)
+    return interval_ms, max(interval_ms + scrape_ms, 4 * scrape_ms)
+
+
 def run_prometheus(target: Mapping[str, Any], panel: Mapping[str, Any], selection: Selection,
                    datasources: Datasources, time_range: TimeRange) -> PrometheusResult:
-    scrape_ms = datasources.scrape_interval_s * 1000
-    interval_ms = max(round_interval((time_range.to_ms - time_range.from_ms) / (panel["gridPos"]["w"] * 80)), scrape_ms)
-    rate_interval_ms = max(interval_ms + scrape_ms, 4 * scrape_ms)
+    interval_ms, rate_interval_ms = prometheus_intervals(panel, time_range, datasources.scrape_interval_s * 1000)
     expr = selection.interpolate(target["expr"], "prometheus").replace(
         "$__rate_interval", f"{int(rate_interval_ms // 1000)}s")
     if target.get("instant"):
