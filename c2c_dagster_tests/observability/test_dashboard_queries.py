@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -24,7 +25,7 @@ from c2c_core.timeutil import parse_time
 from c2c_dagster.observability import ui
 from c2c_dagster.traceability.correlate import Flag
 from c2c_devstack import grafana_requests as g
-from c2c_dagster_tests.observability import display
+from c2c_dagster_tests.observability import display, previews
 from c2c_dagster_tests.observability.scenario import (
     CLUSTER,
     MIB,
@@ -499,6 +500,22 @@ def test_every_panel_shows_the_scenarios_truth_through_grafana_data(world, displ
         time.sleep(2)
     displayed[name] = shown
     assert not failures, f"{board['uid']}:\n" + "\n".join(failures)
+
+
+def test_the_previews_render_every_dashboard(world, displayed, tmp_path) -> None:
+    """The preview generator draws every dashboard from what @grafana/data showed (into
+    $C2C_PREVIEWS_DIR when set: scripts/dashboard-previews writes dashboards/previews/ so)."""
+    scenario, datasources, _, _ = world
+    for name, board in BOARDS.items():
+        if name not in displayed:  # the display proof was deselected: one refresh of the dashboard
+            _, ran = _run_board(board, scenario, datasources)
+            displayed[name] = display.display_board(board, {title: results for title, (results, _) in ran.items()})
+    out = Path(os.environ.get(previews.PREVIEWS_ENV) or tmp_path)
+    pngs = previews.render(BOARDS, displayed, out)
+    assert sorted(p.name for p in pngs) == sorted(name.removesuffix(".json") + ".png" for name in BOARDS)
+    for png in pngs:
+        image = png.read_bytes()
+        assert image.startswith(b"\x89PNG") and len(image) > 20_000, (png, len(image))
 
 
 def test_the_exporter_image_id_is_the_api_servers_imageID(world) -> None:

@@ -10,8 +10,8 @@
 //     getAllStandardFieldConfigs: unit, min, max, decimals, displayName, noValue, color,
 //     thresholds, mappings, links, filterable), each with @grafana/data's own override processor;
 //  3. stat, bar gauge and pie chart: getFieldDisplayValues with the panel's reduceOptions (what
-//     StatPanel, BarGaugePanel and PieChartPanel call); a result of one value titled "No data"
-//     is the panel's "No data";
+//     StatPanel, BarGaugePanel and PieChartPanel call); its one value named "No data"
+//     (createNoValuesFieldDisplay) is the panel's "No data";
 //  4. table: the first frame's fields (TablePanel shows data.series[0] unless the user picks
 //     another), each column's type and every cell's text through the field's display processor;
 //  5. time series: the frames with a time field and a number field (the rule of
@@ -23,8 +23,10 @@ const d = require('@grafana/data');
 
 const theme = d.createTheme();
 
+// standardTransformers lists some under two names (seriesToColumns is joinByField): once per id.
 d.standardTransformersRegistry.setInit(() =>
-  Object.values(d.standardTransformers).map((t) => ({ id: t.id, name: t.name, transformation: t, editor: null })));
+  [...new Map(Object.values(d.standardTransformers).map((t) => [t.id, t])).values()]
+    .map((t) => ({ id: t.id, name: t.name, transformation: t, editor: null })));
 
 const any = () => true;
 const numeric = (field) => field.type === d.FieldType.number;
@@ -61,7 +63,8 @@ function reduced(panel, frames, timeZone) {
     data: frames, reduceOptions: panel.options.reduceOptions, fieldConfig: panel.fieldConfig,
     replaceVariables: (s) => s, theme, timeZone,
   });
-  const noData = values.length === 1 && values[0].display.title === 'No data' && Number.isNaN(values[0].display.numeric);
+  // getFieldDisplayValues' createNoValuesFieldDisplay: one value named "No data" (text: noValue or "No data")
+  const noData = values.length === 1 && values[0].name === 'No data' && !values[0].view;
   return {
     noData,
     values: noData ? [] : values.map((v) => ({

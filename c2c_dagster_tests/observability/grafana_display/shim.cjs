@@ -13,3 +13,5 @@ globalThis.document = {
 globalThis.history = { pushState() {}, replaceState() {} };
 globalThis.location = { href: 'http://localhost/', pathname: '/', search: '', hash: '' };
 globalThis.navigator = globalThis.navigator || { language: 'en-US', languages: ['en-US'], userAgent: 'node' };
+// stdout carries the JSON answer: what the libraries print (i18next's banner) goes to stderr.
+console.log = console.info = (...args) => process.stderr.write(`${args.join(' ')}\n`);
