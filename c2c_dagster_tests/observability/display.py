@@ -190,8 +190,11 @@ def display_failures(panel: Mapping[str, Any], shown: Mapping[str, Any], results
                      expected: Any) -> list[str]:
     """How what the panel shows differs from the truth ([] if it shows it)."""
     has_data = any((r.documents or r.rows) if isinstance(r, g.OpenSearchResult) else r.series for r in results)
+    if not has_data:  # the truth is nothing: "No data" (or an empty table) is what shows it
+        shows_nothing = shown["noData"] or (panel["type"] == "table" and not shown.get("rows"))
+        return [] if shows_nothing else [f"shows {shown} where there is no data"]
     if shown["noData"]:
-        return ["shows No data"] if has_data else []
+        return ["shows No data"]
     if panel["type"] in ("stat", "bargauge", "gauge", "piechart"):
         failures = _reduced_failures(panel, shown, results, expected)
     elif panel["type"] == "timeseries":
