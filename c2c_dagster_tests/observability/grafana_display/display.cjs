@@ -81,7 +81,9 @@ function table(frames) {
     noData: false,
     frames: frames.length,
     columns: frame.fields.map((f) => ({ name: d.getFieldDisplayName(f, frame, frames), type: f.type })),
-    rows: Array.from({ length: frame.length }, (_, i) => frame.fields.map((f) => text(f, f.values[i]))),
+    // "other" fields (the plugin's raw JSON) show as JSON, as the table's JSON cell shows them
+    rows: Array.from({ length: frame.length }, (_, i) => frame.fields.map((f) =>
+      (f.type === d.FieldType.other ? JSON.stringify(f.values[i]) : text(f, f.values[i])))),
     raw: Array.from({ length: frame.length }, (_, i) => frame.fields.map((f) => plain(f.values[i]))),
   };
 }
