@@ -329,11 +329,14 @@ def _legend(legend: str, labels: Mapping[str, str]) -> str:
     return re.sub(r"\{\{\s*(.+?)\s*\}\}", lambda m: labels.get(m.group(1), ""), legend)
 
 
-def _series_name(labels: Mapping[str, str]) -> str:
-    """promlib ``getName`` without a legend: ``__name__{a="b", c="d"}``."""
+def _series_name(labels: Mapping[str, str], expr: str) -> str:
+    """promlib ``getName`` without a legend: ``__name__{a="b", c="d"}``; a series without labels
+    is named by its query."""
+    if not labels:
+        return expr
     rest = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
     name = labels.get("__name__", "")
-    return f"{name}{{{rest}}}" if rest else (name or "Value")
+    return f"{name}{{{rest}}}" if rest else name
 
 
 def prometheus_frames(target: Mapping[str, Any], data: Mapping[str, Any], *, queries_in_panel: int = 1) -> list[dict[str, Any]]:
@@ -354,7 +357,7 @@ def prometheus_frames(target: Mapping[str, Any], data: Mapping[str, Any], *, que
     legend = target.get("legendFormat") or ""
     frames = []
     for labels, times, values in series:
-        display = _legend(legend, labels) if legend and legend != "__auto" else _series_name(labels)
+        display = _legend(legend, labels) if legend and legend != "__auto" else _series_name(labels, target.get("expr", ""))
         frames.append(frame_json([Field("Time", "time", times),
                                   Field("Value", "number", values, labels=labels, config={"displayNameFromDS": display})],
                                  ref_id=ref_id, meta={"type": "timeseries-multi"}))
