@@ -145,7 +145,8 @@ def _series_failures(panel: Mapping[str, Any], shown: Mapping[str, Any], results
 def _cell(value: Any, column_type: str) -> Any:
     """A document's value as the displayed table holds it."""
     if column_type == "time" and isinstance(value, str):
-        return int(parse_time(value).timestamp() * 1000)
+        parsed = fr._rfc3339_ms(value)  # what the plugin parsed (ms, truncated)
+        return parsed if parsed is not None else round(parse_time(value).timestamp() * 1000)
     return value
 
 
