@@ -150,6 +150,19 @@ def _cell(value: Any, column_type: str) -> Any:
     return value
 
 
+def _canonical(value: Any) -> str:
+    """A cell as comparable text: a number is a number whether JSON wrote 3 or 3.0."""
+    def numbers(v: Any) -> Any:
+        if isinstance(v, bool) or v is None or isinstance(v, str):
+            return v
+        if isinstance(v, (int, float)):
+            return float(v)
+        if isinstance(v, list):
+            return [numbers(x) for x in v]
+        return {k: numbers(x) for k, x in v.items()}
+    return json.dumps(numbers(value), sort_keys=True)
+
+
 def _table_failures(panel: Mapping[str, Any], shown: Mapping[str, Any], result: Any) -> list[str]:
     wanted = next((t["options"]["include"]["names"] for t in panel.get("transformations", [])
                    if t["id"] == "filterFieldsByName"), None)
@@ -167,11 +180,10 @@ def _table_failures(panel: Mapping[str, Any], shown: Mapping[str, Any], result: 
     for i, column in enumerate(shown["columns"]):
         if column["name"] not in (rows[0] if rows else {}):
             continue
-        shown_values = sorted(json.dumps(r[i], sort_keys=True) for r in shown["raw"])
-        truth = sorted(json.dumps(_cell(r.get(column["name"]), column["type"]), sort_keys=True) for r in rows)
+        shown_values = sorted(_canonical(r[i]) for r in shown["raw"])
+        truth = sorted(_canonical(_cell(r.get(column["name"]), column["type"])) for r in rows)
         if column["name"] == "Value":
-            truth = sorted(json.dumps(float(r["Value"])) for r in rows)
-            shown_values = sorted(json.dumps(float(r[i])) for r in shown["raw"])
+            truth = sorted(_canonical(float(r["Value"])) for r in rows)
         if Counter(shown_values) != Counter(truth):
             failures.append(f"column {column['name']} holds {shown_values}, expected {truth}")
         if column["type"] == "time":
@@ -182,7 +194,7 @@ def _table_failures(panel: Mapping[str, Any], shown: Mapping[str, Any], result: 
                     want = value
                 else:
                     want = datetime.fromtimestamp(_cell(value, "time") / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
-                if shown_row[i] != want:
+                if not shown_row[i].startswith(want):  # Grafana may add milliseconds
                     failures.append(f"column {column['name']} shows {shown_row[i]!r} for {value!r}, expected {want!r}")
     return failures
 

@@ -79,7 +79,7 @@ function chartScript(panel, id, width, height) {
       width: 2, points: { show: times.length < 40 } });
   });
   return `new uPlot(${JSON.stringify({ width, height, series, scales: { x: { time: true } },
-    axes: [{ stroke: '#ccc', grid: { stroke: '#333' } }, { stroke: '#ccc', grid: { stroke: '#333' } }],
+    axes: [{ stroke: '#ccc', grid: { stroke: '#333' } }, { stroke: '#ccc', grid: { stroke: '#333' }, size: 80 }],
     legend: { show: true } })}, ${JSON.stringify(data)}, document.getElementById(${JSON.stringify(id)}));`;
 }
 
