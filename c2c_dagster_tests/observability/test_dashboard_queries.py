@@ -3,7 +3,10 @@ its datasources would send it (c2c_devstack.grafana_requests documents the trans
 numbers of a scenario built by c2c's real code on the real services (scenario.py): OpenSearch
 panels from the real OpenSearch node, Prometheus panels from a real Prometheus scraping
 `c2c metrics serve` and kwok's emulated kubelet resource metrics, with c2c's recording rules
-loaded. Also: the exporter's image_id equals the imageID the API server reports (the
+loaded. Then what each panel shows, computed by Grafana's own @grafana/data from those answers
+shaped into the datasources' frames (display.py, frames.py; Grafana's server and the OpenSearch
+plugin's binary are not available, their frame shaping is ported), is the scenario's truth, and the
+previews are drawn from it. Also: the exporter's image_id equals the imageID the API server reports (the
 kube-state-metrics join), and the alerts the scenario should raise are raised by that Prometheus."""
 
 from __future__ import annotations
