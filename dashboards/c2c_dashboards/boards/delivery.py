@@ -166,7 +166,8 @@ def spec() -> Spec:
                                  columns=("day", "cluster", "app", "deployments", "rollbacks", "failed_deployments",
                                           "change_failure_rate", "lead_time_median_seconds", "recovery_median_seconds",
                                           "workloads"),
-                                 units={"change_failure_rate": "percentunit", "lead_time_median_seconds": "s",
+                                 # the datasource makes its time field a time: shown as the UTC day it is
+                                 units={"day": "time:YYYY-MM-DD", "change_failure_rate": "percentunit", "lead_time_median_seconds": "s",
                                         "recovery_median_seconds": "s"},
                                  links={"app": [links.TO_APP_DELIVERY]}), 24, 9),
             ),
