@@ -13,6 +13,7 @@ import dagster as dg
 from c2c_dagster.documents.argocd import SyncEventDocument
 from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS
+from c2c_dagster.store.settings import store_kind
 
 argocd_sync_events = dg.AssetSpec(
     "argocd_sync_events",
@@ -24,7 +25,7 @@ argocd_sync_events = dg.AssetSpec(
         "sees syncs finish; a quiet spell means nobody deployed, or the sensor stopped."
     ),
     group_name="argocd",
-    kinds={"argocd", "opensearch"},
+    kinds={"argocd", store_kind()},
     owners=["team:platform"],
     freshness_policy=freshness_policy("argocd_sync_events"),
     metadata={"index": ARGOCD_SYNC_EVENTS.name},

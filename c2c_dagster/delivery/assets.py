@@ -13,6 +13,7 @@ from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.settings import DEFAULTS, Settings
 from c2c_dagster.store import MetadataStoreResource
 from c2c_dagster.traceability.assets import traceability_records
+from c2c_dagster.store.settings import store_kind
 
 # traceability_records is partitioned by cluster, this asset by day. Every day depends on every
 # cluster (AllPartitionMapping): a day's figures take the releases of all production clusters.
@@ -41,7 +42,7 @@ REFRESH_RECENT_DAYS_WHEN_RECORDS_LAND = refresh_recent_days_when_records_land()
     # A backfill of a range is one run, computed a month at a time (delivery/refresh.py).
     backfill_policy=dg.BackfillPolicy.single_run(),
     freshness_policy=freshness_policy("delivery_metrics"),
-    kinds={"pandas", "opensearch"},
+    kinds={"pandas", store_kind()},
     group_name="delivery",
     owners=["team:platform"],
 )

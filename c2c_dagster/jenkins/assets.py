@@ -25,6 +25,7 @@ from c2c_dagster.jenkins.partitions import ci_build_partitions
 from c2c_dagster.jenkins.resources import JenkinsAuthError, JenkinsResource
 from c2c_dagster.observability.ui import builds_preview
 from c2c_dagster.store import CI_BUILD_METADATA, MetadataStoreResource
+from c2c_dagster.store.settings import store_kind
 
 # Lists in run metadata are cut to this many names; the counts beside them are whole.
 SHOWN = 50
@@ -43,7 +44,7 @@ class CiBuildsConfig(dg.Config):
     backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL),
     freshness_policy=freshness_policy("ci_builds"),
-    kinds={"jenkins", "opensearch"},
+    kinds={"jenkins", store_kind()},
     group_name="ci",
     check_specs=[dg.AssetCheckSpec(
         "no_refused_builds", asset="ci_builds",

@@ -24,6 +24,7 @@ from c2c_dagster.kubernetes.resources import KubernetesResource
 from c2c_dagster.kubernetes.snapshot import Scope, snapshot_cluster
 from c2c_dagster.observability.ui import snapshot_preview
 from c2c_dagster.store import MetadataStoreResource
+from c2c_dagster.store.settings import store_kind
 
 MODES = ("scan", "post-sync")
 _WORKLOAD_RE = re.compile(r"^[A-Za-z]+/[^/]+/[^/]+$")
@@ -60,7 +61,7 @@ def _check(config: SnapshotConfig) -> None:
     # whole cluster has been read, so a retry starts clean.
     retry_policy=dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL),
     freshness_policy=freshness_policy("deployment_snapshots"),
-    kinds={"kubernetes", "opensearch"},
+    kinds={"kubernetes", store_kind()},
     group_name="deployments",
     owners=["team:platform"],
 )

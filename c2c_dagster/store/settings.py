@@ -87,6 +87,14 @@ class StoreSettings:
         return store
 
 
+def store_kind(settings: StoreSettings | None = None) -> str:
+    """The Dagster asset kind of the store ``settings`` (else the environment's) choose, for the
+    assets' ``kinds``: what the UI shows is then the store that serves, read when the code location
+    loads its definitions."""
+    chosen = settings if settings is not None else StoreSettings.from_env()
+    return "opensearch" if chosen.opensearch_url else "sqlite"
+
+
 # One client per settings and process: a client holds a connection pool, so building one per
 # asset, sensor tick or call would reconnect every time. The pid is part of the key because a
 # forked child must not share its parent's sockets.

@@ -29,6 +29,7 @@ from c2c_dagster.traceability.plan import ClusterView, RecordsPlan, plan_records
 from c2c_dagster.traceability.provenance import ProvenanceStats, registry_lookup
 from c2c_dagster.traceability.provenance import annotate as annotate_provenance
 from c2c_dagster.traceability.resources import ImagePolicyResource
+from c2c_dagster.store.settings import store_kind
 
 # eager(), minus "no dependency missing": ci_builds has a partition per day since 2020 and most
 # were never ingested, which would otherwise block the join forever. Any newly updated
@@ -95,7 +96,7 @@ def _check(name: str, records: list[TraceabilityRecord], flag: Flag, severity: d
     automation_condition=REFRESH_WHEN_UPSTREAM_LANDS,
     freshness_policy=freshness_policy("traceability_records"),
     check_specs=CHECKS,
-    kinds={"opensearch"},
+    kinds={store_kind()},
     group_name="traceability",
     owners=["team:platform"],
 )

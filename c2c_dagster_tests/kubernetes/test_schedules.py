@@ -15,6 +15,7 @@ from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResour
 from c2c_dagster.kubernetes.schedules import DEFAULT_SCAN_CRON, cluster_scan_schedule, scan_requests
 from c2c_dagster.settings import Settings
 from c2c_dagster.store import MetadataStoreResource
+from c2c_dagster.store.settings import store_kind
 
 
 def test_one_scan_per_cluster_with_deterministic_run_keys() -> None:
@@ -54,5 +55,5 @@ def test_asset_and_schedule_load_together() -> None:
     job = defs.resolve_job_def(cluster_scan_schedule.job_name)
     assert job is not None
     spec = next(iter(deployment_snapshots.specs))
-    assert spec.group_name == "deployments" and set(spec.kinds) == {"kubernetes", "opensearch"}
+    assert spec.group_name == "deployments" and set(spec.kinds) == {"kubernetes", store_kind()}
     assert deployment_snapshots.partitions_def is cluster_partitions

@@ -3,7 +3,10 @@ its datasources would send it (c2c_devstack.grafana_requests documents the trans
 numbers of a scenario built by c2c's real code on the real services (scenario.py): OpenSearch
 panels from the real OpenSearch node, Prometheus panels from a real Prometheus scraping
 `c2c metrics serve` and kwok's emulated kubelet resource metrics, with c2c's recording rules
-loaded. Also: the exporter's image_id equals the imageID the API server reports (the
+loaded. Then what each panel shows, computed by Grafana's own @grafana/data from those answers
+shaped into the datasources' frames (display.py, frames.py; Grafana's server and the OpenSearch
+plugin's binary are not available, their frame shaping is ported), is the scenario's truth, and the
+previews are drawn from it. Also: the exporter's image_id equals the imageID the API server reports (the
 kube-state-metrics join), and the alerts the scenario should raise are raised by that Prometheus."""
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -24,6 +28,7 @@ from c2c_core.timeutil import parse_time
 from c2c_dagster.observability import ui
 from c2c_dagster.traceability.correlate import Flag
 from c2c_devstack import grafana_requests as g
+from c2c_dagster_tests.observability import display, previews
 from c2c_dagster_tests.observability.scenario import (
     CLUSTER,
     MIB,
@@ -281,7 +286,7 @@ def expectations(s: Scenario) -> dict[str, dict[str, Check]]:
             "Builds": lambda r, s: (r[0].total(), 5),
             "Unsuccessful builds": lambda r, s: (r[0].total(), 3),
             "Builds without a digest": lambda r, s: (r[0].total(), 2),
-            "Mean build duration": lambda r, s: (r[0].by(0), {"all": pytest.approx(74_000)}),
+            "Mean build duration": lambda r, s: (r[0].by(0), {f"{s.index_prefix}ci-build-metadata": pytest.approx(74_000)}),
             "Builds per day by result": lambda r, s: (
                 {keys: v["1"] for keys, v in r[0].rows if v["1"]}, dict(per_day)),
             "Builds per author": lambda r, s: (
@@ -422,7 +427,6 @@ def test_every_variable_and_panel_returns_the_scenarios_numbers(world, name: str
     scenario, datasources, _, _ = world
     board = BOARDS[name]
     uid = board["uid"]
-    selection = g.Selection({v["name"]: v for v in board["templating"]["list"]})
     wanted = variables(scenario)[uid]
     query_variables = [v["name"] for v in board["templating"]["list"] if v["type"] == "query"]
     assert sorted(query_variables) == sorted(wanted), f"{uid}: variables without an expectation"
@@ -431,30 +435,94 @@ def test_every_variable_and_panel_returns_the_scenarios_numbers(world, name: str
 
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
-        failures: list[str] = []
-        time_range = g.TimeRange.of(board)  # "now" moves on, as on each refresh of the dashboard
-        for variable in query_variables:  # in order: later ones use the earlier ones' values
-            options = g.variable_options(board, variable, selection, datasources, time_range)
-            expected_options, choice = wanted[variable]
-            if options != expected_options:
-                failures.append(f"variable {variable}: options {options}, expected {expected_options}")
-            selection.choose(variable, choice, options)
-        for panel in board["panels"]:
-            results = [g.run_target(t, panel, selection, datasources, time_range) for t in panel["targets"]]
-            try:
-                shown, expected = checks[panel["title"]](results, scenario)
-            except (KeyError, IndexError, AssertionError, TypeError) as exc:
-                failures.append(f"{panel['title']}: {type(exc).__name__} {exc} in {_shown(results[0])}")
-                continue
-            if shown != expected:
-                failures.append(f"{panel['title']}: shows {shown}, expected {expected} ({_shown(results[0])})")
-            missing = _columns_present(panel, results[0])
-            if missing:
-                failures.append(f"{panel['title']}: columns {missing} absent from the result")
+        failures, _ = _run_board(board, scenario, datasources)
         if not failures or time.monotonic() > deadline:
             break
         time.sleep(2)  # Prometheus needs more scrapes / rule evaluations; nothing else changes
     assert not failures, f"{uid}:\n" + "\n".join(failures)
+
+
+def _run_board(board: dict[str, Any], scenario: Scenario, datasources: g.Datasources) -> tuple[
+        list[str], dict[str, tuple[list, Any]]]:
+    """One refresh of the dashboard: its variables chosen as the scenario says, every panel's
+    queries sent. Returns how the results differ from the scenario's truth, and per panel title
+    its results and what the query proof holds them to."""
+    uid = board["uid"]
+    selection = g.Selection({v["name"]: v for v in board["templating"]["list"]})
+    wanted = variables(scenario)[uid]
+    query_variables = [v["name"] for v in board["templating"]["list"] if v["type"] == "query"]
+    checks = expectations(scenario)[uid]
+    failures: list[str] = []
+    ran: dict[str, tuple[list, Any]] = {}
+    time_range = g.TimeRange.of(board)  # "now" moves on, as on each refresh of the dashboard
+    for variable in query_variables:  # in order: later ones use the earlier ones' values
+        options = g.variable_options(board, variable, selection, datasources, time_range)
+        expected_options, choice = wanted[variable]
+        if options != expected_options:
+            failures.append(f"variable {variable}: options {options}, expected {expected_options}")
+        selection.choose(variable, choice, options)
+    for panel in board["panels"]:
+        results = [g.run_target(t, panel, selection, datasources, time_range) for t in panel["targets"]]
+        try:
+            shown, expected = checks[panel["title"]](results, scenario)
+        except (KeyError, IndexError, AssertionError, TypeError) as exc:
+            failures.append(f"{panel['title']}: {type(exc).__name__} {exc} in {_shown(results[0])}")
+            continue
+        ran[panel["title"]] = (results, expected)
+        if shown != expected:
+            failures.append(f"{panel['title']}: shows {shown}, expected {expected} ({_shown(results[0])})")
+        missing = _columns_present(panel, results[0])
+        if missing:
+            failures.append(f"{panel['title']}: columns {missing} absent from the result")
+    return failures, ran
+
+
+@pytest.fixture(scope="module")
+def displayed() -> dict[str, dict[str, Any]]:
+    """Dashboard file -> panel title -> what @grafana/data shows (filled by the display proof)."""
+    return {}
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_every_panel_shows_the_scenarios_truth_through_grafana_data(world, displayed, name: str) -> None:
+    """The display proof: each panel's results, shaped into frames as the OpenSearch plugin's
+    response parser and Grafana's Prometheus datasource shape them (frames.py), are displayed by
+    @grafana/data itself (display.cjs: transformations, field overrides, getFieldDisplayValues /
+    reduceField) and compared with the truth: the number on a stat, one bar per term on a bar
+    gauge, a table's columns, rows and cells, a time series' series. "No data" where the scenario
+    has data fails."""
+    scenario, datasources, _, _ = world
+    board = BOARDS[name]
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        failures, ran = _run_board(board, scenario, datasources)
+        shown = display.display_board(board, {title: results for title, (results, _) in ran.items()})
+        for panel in board["panels"]:
+            if panel["title"] in ran:
+                results, expected = ran[panel["title"]]
+                failures += [f"{panel['title']} ({panel['type']}): {failure}"
+                             for failure in display.display_failures(panel, shown[panel["title"]], results, expected)]
+        if not failures or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    displayed[name] = shown
+    assert not failures, f"{board['uid']}:\n" + "\n".join(failures)
+
+
+def test_the_previews_render_every_dashboard(world, displayed, tmp_path) -> None:
+    """The preview generator draws every dashboard from what @grafana/data showed (into
+    $C2C_PREVIEWS_DIR when set: scripts/dashboard-previews writes dashboards/previews/ so)."""
+    scenario, datasources, _, _ = world
+    for name, board in BOARDS.items():
+        if name not in displayed:  # the display proof was deselected: one refresh of the dashboard
+            _, ran = _run_board(board, scenario, datasources)
+            displayed[name] = display.display_board(board, {title: results for title, (results, _) in ran.items()})
+    out = Path(os.environ.get(previews.PREVIEWS_ENV) or tmp_path)
+    pngs = previews.render(BOARDS, displayed, out)
+    assert sorted(p.name for p in pngs) == sorted(name.removesuffix(".json") + ".png" for name in BOARDS)
+    for png in pngs:
+        image = png.read_bytes()
+        assert image.startswith(b"\x89PNG") and len(image) > 20_000, (png, len(image))
 
 
 def test_the_exporter_image_id_is_the_api_servers_imageID(world) -> None:

@@ -38,11 +38,21 @@ BOARDS: tuple[Callable[[], Spec], ...] = (
     deployment_impact.spec, argocd.spec, resources.spec, pod_health.spec, delivery.spec,
 )
 PROVIDER_PATH = "/var/lib/grafana/dashboards/c2c"
+PROMETHEUS_CONFIG = DASHBOARDS_DIR.parent / "k8s" / "base" / "metrics" / "prometheus" / "prometheus.yml"
 
 
 def dashboards() -> dict[str, dict[str, Any]]:
     """File name -> exported dashboard."""
     return {f"{spec.slug}.json": export(spec) for spec in (make() for make in BOARDS)}
+
+
+def scrape_interval() -> str:
+    """The shipped prometheus.yml's global scrape interval: the Prometheus datasource's
+    ``timeInterval``. Grafana assumes 15 s without it, and its ``$__rate_interval`` (at least four
+    times that) would then be 60 s: a window holding one sample of a series scraped every minute,
+    which ``rate`` answers with nothing."""
+    shipped = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    return str(shipped["global"]["scrape_interval"])
 
 
 def datasources_provisioning() -> dict[str, Any]:
@@ -74,7 +84,8 @@ def datasources_provisioning() -> dict[str, Any]:
         "apiVersion": 1,
         "datasources": [
             {"name": PROMETHEUS.label, "uid": "c2c-prometheus", "type": PROMETHEUS.plugin, "access": "proxy",
-             "url": "$C2C_PROMETHEUS_URL", "editable": False, "jsonData": {"httpMethod": "POST"}},
+             "url": "$C2C_PROMETHEUS_URL", "editable": False,
+             "jsonData": {"httpMethod": "POST", "timeInterval": scrape_interval()}},
             *opensearch,
         ],
     }

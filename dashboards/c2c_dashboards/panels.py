@@ -12,6 +12,8 @@ from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
+from c2c_dashboards.queries import OpenSearch
+
 Target = cogbuilder.Builder[cogvariants.Dataquery]
 
 # Threshold steps as (value, colour); the first step's value is None (the base).
@@ -90,9 +92,12 @@ def timeseries_panel(title: str, description: str, targets: Sequence[Target], *,
 
 
 def bar_gauge_panel(title: str, description: str, target: Target, *, unit: str = "none",
-                    steps: Iterable[tuple[float | None, str]] = NEUTRAL, calc: str = "lastNotNull",
-                    all_values: bool = False) -> bargauge.Panel:
-    """Values by category (terms buckets, or one series per label value)."""
+                    steps: Iterable[tuple[float | None, str]] = NEUTRAL, calc: str = "lastNotNull") -> bargauge.Panel:
+    """Values by category: a bar per term or per series. The OpenSearch datasource returns a terms
+    aggregation as one table frame, a row per term: the bar gauge shows every row (``values:
+    true``); reducing it instead would give one bar, the last row's. Prometheus returns a frame per
+    series, each reduced by ``calc``."""
+    all_values = isinstance(target, OpenSearch)
     panel = _common(bargauge.Panel(), title, description, [target], unit, steps)
     return (panel.orientation(cm.VizOrientation.HORIZONTAL).display_mode(cm.BarGaugeDisplayMode.BASIC)
             .reduce_options(common.ReduceDataOptions().calcs([calc]).values(all_values)))

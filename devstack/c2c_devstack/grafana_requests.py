@@ -11,7 +11,10 @@ datasource interpolates queries with ``lucene``): a single value is escaped with
 ``luceneEscape``, several become ``("a" OR "b")``; Prometheus (``interpolateQueryExpr``): a
 variable without multi/"All" is inserted as it is (``prometheusRegularEscape``), otherwise each
 value is regex-escaped (``prometheusSpecialRegexEscape``) and several are joined ``(a|b)``; a custom
-all value (``*``) is inserted as it is.
+all value (``*``) is inserted as it is. "All" over no options is an empty list, which the Lucene
+format writes ``__empty__`` (grafana/scenes ``formatRegistry.ts``; ``MultiValueVariable`` keeps
+"All" selected when a query returns no options). A panel's ``timeFrom`` override (``10y``) is
+Grafana's date math ``now-10y``: calendar years (moment's ``subtract``), not 365-day ones.
 
 OpenSearch (grafana/opensearch-datasource 2.34, ``pkg/opensearch/lucene_handler.go`` and
 ``client/search_request.go``, ``client/models.go``): one ``POST <url>/_msearch`` line pair per
@@ -21,7 +24,10 @@ time field (``gte``/``lte`` the dashboard range in epoch ms, ``format: epoch_mil
 the query string is not empty, a ``query_string`` (``analyze_wildcard: true``) — one filter is
 written as an object, several as a list. Bucket aggregations nest in the order the panel lists
 them (keyed by their ids): ``date_histogram`` (field, ``interval``, ``min_doc_count`` as an int,
-``extended_bounds`` = the range, ``format: epoch_millis``), ``terms`` (field, ``size``,
+``extended_bounds`` = the range, ``format: epoch_millis``; an ``auto`` interval is written
+``$__interval`` (``addDateHistogramAgg``) and ``client.go`` replaces that with
+``tsdb.CalculateInterval``'s text: range / 1500 rounded by ``roundInterval``, at least the
+datasource's 5 s default minimum, as ``FormatDuration`` writes it), ``terms`` (field, ``size``,
 ``order`` — ``_term`` sent as ``_key`` — and ``min_doc_count``), ``filters`` (one ``query_string``
 per filter, keyed by its label). Metrics other than ``count`` go into the innermost bucket as
 ``{"<id>": {"<type>": {"field": ...}}}``. A ``raw_data`` query has no aggregations: ``size`` from
@@ -48,6 +54,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -58,7 +65,7 @@ LUCENE_SPECIAL = re.compile(r'([!*+\-=<>\s&|()\[\]{}^~?:\\/"])')
 PROM_REGEX_SPECIAL = re.compile(r"[$^*{}\[\]'+?.()|]")
 VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)(?::(\w+))?\}")
 RANGE = re.compile(r"^now-(\d+)([smhdw])$")
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 365 * 86400}
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # A panel's relative time override (``timeFrom``), as Grafana's panel editor writes it.
 OVERRIDE = re.compile(r"^(\d+)([smhdwy])$")
 # Grafana's rangeutil.roundInterval: (upper bound, interval) in ms.
@@ -103,7 +110,15 @@ class TimeRange:
             return self
         match = OVERRIDE.match(override)
         assert match, f"panel {panel.get('title')!r}: unsupported timeFrom {override!r}"
-        return TimeRange(self.to_ms - int(match.group(1)) * UNITS[match.group(2)] * 1000, self.to_ms)
+        amount, unit = int(match.group(1)), match.group(2)
+        if unit == "y":  # calendar years, as moment subtracts them (29 February becomes the 28th)
+            end = datetime.fromtimestamp(self.to_ms / 1000, UTC)
+            try:
+                start = end.replace(year=end.year - amount)
+            except ValueError:
+                start = end.replace(year=end.year - amount, day=28)
+            return TimeRange(int(start.timestamp() * 1000), self.to_ms)
+        return TimeRange(self.to_ms - amount * UNITS[unit] * 1000, self.to_ms)
 
 
 @dataclass
@@ -129,6 +144,8 @@ class Selection:
             return variable["allValue"]
         multi = bool(variable.get("multi") or variable.get("includeAll"))
         if fmt == "lucene":
+            if not values:
+                return "__empty__"
             if len(values) == 1 and name not in self.all_selected:
                 return lucene_escape(values[0])
             return "(" + " OR ".join(f'"{lucene_escape(v)}"' for v in values) + ")"
@@ -178,10 +195,28 @@ def _filters(time_field: str, time_range: TimeRange, query: str) -> Any:
     return filters[0] if len(filters) == 1 else filters
 
 
+def format_duration(ms: int) -> str:
+    """The plugin's ``tsdb.FormatDuration``."""
+    for unit, size in (("y", 365 * 86400000), ("d", 86400000), ("h", 3600000), ("m", 60000), ("s", 1000)):
+        if ms >= size:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def auto_interval(time_range: TimeRange, min_ms: int = 5000) -> str:
+    """What ``$__interval`` becomes in the plugin's request (``tsdb.CalculateInterval`` without
+    terms: ``resolveInterval(span, min)``)."""
+    span = (time_range.to_ms - time_range.from_ms) / 1500
+    return format_duration(max(round_interval(span), min_ms) if span >= min_ms else min_ms)
+
+
 def _bucket(agg: Mapping[str, Any], time_field: str, time_range: TimeRange) -> dict[str, Any]:
     settings = agg.get("settings") or {}
     if agg["type"] == "date_histogram":
-        return {"date_histogram": {"field": agg.get("field") or time_field, "interval": settings.get("interval", "auto"),
+        interval = settings.get("interval", "auto")
+        if interval in ("auto", "$__interval"):
+            interval = auto_interval(time_range)
+        return {"date_histogram": {"field": agg.get("field") or time_field, "interval": interval,
                                    "min_doc_count": int(settings.get("min_doc_count", 0)),
                                    "extended_bounds": {"min": time_range.from_ms, "max": time_range.to_ms},
                                    "format": "epoch_millis"}}
@@ -258,6 +293,8 @@ def _rows(aggs: Mapping[str, Any], bucket_aggs: Sequence[Mapping[str, Any]], met
 @dataclass
 class OpenSearchResult:
     request: dict[str, Any]
+    response: dict[str, Any] = field(default_factory=dict)  # the _msearch answer, as the plugin parses it
+    time_field: str = ""
     documents: list[dict[str, Any]] = field(default_factory=list)  # raw_data, flattened
     rows: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)  # (bucket keys, metric id -> value)
 
@@ -282,8 +319,9 @@ def run_opensearch(target: Mapping[str, Any], selection: Selection, datasources:
     answer = msearch(datasources, index, body)
     if target["metrics"][0]["type"] == "raw_data":
         docs = [{**flatten(hit["_source"]), "_id": hit["_id"], "_index": hit["_index"]} for hit in answer["hits"]["hits"]]
-        return OpenSearchResult(body, documents=docs)
-    return OpenSearchResult(body, rows=_rows(answer.get("aggregations") or {}, target["bucketAggs"], target["metrics"]))
+        return OpenSearchResult(body, answer, time_field, documents=docs)
+    return OpenSearchResult(body, answer, time_field,
+                            rows=_rows(answer.get("aggregations") or {}, target["bucketAggs"], target["metrics"]))
 
 
 def opensearch_terms(find: Mapping[str, Any], selection: Selection, datasources: Datasources, var: str,
@@ -312,6 +350,7 @@ class PrometheusResult:
     query: str
     series: list[tuple[dict[str, str], float]]  # labels, value (instant) or last value (range)
     points: list[tuple[dict[str, str], list[tuple[float, float]]]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # the API's "data" (resultType and result)
 
     def by(self, label: str) -> dict[str, float]:
         return {labels.get(label, ""): value for labels, value in self.series}
@@ -322,22 +361,27 @@ class PrometheusResult:
         return self.series[0][1]
 
 
+def prometheus_intervals(panel: Mapping[str, Any], time_range: TimeRange, scrape_ms: float) -> tuple[float, float]:
+    """(``$__interval``, ``$__rate_interval``) in ms for a panel over ``time_range``, the
+    datasource's ``timeInterval`` being ``scrape_ms``."""
+    interval_ms = max(round_interval((time_range.to_ms - time_range.from_ms) / (panel["gridPos"]["w"] * 80)), scrape_ms)
+    return interval_ms, max(interval_ms + scrape_ms, 4 * scrape_ms)
+
+
 def run_prometheus(target: Mapping[str, Any], panel: Mapping[str, Any], selection: Selection,
                    datasources: Datasources, time_range: TimeRange) -> PrometheusResult:
-    scrape_ms = datasources.scrape_interval_s * 1000
-    interval_ms = max(round_interval((time_range.to_ms - time_range.from_ms) / (panel["gridPos"]["w"] * 80)), scrape_ms)
-    rate_interval_ms = max(interval_ms + scrape_ms, 4 * scrape_ms)
+    interval_ms, rate_interval_ms = prometheus_intervals(panel, time_range, datasources.scrape_interval_s * 1000)
     expr = selection.interpolate(target["expr"], "prometheus").replace(
         "$__rate_interval", f"{int(rate_interval_ms // 1000)}s")
     if target.get("instant"):
         data = prometheus_get(datasources, "query", {"query": expr, "time": time_range.to_ms / 1000})
-        return PrometheusResult(expr, [(r["metric"], float(r["value"][1])) for r in data["result"]])
+        return PrometheusResult(expr, [(r["metric"], float(r["value"][1])) for r in data["result"]], data=data)
     step = interval_ms / 1000
     start = (time_range.from_ms / 1000 // step) * step
     end = (time_range.to_ms / 1000 // step) * step
     data = prometheus_get(datasources, "query_range", {"query": expr, "start": start, "end": end, "step": step})
     points = [(r["metric"], [(float(t), float(v)) for t, v in r["values"]]) for r in data["result"]]
-    return PrometheusResult(expr, [(labels, values[-1][1]) for labels, values in points if values], points)
+    return PrometheusResult(expr, [(labels, values[-1][1]) for labels, values in points if values], points, data)
 
 
 def prometheus_label_values(query: str, selection: Selection, datasources: Datasources, time_range: TimeRange) -> list[str]:

@@ -98,10 +98,12 @@ def spec() -> Spec:
                          "for the first time.", "c2c_dora_lead_time_seconds", "s", LEAD_TIME_BANDS, 'quantile="0.5"'),
                 _last_30("Lead time p90", "90th percentile of the lead time.", "c2c_dora_lead_time_seconds", "s",
                          LEAD_TIME_BANDS, 'quantile="0.9"'),
-                _last_30("Change failure rate", "Deployments followed within the failure window by a rollback, a fix "
-                         "release or a failed or degraded sync.", "c2c_dora_change_failure_rate", "percentunit",
+                _last_30("Change failure rate", "Deployments rolled back, replaced by a fix release, or whose own "
+                         "rollout failed (a failed or degraded sync that changed the cluster); a "
+                         "sync that applied nothing is no deployment.", "c2c_dora_change_failure_rate", "percentunit",
                          FAILURE_RATE_BANDS),
-                _last_30("Recovery time median", "Failed deployment to the deployment that restored it, median.",
+                _last_30("Recovery time median", "Failed deployment to the first deployment that restored a working "
+                         "version (the rollback, else the fix), median.",
                          "c2c_dora_recovery_time_seconds", "s", RECOVERY_BANDS, 'quantile="0.5"'),
                 Cell(_bands_panel(), 4, 5),
             ),
@@ -166,7 +168,8 @@ def spec() -> Spec:
                                  columns=("day", "cluster", "app", "deployments", "rollbacks", "failed_deployments",
                                           "change_failure_rate", "lead_time_median_seconds", "recovery_median_seconds",
                                           "workloads"),
-                                 units={"change_failure_rate": "percentunit", "lead_time_median_seconds": "s",
+                                 # the datasource makes its time field a time: shown as the UTC day it is
+                                 units={"day": "time:YYYY-MM-DD", "change_failure_rate": "percentunit", "lead_time_median_seconds": "s",
                                         "recovery_median_seconds": "s"},
                                  links={"app": [links.TO_APP_DELIVERY]}), 24, 9),
             ),
