@@ -27,16 +27,21 @@ from c2c_dagster.kubernetes.schedules import build_cluster_scan_schedule
 from c2c_dagster.registry.resources import registry_resource_from_env
 from c2c_dagster.settings import Settings, load_settings
 from c2c_dagster.store import store_resource_from_env
+from c2c_dagster.store.settings import STORE_KINDS, StoreSettings, store_kind
 from c2c_dagster.store.jobs import build_store_retention_schedule, store_retention_job
 from c2c_dagster.traceability.assets import traceability_records
 from c2c_dagster.traceability.resources import image_policy_resource_from_env
 
 
 def _configured(asset: dg.AssetsDefinition | dg.AssetSpec, settings: Settings, **attributes: object):
-    """``asset`` with the settings' freshness windows and ``attributes`` (partitions, automation)."""
+    """``asset`` with the settings' freshness windows and store kind, and ``attributes`` (partitions,
+    automation)."""
+    kind = store_kind(StoreSettings.from_settings(settings))
+
     def configure(spec: dg.AssetSpec) -> dg.AssetSpec:
+        kinds = {*(spec.kinds - STORE_KINDS), kind} if spec.kinds & STORE_KINDS else spec.kinds
         return spec.replace_attributes(
-            freshness_policy=freshness_policy(spec.key.to_user_string(), settings), **attributes)
+            freshness_policy=freshness_policy(spec.key.to_user_string(), settings), kinds=kinds, **attributes)
     if isinstance(asset, dg.AssetSpec):
         return configure(asset)
     return asset.map_asset_specs(configure)

@@ -87,11 +87,15 @@ class StoreSettings:
         return store
 
 
+#: The asset kinds a store can be: an asset carries the one its settings choose.
+STORE_KINDS = frozenset({"opensearch", "sqlite"})
+
+
 def store_kind(settings: StoreSettings | None = None) -> str:
-    """The Dagster asset kind of the store ``settings`` (else the environment's) choose, for the
-    assets' ``kinds``: what the UI shows is then the store that serves, read when the code location
-    loads its definitions."""
-    chosen = settings if settings is not None else StoreSettings.from_env()
+    """The Dagster asset kind of the store ``settings`` choose, for the assets' ``kinds``: what the
+    UI shows is then the store that serves. None: the defaults' (the embedded store), which an asset
+    carries until ``build_definitions`` applies the process's settings (no import reads them)."""
+    chosen = settings if settings is not None else StoreSettings()
     return "opensearch" if chosen.opensearch_url else "sqlite"
 
 
