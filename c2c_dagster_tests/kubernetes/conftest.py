@@ -53,14 +53,15 @@ def namespace(api) -> Iterator[str]:
 
 
 def snapshot(kubeconfig: Path | str, store: MetadataStoreResource, instance: dg.DagsterInstance,
-             *, raise_on_error: bool = True, **config: Any) -> dg.ExecuteInProcessResult:
+             *, raise_on_error: bool = True, page_size: int = 50, request_timeout_seconds: float = 10,
+             **config: Any) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [deployment_snapshots],
         partition_key=CLUSTER,
         instance=instance,
         resources={
             "kubernetes": KubernetesResource(clusters=[KubeClusterConfig(name=CLUSTER, kubeconfig=str(kubeconfig))],
-                                             page_size=50, request_timeout_seconds=10),
+                                             page_size=page_size, request_timeout_seconds=request_timeout_seconds),
             "store": store,
         },
         run_config={"ops": {"deployment_snapshots": {"config": config}}},

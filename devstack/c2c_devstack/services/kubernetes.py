@@ -261,6 +261,27 @@ class KubernetesCluster:
     def stop(self) -> None:
         self.processes.stop()
 
+    # Fault hooks: the fault suite kills the API server and starts it again with the same flags
+    # (same port, same etcd), as a crashed kube-apiserver is restarted by its kubelet.
+    def _apiserver(self) -> ManagedProcess:
+        return next(p for p in self.processes.processes if p.name == "kube-apiserver")
+
+    def kill_apiserver(self) -> None:
+        """SIGKILL kube-apiserver: open connections are cut, new ones refused."""
+        process = self._apiserver()
+        process.popen.kill()
+        process.popen.wait(timeout=10)
+
+    def start_apiserver(self, timeout: float = 120) -> None:
+        """Start kube-apiserver again after ``kill_apiserver``; return once it is ready."""
+        dead = self._apiserver()
+        process = ManagedProcess.spawn(dead.name, dead.popen.args, log_path=dead.log_path)
+        self.processes.processes[self.processes.processes.index(dead)] = process
+        pki = _Pki(self.ca_cert.parent)
+        wait_until(lambda: requests.get(f"{self.server}/readyz", cert=(str(pki.crt("admin")), str(pki.key("admin"))),
+                                        verify=str(self.ca_cert), timeout=5).text == "ok",
+                   what="kube-apiserver /readyz after its restart", timeout=timeout, process=process)
+
 
 def start(workdir: Path, *, nodes: int = 2, resource_metrics: bool = False) -> KubernetesCluster:
     """Start etcd, the control plane and kwok under ``workdir``; return once usable.
