@@ -26,6 +26,16 @@ def dead_runs_message(pid: int) -> str:
             "or automation tick writes what this run did not.")
 
 
+def launcher_name(instance: dg.DagsterInstance) -> str:
+    """The class of the instance's run launcher, read from its configuration rather than by
+    building it: a K8sRunLauncher built in the code server would load a kubeconfig there."""
+    try:
+        data = instance.get_ref().run_launcher_data
+    except Exception:  # noqa: BLE001 - an ephemeral instance has no ref; its launcher is cheap
+        return type(instance.run_launcher).__name__
+    return data.class_name if data is not None else "DefaultRunLauncher"
+
+
 @dg.sensor(
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -33,9 +43,9 @@ def dead_runs_message(pid: int) -> str:
 )
 def dead_run_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     instance = context.instance
-    if not isinstance(instance.run_launcher, dg.DefaultRunLauncher):
-        return dg.SkipReason(f"runs are launched by {type(instance.run_launcher).__name__}: "
-                             "Dagster's run monitoring checks their workers")
+    launcher = launcher_name(instance)
+    if launcher != "DefaultRunLauncher":
+        return dg.SkipReason(f"runs are launched by {launcher}: Dagster's run monitoring checks their workers")
     failed = []
     for record in instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
         run = record.dagster_run
