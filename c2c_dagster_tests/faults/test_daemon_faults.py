@@ -27,7 +27,6 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ import pytest
 import yaml
 
 from c2c_dagster.store import DEPLOYMENT_METADATA, TRACEABILITY_METADATA, EmbeddedStore
-from c2c_dagster_tests.kubernetes.conftest import api, deployment, namespace, wait_pods  # noqa: F401 - fixtures
+from c2c_dagster_tests.kubernetes.conftest import api, deployment, namespace, proxy, wait_pods  # noqa: F401 - fixtures
 from c2c_devstack.services import ManagedProcess, wait_until
 from c2c_devstack.services.dagster import (
     environ_without_store,
@@ -65,15 +64,6 @@ def _runs(instance: dg.DagsterInstance, asset: str, *statuses: dg.DagsterRunStat
 def _running_tags(store: EmbeddedStore, namespace: str) -> Counter:
     records = store.find(TRACEABILITY_METADATA.name, "namespace", namespace)
     return Counter(r["image_tag"] for r in records if r.get("running") is not False)
-
-
-@pytest.fixture
-def proxy(k8s_cluster) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(k8s_cluster)
-    try:
-        yield proxy
-    finally:
-        proxy.close()
 
 
 @dataclass

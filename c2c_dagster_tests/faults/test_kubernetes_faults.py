@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,14 @@ import dagster as dg
 import pytest
 
 from c2c_dagster.store import DEPLOYMENT_METADATA, SCAN_WATERMARKS, EmbeddedStore, MetadataStoreResource
-from c2c_dagster_tests.kubernetes.conftest import (  # noqa: F401 - api, instance, namespace: fixtures
+from c2c_dagster_tests.kubernetes.conftest import (  # noqa: F401 - api, instance, namespace, proxy: fixtures
     api,
     collector_without,
     deployment,
     instance,
     metadata,
     namespace,
+    proxy,
     snapshot,
     wait_pods,
 )
@@ -42,15 +43,6 @@ pytestmark = pytest.mark.kubernetes
 
 PODS_FIRST_PAGE = "/api/v1/pods?limit=1"  # the scan's LIST of pods, one pod a page
 PODS_NEXT_PAGE = "/api/v1/pods?limit=1&continue="
-
-
-@pytest.fixture
-def proxy(k8s_cluster) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(k8s_cluster)
-    try:
-        yield proxy
-    finally:
-        proxy.close()
 
 
 @pytest.fixture

@@ -40,6 +40,18 @@ def api(k8s_cluster) -> Iterator[Any]:
 
 
 @pytest.fixture
+def proxy(k8s_cluster) -> Iterator[Any]:
+    """A ``FaultProxy`` in front of the session's API server (the fault suite's faults)."""
+    from c2c_devstack.services.kubernetes import FaultProxy
+
+    proxy = FaultProxy(k8s_cluster)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+@pytest.fixture
 def namespace(api) -> Iterator[str]:
     """A fresh namespace: the cluster is shared by the whole session."""
     from kubernetes import client
