@@ -108,7 +108,12 @@ def _first_failure(instance: dg.DagsterInstance, timeout: float = 90) -> str:
     def retried() -> bool:
         for run in instance.get_runs():
             for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY):
-                found.append(entry.dagster_event.step_retry_data.error.message)
+                # The retry request wraps the asset's own error: its causes, innermost last.
+                error, messages = entry.dagster_event.step_retry_data.error, []
+                while error is not None:
+                    messages.append(error.message.strip())
+                    error = error.cause
+                found.append(messages[1] if len(messages) > 1 else messages[0])
         return bool(found)
 
     wait_until(retried, what="the failed attempt", timeout=timeout, interval=0.2)
@@ -151,7 +156,7 @@ def test_a_500_on_one_list_page_fails_the_attempt_and_the_retry_writes_once(
     fault_report(
         fault="500 on the second page of the LIST of pods (fault proxy)",
         expected="attempt fails with nothing written, watermark unchanged; the retry writes the scan once",
-        observed=f"attempt failed: {error.strip().splitlines()[-1][:120]}; store and watermark unchanged until "
+        observed=f"attempt failed: {error.splitlines()[0][:140]}; store and watermark unchanged until "
                  f"the retry; scan succeeded after {seconds:.0f} s, {result['new_documents']} new versions, "
                  "one version per object")
 
@@ -186,7 +191,7 @@ def test_apiserver_killed_mid_list_and_restarted(k8s_cluster, proxy, web, tmp_pa
     fault_report(
         fault="kube-apiserver SIGKILLed between two pages of the LIST of pods, restarted",
         expected="attempt fails as unreachable with nothing written, watermark unchanged; the retry writes once",
-        observed=f"attempt failed: {error.strip().splitlines()[-1][:120]}; API server ready again after "
+        observed=f"attempt failed: {error.splitlines()[0][:140]}; API server ready again after "
                  f"{down[0]:.0f} s; scan succeeded {seconds:.0f} s after it began, {result['new_documents']} new "
                  "versions, store unchanged until then")
 
@@ -209,5 +214,5 @@ def test_a_silent_api_server_times_out_without_watch_and_the_retry_recovers(
     fault_report(
         fault="API server silent on the LIST of pods (read timeout 2 s, no watch)",
         expected="attempt fails naming the timeout, nothing written, watermark unchanged; the retry recovers",
-        observed=f"attempt failed after {silence.hits} held request(s): {error.strip().splitlines()[-1][:120]}; "
+        observed=f"attempt failed after {silence.hits} held request(s): {error.splitlines()[0][:140]}; "
                  f"scan succeeded after {seconds:.0f} s, {result['new_documents']} new versions")

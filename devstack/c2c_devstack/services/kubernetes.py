@@ -522,8 +522,9 @@ class FaultProxy:
         self._lock = threading.Lock()
         pki = _Pki(cluster.ca_cert.parent)
         self._session = requests.Session()
-        self._session.cert = (str(pki.crt("admin")), str(pki.key("admin")))
-        self._session.verify = str(cluster.ca_cert)
+        # Per request, not on the session: a REQUESTS_CA_BUNDLE in the environment would win over
+        # a session's verify.
+        self._tls = {"cert": (str(pki.crt("admin")), str(pki.key("admin"))), "verify": str(cluster.ca_cert)}
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -551,7 +552,7 @@ class FaultProxy:
                            if k.lower() in ("accept", "content-type", "impersonate-user")}
                 try:
                     answer = proxy._session.request(self.command, proxy.cluster.server + self.path, data=data,
-                                                    headers=headers, timeout=60)
+                                                    headers=headers, timeout=60, **proxy._tls)
                 except requests.RequestException:
                     # The API server is down: the client sees its connection closed.
                     self.close_connection = True
