@@ -89,12 +89,12 @@ class Scenario:
         try:
             # A normal minute: the scheduled scan, then the records by automation.
             wait_until(lambda: _runs(instance, RECORDS, dg.DagsterRunStatus.SUCCESS),
-                       what="the first scan's records", timeout=300, interval=2, process=self.daemons[-1])
+                       what="the first scan's records", timeout=900, interval=2, process=self.daemons[-1])
             assert _running_tags(self.store, self.namespace) == Counter({"1": 1})
             # The next scan hangs in its LIST of pods, the one after waits behind it.
             hold = FaultRule(PODS_LIST, release=threading.Event(), times=None)
             self.proxy.rules.append(hold)
-            wait_until(lambda: hold.hits > 0, what="a scan in its LIST of pods", timeout=120,
+            wait_until(lambda: hold.hits > 0, what="a scan in its LIST of pods", timeout=240,
                        process=self.daemons[-1])
             # Only now does web:2 roll out: no scan before the kill can have seen it.
             apps.patch_namespaced_deployment("web", self.namespace, {"spec": {"template": {"spec": {
@@ -102,10 +102,11 @@ class Scenario:
             wait_pods(self.api, self.namespace, "web", 2,
                       check=lambda pods: all(p.spec.containers[0].image.endswith(":2") for p in pods))
             wait_until(lambda: len(_runs(instance, SNAPSHOTS, dg.DagsterRunStatus.STARTED)) == 1,
-                       what="the held scan STARTED", timeout=60)
+                       what=f"the held scan STARTED (runs: {[(r.run_id[:8], r.status.value) for r in instance.get_runs()]})",
+                       timeout=240)
             (dead,) = _runs(instance, SNAPSHOTS, dg.DagsterRunStatus.STARTED)
             wait_until(lambda: _runs(instance, SNAPSHOTS, dg.DagsterRunStatus.QUEUED),
-                       what="the next scan queued behind it", timeout=90, process=self.daemons[-1])
+                       what="the next scan queued behind it", timeout=180, process=self.daemons[-1])
 
             killed_at = time.time()
             kill(instance, dead)
@@ -114,10 +115,10 @@ class Scenario:
             if restart_daemon:
                 self.daemons.append(start_daemon(tmp_path / "daemon-2", self.home, env=self.env))
             wait_until(lambda: instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE,
-                       what="the dead run marked failed", timeout=240, interval=1, process=self.daemons[-1])
+                       what="the dead run marked failed", timeout=400, interval=1, process=self.daemons[-1])
             failed_after = time.time() - killed_at
             wait_until(lambda: _running_tags(self.store, self.namespace) == Counter({"2": 1}),
-                       what="records of web:2", timeout=300, interval=1, process=self.daemons[-1])
+                       what="records of web:2", timeout=900, interval=1, process=self.daemons[-1])
             current_after = time.time() - killed_at
             failure = next(e.message for e in instance.all_logs(dead.run_id)
                            if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE)
@@ -150,6 +151,8 @@ def scenario(k8s_cluster, proxy, api, namespace, tmp_path: Path) -> Scenario:
         "C2C_KUBECONFIG": str(proxy.kubeconfig(tmp_path / "proxy.yaml")),
         "C2C_CLUSTER_NAME": CLUSTER,
         "C2C_SCAN_CRON": "* * * * *",  # a scan a minute, as scripts/demo runs it
+        # No Application here: the Argo CD sensor's LIST every 4 s would only load the 2 cores.
+        "C2C_ARGOCD_SENSOR_INTERVAL_SECONDS": "60",
     }
     return Scenario(api, namespace, proxy, make_dagster_home(tmp_path / "dagster_home"), EmbeddedStore(store_path), env)
 
