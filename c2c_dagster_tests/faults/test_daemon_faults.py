@@ -58,7 +58,10 @@ SNAPSHOTS, RECORDS = "deployment_snapshots", "traceability_records"
 def _runs(instance: dg.DagsterInstance, asset: str, *statuses: dg.DagsterRunStatus) -> list[dg.DagsterRun]:
     runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": CLUSTER},
                                                    statuses=list(statuses) or None))
-    return [r for r in runs if r.asset_selection and dg.AssetKey(asset) in r.asset_selection]
+    # The schedule's runs are of its own asset job (no asset selection of their own); automation's
+    # name their assets.
+    return [r for r in runs if (r.tags.get("c2c/trigger") == "cluster_scan_schedule") == (asset == SNAPSHOTS)
+            and (asset == SNAPSHOTS or (r.asset_selection and dg.AssetKey(asset) in r.asset_selection))]
 
 
 def _running_tags(store: EmbeddedStore, namespace: str) -> Counter:
