@@ -250,6 +250,7 @@ def test_run_jobs_pod_deleted_mid_scan_fails_the_run_by_run_monitoring(
     config["run_launcher"] = {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": {
         "job_namespace": jobs_namespace, "load_incluster_config": False,
         "kubeconfig_file": str(k8s_cluster.kubeconfig), "instance_config_map": "c2c-dagster-instance",
+        "service_account_name": "default",
         "job_image": "registry.local/c2c:fault-test",
         # As shipped (k8s/base/dagster.yaml): a pod that dies is not replaced, the Job fails.
         "run_k8s_config": {"job_spec_config": {"backoffLimit": 0}}}}
