@@ -19,6 +19,7 @@ from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.resources import kubernetes_resource_from_env
 from c2c_dagster.kubernetes.schedules import cluster_scan_schedule
 from c2c_dagster.registry.resources import registry_resource_from_env
+from c2c_dagster.runs.sensors import dead_run_sensor
 from c2c_dagster.store import store_resource_from_env
 from c2c_dagster.store.jobs import store_retention_job, store_retention_schedule
 from c2c_dagster.traceability.assets import traceability_records
@@ -30,6 +31,7 @@ defs = dg.Definitions(
     sensors=[
         jenkins_build_sensor,
         argocd_sync_sensor,
+        dead_run_sensor,  # a run whose process died is marked failed: its cluster's queue moves on
         # Runs traceability_records when ci_builds or a cluster's snapshot lands.
         dg.AutomationConditionSensorDefinition(
             "traceability_automation", target=dg.AssetSelection.assets(traceability_records),
