@@ -25,6 +25,7 @@ from c2c_dagster.kubernetes.partitions import cluster_partitions_for
 from c2c_dagster.kubernetes.resources import kubernetes_resource_from_env
 from c2c_dagster.kubernetes.schedules import build_cluster_scan_schedule
 from c2c_dagster.registry.resources import registry_resource_from_env
+from c2c_dagster.runs.sensors import build_dead_run_sensor
 from c2c_dagster.settings import Settings, load_settings
 from c2c_dagster.store import store_resource_from_env
 from c2c_dagster.store.settings import STORE_KINDS, StoreSettings, store_kind
@@ -63,6 +64,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         sensors=[
             build_jenkins_build_sensor(settings),
             build_argocd_sync_sensor(settings),
+            build_dead_run_sensor(settings),  # a run whose process died is marked failed: its cluster's queue moves on
             # Runs traceability_records when ci_builds or a cluster's snapshot lands.
             dg.AutomationConditionSensorDefinition(
                 "traceability_automation", target=dg.AssetSelection.assets(traceability_records),

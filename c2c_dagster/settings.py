@@ -241,6 +241,11 @@ class Settings(BaseModel):
         "Dagster's 5 s sensor loop; bounds how soon a sync's record lands; raise it for hundreds of clusters)",
         _whole(1, "seconds"))] = 4
 
+    dead_run_sensor_interval_seconds: Annotated[int, Var(
+        "C2C_DEAD_RUN_SENSOR_INTERVAL_SECONDS", "how often `dead_run_sensor` checks the started runs (local run "
+        "launcher only): with the daemon's restart it bounds how long a dead run holds its cluster's queue (see "
+        "*When a run dies*)", _whole(1, "seconds"))] = 15
+
     # Registries and images
     registry_user: Annotated[str | None, Var(
         "C2C_REGISTRY_USER", "registry user (an `EnvVar`) for revision labels of images no build's digest names and "

@@ -13,6 +13,8 @@ from c2c_dagster.documents.deployments import PodVersion, WorkloadVersion
 from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.kubernetes.collect import DAEMONSETS, DEPLOYMENTS, PODS, STATEFULSETS, api_page_lister
 from c2c_dagster.kubernetes.history import (
+    CARRIED_FIELDS,
+    PLAN_FIELDS,
     plan_history,
     read_open_versions,
     read_watermark,
@@ -107,9 +109,12 @@ def deployment_snapshots(
         context.log.info(f"pod {pod}: its owner was not in the LIST results (deleted meanwhile, or unreadable)")
 
     metadata_store = store.get_store()
+    unread = collection.unread
+    # A partial snapshot compares with the open versions' joined fields too (plan_history).
+    fields = PLAN_FIELDS + CARRIED_FIELDS if unread else PLAN_FIELDS
     previous = [
         version
-        for version in read_open_versions(metadata_store, cluster, scope.list_namespaces)
+        for version in read_open_versions(metadata_store, cluster, scope.list_namespaces, fields=fields)
         if scope.covers(version.namespace, version.workload or "", version.argocd_app)
     ]
 
@@ -125,7 +130,7 @@ def deployment_snapshots(
     proves_all = scope.everything and not collection.partial
     plan = plan_history(
         snapshot.versions, previous, snapshot_time=snapshot.snapshot_time, may_close=may_close,
-        partial=collection.partial, watermark=read_watermark(metadata_store, cluster),
+        partial=collection.partial, unread=unread, watermark=read_watermark(metadata_store, cluster),
         advance=scan_watermark(cluster, snapshot.snapshot_time, context.run.run_id, config.mode) if proves_all else None,
     )
     write_history(metadata_store, plan)

@@ -118,6 +118,12 @@ class Collection:
     def partial(self) -> bool:
         return bool(self.errors)
 
+    @property
+    def unread(self) -> frozenset[str]:
+        """Types the cluster serves that could not be read completely (403, ...): what the join
+        of this collection does not know, as opposed to types the cluster does not serve."""
+        return frozenset(t.key for t in RESOURCE_TYPES) - self.complete - self.absent
+
     def of(self, key: str) -> list[Slim]:
         return self.items.get(key, [])
 

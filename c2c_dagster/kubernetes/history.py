@@ -27,6 +27,13 @@ event (an OOMKill at 03:12 is what an incident review looks for), and a steady c
 do not move, so the cost is at most one version per scan per crash-looping pod — the pods one
 wants to see — never one per healthy pod.
 
+A partial snapshot does not know what it took from the types it could not read: a pod's node
+zone without the Nodes, its revision without the ReplicaSets, its workload and Argo CD app
+without its owner, a workload's ReplicaSets and pod count without those. Those fields are taken
+from the open version of the same object (``carry_unread``) before the state is compared, so an
+unchanged object keeps its version through a partial scan (a 403 on one type) and the good scan
+after it, instead of a version for what could not be read and another when it can be again.
+
 Reading the previous state is one query per snapshot: the open versions carry ``current`` =
 cluster (and ``current_ns`` = cluster/namespace, for scoped snapshots); closing a version clears
 both. If two open versions of one object exist (a run died between writing the new version and
@@ -42,11 +49,23 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from c2c_dagster.documents.deployments import (
+    POD,
+    WORKLOAD,
     PodVersion,
     ScanWatermark,
     Version,
     WorkloadVersion,
     version_from_document,
+)
+from c2c_dagster.kubernetes.collect import (
+    APPLICATIONS,
+    DAEMONSETS,
+    DEPLOYMENTS,
+    JOBS,
+    NODES,
+    PODS,
+    REPLICASETS,
+    STATEFULSETS,
 )
 from c2c_dagster.store import DEPLOYMENT_METADATA, FIND_ALL, SCAN_WATERMARKS, MetadataStore
 from c2c_dagster.store import watermarks
@@ -74,6 +93,40 @@ def state_hash(version: Version) -> str:
             {k: v for k, v in c.items() if k not in VOLATILE_CONTAINER_FIELDS} for c in state["containers"]
         ]
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# What a version takes from another type than its own object's, per document type: unknown to a
+# snapshot that could not read that type.
+JOINED_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    POD: {NODES.key: ("node",), REPLICASETS.key: ("revision",), APPLICATIONS.key: ("argocd_app",)},
+    WORKLOAD: {REPLICASETS.key: ("replicasets",), PODS.key: ("pod_count",), APPLICATIONS.key: ("argocd_app",)},
+}
+# A pod whose owner could not be resolved names its workload and app as best it can (the owner
+# reference, its own labels); when an owner type was unreadable, the last resolved answer stands.
+OWNER_TYPES = frozenset({DEPLOYMENTS.key, STATEFULSETS.key, DAEMONSETS.key, REPLICASETS.key, JOBS.key})
+OWNER_FIELDS = ("workload_kind", "workload_name", "workload", "argocd_app", "revision")
+#: The fields ``carry_unread`` may take from a previous version (read with ``PLAN_FIELDS`` when a
+#: snapshot is partial).
+CARRIED_FIELDS: tuple[str, ...] = ("nodeName", "node", "revision", "argocd_app", "replicasets", "pod_count",
+                                   "workload_kind", "workload_name", "workload")
+
+
+def carry_unread(observed: AnyVersion, before: AnyVersion, unread: frozenset[str]) -> AnyVersion:
+    """``observed`` with the fields it could not know, the ``unread`` types being unreadable, taken
+    from ``before`` (the open version of the same object). A pod's node placement is carried only
+    while it names the same node; the rest of a pod's joined fields do not change while it lives."""
+    if not unread:
+        return observed
+    names: set[str] = set()
+    for rtype, fields in JOINED_FIELDS[observed.doc_type or ""].items():
+        if rtype in unread:
+            names.update(fields)
+    if isinstance(observed, PodVersion):
+        if not observed.owner_resolved and unread & OWNER_TYPES:
+            names.update(OWNER_FIELDS)
+        if "node" in names and getattr(before, "nodeName", None) != observed.nodeName:
+            names.discard("node")
+    return replace(observed, **{name: getattr(before, name) for name in names}) if names else observed
 
 
 def version_id(key: str, first_seen: str) -> str:
@@ -133,6 +186,7 @@ def plan_history(
     partial: bool = False,
     watermark: ScanWatermark | None = None,
     advance: ScanWatermark | None = None,
+    unread: frozenset[str] = frozenset(),
 ) -> HistoryPlan:
     """Compare a snapshot's versions with the open versions of the same scope.
 
@@ -141,7 +195,9 @@ def plan_history(
     StatefulSets must not read as "every StatefulSet was deleted"). ``watermark``: the cluster's
     current one (what the open versions' last_seen is read against). ``advance``: the watermark
     of this snapshot, given only for a full, complete scan; the unchanged versions are then
-    left as they are and the watermark is written instead of a refresh of each.
+    left as they are and the watermark is written instead of a refresh of each. ``unread``: the
+    types the snapshot could not read; what it took from them is carried from the open
+    versions (``carry_unread``), which must then hold ``CARRIED_FIELDS``.
     """
     plan = HistoryPlan(watermark=advance)
     open_versions: dict[str, AnyVersion] = {}
@@ -154,8 +210,10 @@ def plan_history(
 
     for version in observed:
         key = version.object_key
-        digest = state_hash(version)
         before = open_versions.pop(key, None)
+        if before is not None:
+            version = carry_unread(version, before, unread)
+        digest = state_hash(version)
         if before is not None and before.state_hash == digest:
             if advance is not None:
                 plan.unchanged += 1

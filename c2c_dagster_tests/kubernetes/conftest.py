@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions
 from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.store import MetadataStoreResource
-from c2c_devstack.services import wait_until
+from c2c_devstack.services import REPO_ROOT, wait_until
+
+COLLECTOR_RBAC = REPO_ROOT / "k8s" / "rbac" / "collector.yaml"
 
 # The code location's partitions come from the environment; tests use whatever it names.
 CLUSTER = cluster_partitions.get_partition_keys()[0]
@@ -37,6 +40,18 @@ def api(k8s_cluster) -> Iterator[Any]:
 
 
 @pytest.fixture
+def proxy(k8s_cluster) -> Iterator[Any]:
+    """A ``FaultProxy`` in front of the session's API server (the fault suite's faults)."""
+    from c2c_devstack.services.kubernetes import FaultProxy
+
+    proxy = FaultProxy(k8s_cluster)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+@pytest.fixture
 def namespace(api) -> Iterator[str]:
     """A fresh namespace: the cluster is shared by the whole session."""
     from kubernetes import client
@@ -50,14 +65,15 @@ def namespace(api) -> Iterator[str]:
 
 
 def snapshot(kubeconfig: Path | str, store: MetadataStoreResource, instance: dg.DagsterInstance,
-             *, raise_on_error: bool = True, **config: Any) -> dg.ExecuteInProcessResult:
+             *, raise_on_error: bool = True, page_size: int = 50, request_timeout_seconds: float = 10,
+             **config: Any) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [deployment_snapshots],
         partition_key=CLUSTER,
         instance=instance,
         resources={
             "kubernetes": KubernetesResource(clusters=[KubeClusterConfig(name=CLUSTER, kubeconfig=str(kubeconfig))],
-                                             page_size=50, request_timeout_seconds=10),
+                                             page_size=page_size, request_timeout_seconds=request_timeout_seconds),
             "store": store,
         },
         run_config={"ops": {"deployment_snapshots": {"config": config}}},
@@ -129,3 +145,26 @@ def service_account_kubeconfig(api, k8s_cluster, namespace: str, name: str, path
     }
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+@contextmanager
+def collector_without(api, k8s_cluster, namespace: str, resource: str, path: Path) -> Iterator[Path]:
+    """A kubeconfig for a service account bound to the shipped collector ClusterRole minus
+    ``resource``: its LIST answers 403, as in a cluster whose RBAC lags c2c's."""
+    from kubernetes import client
+
+    rbac = client.RbacAuthorizationV1Api(api)
+    name = f"c2c-limited-{uuid.uuid4().hex[:6]}"
+    role = next(d for d in yaml.safe_load_all(COLLECTOR_RBAC.read_text()) if d and d["kind"] == "ClusterRole")
+    rules = [dict(rule, resources=[r for r in rule["resources"] if r != resource]) for rule in role["rules"]]
+    client.CoreV1Api(api).create_namespaced_service_account(namespace, {"metadata": {"name": name}})
+    rbac.create_cluster_role({"metadata": {"name": name}, "rules": rules})
+    rbac.create_cluster_role_binding({
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]})
+    try:
+        yield service_account_kubeconfig(api, k8s_cluster, namespace, name, path)
+    finally:
+        rbac.delete_cluster_role_binding(name)
+        rbac.delete_cluster_role(name)

@@ -11,10 +11,13 @@ import copy
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from c2c_core.timeutil import iso_utc
 from c2c_dagster.documents.deployments import version_from_document
 from c2c_dagster.documents.deployments import ScanWatermark
 from c2c_dagster.kubernetes.history import (
+    CARRIED_FIELDS,
     PLAN_FIELDS,
     HistoryPlan,
     plan_history,
@@ -58,12 +61,14 @@ def _plan(store: MetadataStore, objects: dict, when: datetime, *, scope: Scope =
     collection = collect_from(objects, page_size=100, namespaces=scope.list_namespaces, **faults)
     snap = build_snapshot(collection, cluster="c1", snapshot_time=when, scope=scope,
                           mode="scan" if scope.everything else "post-sync")
+    if fields is not None and collection.unread:  # as the asset reads them for a partial snapshot
+        fields = fields + CARRIED_FIELDS
     previous = read_open_versions(store, "c1", scope.list_namespaces, fields=fields)
     kinds = {"pod": "pods", "Deployment": "deployments", "StatefulSet": "statefulsets"}
     proves_all = scope.everything and not collection.partial
     return plan_history(
         snap.versions, previous, snapshot_time=snap.snapshot_time, partial=collection.partial,
-        may_close=lambda v: kinds.get("pod" if v.doc_type == "pod" else v.workload_kind) in collection.complete,
+        unread=collection.unread, may_close=lambda v: kinds.get("pod" if v.doc_type == "pod" else v.workload_kind) in collection.complete,
         watermark=read_watermark(store, "c1"),
         advance=scan_watermark("c1", snap.snapshot_time, f"run-{when:%H%M}") if proves_all else None,
     )
@@ -200,6 +205,34 @@ def test_forbidden_type_does_not_close_its_versions_as_gone(tmp_path) -> None:
     plan = _scan(store, _cluster(), T0 + timedelta(minutes=10), forbidden={"deployments"})
     assert plan.gone == 0
     assert {v.doc_type for v in read_open_versions(store, "c1")} == {"workload", "pod"}
+
+
+@pytest.mark.parametrize("forbidden", ["nodes", "replicasets", "deployments", "pods"])
+def test_a_partial_scan_and_the_good_scan_after_it_keep_unchanged_versions(tmp_path, forbidden) -> None:
+    # Issue 18: a scan partial by a 403 wrote new versions of unchanged pods (the node's zone, the
+    # revision, the owner it could not read), and the next good scan closed them and wrote more.
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+    _scan(store, _cluster(), T0)
+    ids = {v.object_key: v.doc_id for v in read_open_versions(store, "c1")}
+    partial = _scan(store, _cluster(), T0 + timedelta(minutes=10), forbidden={forbidden})
+    assert not partial.new and not partial.closed and partial.refreshed
+    good = _scan(store, _cluster(), T0 + timedelta(minutes=20))
+    assert (len(good.new), len(good.closed), good.unchanged) == (0, 0, 4)
+    assert {v.object_key: v.doc_id for v in read_open_versions(store, "c1")} == ids
+    assert store.count(INDEX) == 4
+
+
+def test_a_pod_changed_during_a_partial_scan_keeps_what_the_scan_could_not_read(tmp_path) -> None:
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+    _scan(store, _cluster(), T0)
+    restarted = _cluster()
+    restarted["pods"][0]["status"]["containerStatuses"][0]["restartCount"] = 1
+    partial = _scan(store, restarted, T0 + timedelta(minutes=10), forbidden={"nodes", "replicasets"})
+    (new,) = partial.new
+    assert new.node.zone == "zone-a" and new.revision == "1" and new.containers[0].restartCount == 1
+    # The good scan after it finds that version unchanged.
+    good = _scan(store, restarted, T0 + timedelta(minutes=20))
+    assert (len(good.new), good.unchanged) == (0, 4)
 
 
 def test_duplicate_open_versions_from_an_interrupted_run_are_resolved(tmp_path) -> None:

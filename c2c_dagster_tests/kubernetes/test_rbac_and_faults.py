@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,17 @@ from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.collect import ClusterUnreachableError, collect_cluster
 from c2c_dagster.store import DEPLOYMENT_METADATA, EmbeddedStore, MetadataStoreResource
 from c2c_dagster_tests.kubernetes.conftest import (
+    COLLECTOR_RBAC,
+    collector_without,
     deployment,
     metadata,
     service_account_kubeconfig,
     snapshot,
     wait_pods,
 )
-from c2c_devstack.services import REPO_ROOT
 
 pytestmark = pytest.mark.kubernetes
-MANIFEST = REPO_ROOT / "k8s" / "rbac" / "collector.yaml"
+MANIFEST = COLLECTOR_RBAC
 COLLECTOR = "system:serviceaccount:c2c:c2c-collector"
 PATHS = {
     "Namespace": "/api/v1/namespaces/{name}",
@@ -119,34 +119,19 @@ def test_role_without_statefulsets_gives_a_partial_snapshot_naming_the_rule(k8s_
                                                                             instance):
     from kubernetes import client
 
-    rbac = client.RbacAuthorizationV1Api(api)
-    name = f"c2c-limited-{uuid.uuid4().hex[:6]}"
-    role = next(d for d in yaml.safe_load_all(MANIFEST.read_text()) if d and d["kind"] == "ClusterRole")
-    rules = [dict(rule, resources=[r for r in rule["resources"] if r != "statefulsets"]) for rule in role["rules"]]
-    client.CoreV1Api(api).create_namespaced_service_account(namespace, {"metadata": {"name": name}})
-    rbac.create_cluster_role({"metadata": {"name": name}, "rules": rules})
-    rbac.create_cluster_role_binding({
-        "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]})
-    try:
-        client.AppsV1Api(api).create_namespaced_deployment(namespace, deployment("web", "registry.local/web:1",
-                                                                                 replicas=1))
-        wait_pods(api, namespace, "web", 1)
-        kubeconfig = service_account_kubeconfig(api, k8s_cluster, namespace, name, tmp_path / "limited.yaml")
+    client.AppsV1Api(api).create_namespaced_deployment(namespace, deployment("web", "registry.local/web:1", replicas=1))
+    wait_pods(api, namespace, "web", 1)
+    with collector_without(api, k8s_cluster, namespace, "statefulsets", tmp_path / "limited.yaml") as kubeconfig:
         resource = MetadataStoreResource(embedded_path=str(tmp_path / "store.sqlite"))
         result = metadata(snapshot(kubeconfig, resource, instance))
-        assert result["partial"] is True
-        (error,) = result["errors"]
-        assert "list statefulsets (API group apps) cluster-wide failed with 403" in error
-        assert '{apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["list"]}' in error
-        # Everything else was still read, and what was written says it came from a partial snapshot.
-        assert result["pods"] >= 1
-        docs = EmbeddedStore(tmp_path / "store.sqlite").find(DEPLOYMENT_METADATA.name, "namespace", namespace)
-        assert docs and all(d["partial"] is True for d in docs)
-    finally:
-        rbac.delete_cluster_role_binding(name)
-        rbac.delete_cluster_role(name)
+    assert result["partial"] is True
+    (error,) = result["errors"]
+    assert "list statefulsets (API group apps) cluster-wide failed with 403" in error
+    assert '{apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["list"]}' in error
+    # Everything else was still read, and what was written says it came from a partial snapshot.
+    assert result["pods"] >= 1
+    docs = EmbeddedStore(tmp_path / "store.sqlite").find(DEPLOYMENT_METADATA.name, "namespace", namespace)
+    assert docs and all(d["partial"] is True for d in docs)
 
 
 def _kubeconfig_for(server: str, path: Path) -> Path:

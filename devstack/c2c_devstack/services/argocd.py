@@ -84,9 +84,35 @@ class ArgoCD:
     repo_server: str
     controller_metrics: str
     processes: ProcessGroup = field(repr=False)
+    # How each process was spawned (ManagedProcess.spawn's arguments), for the fault hooks.
+    launches: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def stop(self) -> None:
         self.processes.stop()
+
+    # -- fault hooks: the fault suite kills a component and starts it again, as its pod restarts ---
+    def _process(self, name: str) -> ManagedProcess:
+        return next(p for p in self.processes.processes if p.name == name)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one component: ``redis``, ``argocd-repo-server`` or ``argocd-application-controller``."""
+        process = self._process(name)
+        process.popen.kill()
+        process.popen.wait(timeout=10)
+
+    def start_again(self, name: str, timeout: float = 90) -> None:
+        """Start a killed component with its own flags and environment; return once it answers."""
+        import requests
+
+        dead = self._process(name)
+        process = ManagedProcess.spawn(name, **self.launches[name])
+        self.processes.processes[self.processes.processes.index(dead)] = process
+        if name == "redis":
+            port = int(self.redis.rsplit(":", 1)[1])
+            wait_until(lambda: _redis_ping(port), what="redis again", timeout=timeout, interval=0.1, process=process)
+        elif name == "argocd-application-controller":
+            wait_until(lambda: requests.get(f"{self.controller_metrics}/healthz", timeout=5).ok,
+                       what="argocd-application-controller again", timeout=timeout, process=process)
 
     # -- Applications --------------------------------------------------------------------------
     def _custom(self, api: Any) -> Any:
@@ -319,14 +345,20 @@ def start(workdir: Path, cluster: KubernetesCluster, *, status_processors: int =
             _apply(api, body)
 
     group = ProcessGroup()
+    launches: dict[str, dict[str, Any]] = {}
+
+    def spawn(name: str, argv: list[str], **options: Any) -> ManagedProcess:
+        launches[name] = {"argv": argv, **options}
+        return group.add(ManagedProcess.spawn(name, argv, **options))
+
     try:
         redis_port = free_port()
         (workdir / "redis").mkdir(exist_ok=True)
-        redis = group.add(ManagedProcess.spawn("redis", [
+        redis = spawn("redis", [
             str(bin_dir / "redis-server"), "--bind", "127.0.0.1", "--port", str(redis_port),
             # A cache only: nothing is persisted, and it lives with the session.
             "--save", "", "--appendonly", "no", "--dir", str(workdir / "redis"),
-        ], log_path=logs / "redis.log"))
+        ], log_path=logs / "redis.log")
         wait_until(lambda: _redis_ping(redis_port), what="redis", timeout=30, interval=0.1, process=redis)
         redis_address = f"127.0.0.1:{redis_port}"
 
@@ -339,7 +371,7 @@ def start(workdir: Path, cluster: KubernetesCluster, *, status_processors: int =
         repo_port, repo_metrics = free_port(), free_port()
         tmp = workdir / "tmp"
         tmp.mkdir(exist_ok=True)
-        repo_server = group.add(ManagedProcess.spawn("argocd-repo-server", [
+        repo_server = spawn("argocd-repo-server", [
             str(bin_dir / "argocd"), "--address", "127.0.0.1", "--port", str(repo_port),
             "--metrics-address", "127.0.0.1", "--metrics-port", str(repo_metrics),
             # Plain gRPC on loopback; --client-ca-path must then be empty (its default is a file).
@@ -354,14 +386,14 @@ def start(workdir: Path, cluster: KubernetesCluster, *, status_processors: int =
             "ARGOCD_ASK_PASS_SOCK": str(workdir / "askpass.sock"),
             # No signature verification configured; GnuPG would want /app/config/gpg.
             "ARGOCD_GPG_ENABLED": "false",
-        }))
+        })
         import requests
 
         wait_until(lambda: requests.get(f"http://127.0.0.1:{repo_metrics}/healthz?full=true", timeout=5).ok,
                    what="argocd-repo-server", timeout=60, process=repo_server)
 
         controller_metrics = free_port()
-        controller = group.add(ManagedProcess.spawn("argocd-application-controller", [
+        controller = spawn("argocd-application-controller", [
             str(bin_dir / "argocd"), f"--kubeconfig={cluster.kubeconfig}", "--namespace", NAMESPACE,
             "--redis", redis_address, "--repo-server", f"127.0.0.1:{repo_port}", "--repo-server-plaintext",
             "--metrics-port", str(controller_metrics),
@@ -374,14 +406,15 @@ def start(workdir: Path, cluster: KubernetesCluster, *, status_processors: int =
             "ARGOCD_BINARY_NAME": "argocd-application-controller",
             "ARGOCD_FAKE_IN_CLUSTER": "true",
             "KUBECONFIG": str(cluster.kubeconfig),
-        }))
+        })
         wait_until(lambda: requests.get(f"http://127.0.0.1:{controller_metrics}/healthz", timeout=5).ok,
                    what="argocd-application-controller", timeout=90, process=controller)
     except BaseException:
         group.stop()
         raise
     argocd = ArgoCD(cluster=cluster, workdir=workdir, redis=redis_address, repo_server=f"127.0.0.1:{repo_port}",
-                    controller_metrics=f"http://127.0.0.1:{controller_metrics}", processes=group)
+                    controller_metrics=f"http://127.0.0.1:{controller_metrics}", processes=group,
+                    launches=launches)
     log.info("Argo CD (controller, repo server, redis) ready in %.1fs", time.monotonic() - started)
     return argocd
 

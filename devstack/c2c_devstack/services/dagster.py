@@ -22,11 +22,12 @@ SHIPPED_INSTANCE = REPO_ROOT / "k8s" / "base" / "dagster.yaml"
 def local_instance_config() -> str:
     """dagster.yaml for a local instance (tests, the demo): SQLite storage, the default run
     launcher, no telemetry, and the shipped run queue (its limits, one run per cluster at a time,
-    and its dequeue interval) from k8s/base/dagster.yaml, so the demo's daemon queues runs as
-    production does."""
+    and its dequeue interval) and run monitoring from k8s/base/dagster.yaml, so the demo's daemon
+    queues and watches runs as production does (a dead local run is c2c's dead_run_sensor's)."""
     shipped = yaml.safe_load(SHIPPED_INSTANCE.read_text())
     return yaml.safe_dump({"telemetry": {"enabled": False}, "concurrency": shipped["concurrency"],
-                           "run_coordinator": shipped["run_coordinator"]}, sort_keys=False)
+                           "run_coordinator": shipped["run_coordinator"],
+                           "run_monitoring": shipped["run_monitoring"]}, sort_keys=False)
 
 
 def make_dagster_home(path: Path) -> Path:

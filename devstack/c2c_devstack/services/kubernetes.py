@@ -30,6 +30,7 @@ import json
 import logging
 import secrets
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,6 +261,27 @@ class KubernetesCluster:
     def stop(self) -> None:
         self.processes.stop()
 
+    # Fault hooks: the fault suite kills the API server and starts it again with the same flags
+    # (same port, same etcd), as a crashed kube-apiserver is restarted by its kubelet.
+    def _apiserver(self) -> ManagedProcess:
+        return next(p for p in self.processes.processes if p.name == "kube-apiserver")
+
+    def kill_apiserver(self) -> None:
+        """SIGKILL kube-apiserver: open connections are cut, new ones refused."""
+        process = self._apiserver()
+        process.popen.kill()
+        process.popen.wait(timeout=10)
+
+    def start_apiserver(self, timeout: float = 120) -> None:
+        """Start kube-apiserver again after ``kill_apiserver``; return once it is ready."""
+        dead = self._apiserver()
+        process = ManagedProcess.spawn(dead.name, dead.popen.args, log_path=dead.log_path)
+        self.processes.processes[self.processes.processes.index(dead)] = process
+        pki = _Pki(self.ca_cert.parent)
+        wait_until(lambda: requests.get(f"{self.server}/readyz", cert=(str(pki.crt("admin")), str(pki.key("admin"))),
+                                        verify=str(self.ca_cert), timeout=5).text == "ok",
+                   what="kube-apiserver /readyz after its restart", timeout=timeout, process=process)
+
 
 def start(workdir: Path, *, nodes: int = 2, resource_metrics: bool = False) -> KubernetesCluster:
     """Start etcd, the control plane and kwok under ``workdir``; return once usable.
@@ -469,3 +491,109 @@ def _install_crd(api: ApiClient, path: Path) -> None:
                    for c in crd.get("status", {}).get("conditions", []))
 
     wait_until(established, what=f"CRD {name} Established", timeout=60, interval=0.2)
+
+
+# --- fault hooks ------------------------------------------------------------------------------
+
+@dataclass
+class FaultRule:
+    """What the fault proxy does to requests whose path and query contain ``match``: answer
+    ``status`` (a 500, a 503) without asking the API server, or hold the request until ``release``
+    is set (a silent API server; a run kept in flight), at most ``times`` times (None: always)."""
+
+    match: str
+    status: int | None = None
+    release: threading.Event | None = None
+    times: int | None = 1
+    hits: int = 0
+
+
+class FaultProxy:
+    """Plain HTTP on loopback in front of a real API server, acting as its admin: tests point a
+    kubeconfig at ``url`` and inject faults per request (``rules``); everything else is the real
+    API server's answer, byte for byte. Emulated: only the faults themselves."""
+
+    def __init__(self, cluster: KubernetesCluster):
+        import http.server
+
+        self.cluster = cluster
+        self.rules: list[FaultRule] = []
+        self.requests: list[str] = []  # path?query of every request, in order
+        self._lock = threading.Lock()
+        pki = _Pki(cluster.ca_cert.parent)
+        self._session = requests.Session()
+        # Per request, not on the session: a REQUESTS_CA_BUNDLE in the environment would win over
+        # a session's verify.
+        self._tls = {"cert": (str(pki.crt("admin")), str(pki.key("admin"))), "verify": str(cluster.ca_cert)}
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # quiet: tests read ``requests``
+                pass
+
+            def _forward(self) -> None:
+                rule = proxy._rule_for(self.path)
+                if rule is not None and rule.release is not None:
+                    rule.release.wait()
+                if rule is not None and rule.status is not None:
+                    body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                       "message": f"fault proxy: injected {rule.status}", "code": rule.status}).encode()
+                    self.send_response(rule.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() in ("accept", "content-type", "impersonate-user")}
+                try:
+                    answer = proxy._session.request(self.command, proxy.cluster.server + self.path, data=data,
+                                                    headers=headers, timeout=60, **proxy._tls)
+                except requests.RequestException:
+                    # The API server is down: the client sees its connection closed.
+                    self.close_connection = True
+                    return
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", answer.headers.get("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _rule_for(self, path: str) -> FaultRule | None:
+        with self._lock:
+            self.requests.append(path)
+            for rule in self.rules:
+                if rule.match in path and (rule.times is None or rule.hits < rule.times):
+                    rule.hits += 1
+                    return rule
+        return None
+
+    def kubeconfig(self, path: Path) -> Path:
+        """A kubeconfig for the proxy: no credentials (the proxy holds the admin's)."""
+        path.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "proxy", "cluster": {"server": self.url}}],
+            "users": [{"name": "proxy", "user": {}}],
+            "contexts": [{"name": "proxy", "context": {"cluster": "proxy", "user": "proxy"}}],
+            "current-context": "proxy"}))
+        return path
+
+    def close(self) -> None:
+        for rule in self.rules:
+            if rule.release is not None:
+                rule.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._session.close()
