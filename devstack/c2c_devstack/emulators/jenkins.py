@@ -167,8 +167,8 @@ class EmulatedBuild:
     number: int
     result: str | None  # None while building
     timestamp_ms: int | None  # None: a build whose start time Jenkins does not report
-    console: bytes = b""  # the build log, served at consoleText
     duration_ms: int = 60_000
+    console: bytes = b""  # the build log, served at consoleText (after duration_ms: callers pass that by position)
     changes: list[dict[str, Any]] = field(default_factory=list)
     # A Pipeline that checked out several repositories lists one change set per checkout that
     # took commits, in checkout order: given here, these are served instead of ``changes``.
