@@ -14,7 +14,6 @@ manifests no build recorded costs one GET more). Usage: ``.venv/bin/python bench
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 import time
@@ -32,27 +31,15 @@ CASES = [(200, 50), (200, 200), (1000, 50), (1000, 1000)]  # (workloads, distinc
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
-def push_blob(base: str, repo: str, body: bytes) -> str:
-    digest = "sha256:" + hashlib.sha256(body).hexdigest()
-    start = requests.post(f"{base}/v2/{repo}/blobs/uploads/", timeout=10)
-    start.raise_for_status()
-    location = start.headers["Location"]
-    location = location if location.startswith("http") else base + location
-    put = requests.put(location, params={"digest": digest}, data=body,
-                       headers={"Content-Type": "application/octet-stream"}, timeout=10)
-    put.raise_for_status()
-    return digest
-
-
-def push_image(base: str, repo: str, tag: str) -> str:
+def push_image(service: registry_service.RegistryService, repo: str, tag: str) -> str:
     """A config-only image (no layer, as ``FROM scratch`` with nothing copied) under ``repo:tag``."""
     config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Labels": {"tag": tag}},
                          "rootfs": {"type": "layers", "diff_ids": []}}).encode()
-    config_digest = push_blob(base, repo, config)
+    config_digest = service.push_blob(repo, config)
     manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [],
                            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                                       "digest": config_digest, "size": len(config)}}).encode()
-    put = requests.put(f"{base}/v2/{repo}/manifests/{tag}", data=manifest,
+    put = requests.put(f"{service.url}/v2/{repo}/manifests/{tag}", data=manifest,
                        headers={"Content-Type": OCI_MANIFEST}, timeout=10)
     put.raise_for_status()
     return put.headers["Docker-Content-Digest"]
@@ -76,7 +63,7 @@ def main() -> None:
         try:
             resource = RegistryResource(insecure_registries=[service.host])
             most = max(t for _, t in CASES)
-            digests = {f"t{i:04d}": push_image(service.url, "bench/app", f"t{i:04d}") for i in range(most)}
+            digests = {f"t{i:04d}": push_image(service, "bench/app", f"t{i:04d}") for i in range(most)}
             print(f"registry {service.host}: {most} tags pushed; requests counted in the registry's access log")
             print(f"{'workloads':>9} {'tags':>5} | {'c2c: requests':>13} {'HEAD':>5} {'GET':>4} {'client says':>11} {'wall s':>7} "
                   f"| {'per container: requests':>23} {'wall s':>7}")

@@ -4,7 +4,6 @@ unreachable one): an unreachable registry leaves the record unchecked and uncach
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pytest
@@ -37,18 +36,6 @@ def record(image: str, digest: str) -> TraceabilityRecord:
                               image_class="internal", digest_state="known")
 
 
-def push_blob(url: str, repository: str, body: bytes) -> str:
-    digest = "sha256:" + hashlib.sha256(body).hexdigest()
-    start = requests.post(f"{url}/v2/{repository}/blobs/uploads/", timeout=10)
-    start.raise_for_status()
-    location = start.headers["Location"]
-    location = location if location.startswith("http") else url + location
-    sep = "&" if "?" in location else "?"
-    requests.put(f"{location}{sep}digest={digest}", data=body, timeout=10,
-                 headers={"Content-Type": "application/octet-stream"}).raise_for_status()
-    return digest
-
-
 def test_an_unreachable_registry_leaves_provenance_unchecked_and_uncached(fault_report) -> None:
     host = f"127.0.0.1:{free_port()}"  # nothing listens there
     digest = "sha256:" + "a" * 64
@@ -69,8 +56,8 @@ def test_an_unreachable_registry_leaves_provenance_unchecked_and_uncached(fault_
 def test_a_corrupt_attestation_layer_is_invalid(oci_registry, fault_report) -> None:
     repository = "faults/corrupt-att"
     digest = oci_registry.build_and_push(repository, "v1")
-    config = push_blob(oci_registry.url, repository, b"{}")
-    layer = push_blob(oci_registry.url, repository, b"this is not a DSSE envelope")
+    config = oci_registry.push_blob(repository, b"{}")
+    layer = oci_registry.push_blob(repository, b"this is not a DSSE envelope")
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
                 "layers": [{"mediaType": DSSE_MEDIA_TYPE, "digest": layer, "size": 27}]}

@@ -7,6 +7,7 @@ the OCI distribution API, so every digest a test uses is one a real registry com
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -82,6 +83,19 @@ class RegistryService:
         digest_file = digest_file or context / "digest"
         self.buildah("push", "--tls-verify=false", "--digestfile", str(digest_file), reference)
         return digest_file.read_text().strip()
+
+    def push_blob(self, repository: str, body: bytes) -> str:
+        """Upload ``body`` as a blob of ``repository`` (a monolithic upload: POST, then PUT with the
+        digest) and return its digest; for hand-made manifests Buildah would not write."""
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        start = requests.post(f"{self.url}/v2/{repository}/blobs/uploads/", timeout=10)
+        start.raise_for_status()
+        location = start.headers["Location"]
+        location = location if location.startswith("http") else self.url + location
+        put = requests.put(location, params={"digest": digest}, data=body,
+                           headers={"Content-Type": "application/octet-stream"}, timeout=10)
+        put.raise_for_status()
+        return digest
 
     def _manifest(self, method: str, repository: str, reference: str) -> requests.Response:
         response = requests.request(
