@@ -52,12 +52,13 @@ def run_node(script: str, payload: Any) -> Any:
 def panel_frames(panel: Mapping[str, Any], results: Sequence[Any]) -> list[dict[str, Any]]:
     """Every target's frames, as the panel's datasources return them."""
     out: list[dict[str, Any]] = []
+    prometheus: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for target, result in zip(panel["targets"], results, strict=True):
         if isinstance(result, g.OpenSearchResult):
             out += fr.opensearch_frames(target, result.response, result.time_field)
-        else:
-            out += fr.prometheus_frames(target, result.data, queries_in_panel=len(panel["targets"]))
-    return out
+        else:  # one request for all the panel's queries, the expr as sent (variables interpolated)
+            prometheus.append(({**target, "expr": result.query}, result.data))
+    return out + (fr.prometheus_panel_frames(prometheus) if prometheus else [])
 
 
 def display_board(board: Mapping[str, Any], results: Mapping[str, Sequence[Any]]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The data frames Grafana's datasources make of the real OpenSearch and Prometheus answers, as
 DataFrameJSON (``{"schema": {...}, "data": {"values": [...]}}``, what ``dataFrameFromJSON`` in
-``@grafana/data`` reads), for the display proof (test_dashboard_display.py).
+``@grafana/data`` reads), for the display proof (display.py, test_dashboard_queries.py).
 
 OpenSearch: a line-by-line port of grafana/opensearch-datasource's backend response parser
 (``pkg/opensearch/response_parser.go`` at 2.34, the plugin's version; Go, so it cannot run in Node
@@ -17,17 +17,19 @@ column per metric named by ``getMetricName``; it reads ``buckets`` as an array o
 ``filters`` buckets at the last level give no frame at all), ``nameFields``/``getFieldName``
 (``displayNameFromDS`` of time-series value fields) and ``trimDatapoints``.
 
-Prometheus: Grafana 12's Prometheus datasource (``pkg/promlib``: ``converter/prom.go`` reads a
-matrix or vector into one frame per series, fields ``Time`` and ``Value`` with the series' labels;
-``querydata/response.go`` ``addMetadataToMultiFrame`` sets ``displayNameFromDS`` from the
-legend format, else the series name ``__name__{a="b", ...}``), and for ``format: table`` the
-frontend's ``transformDFToTable`` (``@grafana/prometheus`` ``result_transformer.ts``): one frame,
-``Time``, a string column per label (sorted), then ``Value`` (``Value #<refId>`` when the panel has
-several queries). This is a port too: Grafana's server is not available here.
+Prometheus: a port of Grafana's Prometheus datasource (Go backend ``pkg/promlib``, then the
+frontend's ``result_transformer.ts``; neither can run here): ``converter/prom.go``
+``readMatrixOrVectorMulti`` (a frame per series), ``querydata/response.go``
+``addMetadataToMultiFrame``/``getName`` (``displayNameFromDS``, the value field named by
+``__name__``), and the frontend's ``transformV2``/``transformDFToTable`` for ``format: table``.
+Checked against promlib's own golden files and the frontend's own test cases
+(test_prometheus_frames.py, data in data/prometheus_datasource). NaN and ±Inf are written as the
+plugin SDK writes them: null in ``values``, the row under ``entities``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -52,16 +54,47 @@ class Field:
 
     def json(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"name": self.name, "type": self.type, "config": self.config}
-        if self.labels:
+        if self.labels is not None:  # Go's data.Labels{} is written as {}, a nil map not at all
             schema["labels"] = self.labels
         return schema
+
+
+# How the plugin SDK writes float64s JSON cannot hold: null in ``values``, the row in ``entities``
+# (what ``dataFrameFromJSON`` in @grafana/data reads back into NaN and ±Infinity).
+ENTITIES = {"NaN": math.nan, "Inf": math.inf, "NegInf": -math.inf}
+
+
+def _entity(value: Any) -> str | None:
+    if not isinstance(value, float) or math.isfinite(value):
+        return None
+    return "NaN" if math.isnan(value) else "Inf" if value > 0 else "NegInf"
+
+
+def encode_values(values: Sequence[Any]) -> tuple[list[Any], dict[str, list[int]] | None]:
+    entities: dict[str, list[int]] = {}
+    for row, value in enumerate(values):
+        if (kind := _entity(value)) is not None:
+            entities.setdefault(kind, []).append(row)
+    return [None if _entity(v) else v for v in values], entities or None
+
+
+def decode_values(values: Sequence[Any], entities: Mapping[str, Sequence[int]] | None) -> list[Any]:
+    out = list(values)
+    for kind, rows in (entities or {}).items():
+        for row in rows:
+            out[row] = ENTITIES[kind]
+    return out
 
 
 def frame_json(fields: Sequence[Field], *, name: str = "", ref_id: str = "A", meta: dict[str, Any] | None = None) -> dict[str, Any]:
     schema: dict[str, Any] = {"name": name, "refId": ref_id, "fields": [f.json() for f in fields]}
     if meta:
         schema["meta"] = meta
-    return {"schema": schema, "data": {"values": [f.values for f in fields]}}
+    encoded = [encode_values(f.values) for f in fields]
+    data: dict[str, Any] = {"values": [values for values, _ in encoded]}
+    if any(entities for _, entities in encoded):
+        data["entities"] = [entities for _, entities in encoded]
+    return {"schema": schema, "data": data}
 
 
 # -- OpenSearch (response_parser.go) ---------------------------------------------------------------
@@ -325,40 +358,181 @@ def opensearch_frames(target: Mapping[str, Any], response: Mapping[str, Any], ti
 
 
 # -- Prometheus ---------------------------------------------------------------------------------------
-def _legend(legend: str, labels: Mapping[str, str]) -> str:
-    return re.sub(r"\{\{\s*(.+?)\s*\}\}", lambda m: labels.get(m.group(1), ""), legend)
+LEGEND_FORMAT_AUTO = "__auto"
+LEGEND_FORMAT = re.compile(r"\{\{[\t\n\f\r ]*(.+?)[\t\n\f\r ]*\}\}")  # RE2's \s is these five
+GO_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v",
+              "\\": "\\\\", '"': '\\"'}
 
 
-def _series_name(labels: Mapping[str, str], expr: str) -> str:
-    """promlib ``getName`` without a legend: ``__name__{a="b", c="d"}``; a series without labels
-    is named by its query."""
-    if not labels:
-        return expr
-    rest = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
-    name = labels.get("__name__", "")
-    return f"{name}{{{rest}}}" if rest else name
+def _go_quote(value: str) -> str:
+    """Go's ``%q`` of a string (strconv.Quote): C escapes, other unprintable runes as \\x/\\u/\\U."""
+    out = []
+    for ch in value:
+        if ch in GO_ESCAPES:
+            out.append(GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
 
 
-def prometheus_frames(target: Mapping[str, Any], data: Mapping[str, Any], *, queries_in_panel: int = 1) -> list[dict[str, Any]]:
-    """One query's ``data`` (resultType vector or matrix) as Grafana's Prometheus datasource shapes it."""
-    ref_id = target.get("refId", "A")
-    series = []
-    for result in data["result"]:
-        labels = dict(result["metric"])
-        points = result["values"] if data["resultType"] == "matrix" else [result["value"]]
-        series.append((labels, [int(float(t) * 1000) for t, _ in points], [float(v) for _, v in points]))
-    if target.get("format") == "table":
-        names = sorted({k for labels, _, _ in series for k in labels})
-        value_name = "Value" if queries_in_panel == 1 else f"Value #{ref_id}"
-        fields = [Field("Time", "time", [t for _, times, _ in series for t in times])]
-        fields += [Field(n, "string", [labels.get(n, "") for labels, times, _ in series for _ in times]) for n in names]
-        fields.append(Field(value_name, "number", [v for _, _, values in series for v in values]))
-        return [frame_json(fields, ref_id=ref_id, meta={"type": "table"})]
-    legend = target.get("legendFormat") or ""
+def _metric_name_from_labels(labels: Mapping[str, str]) -> str:
+    """``metricNameFromLabels``: ``name{a="b", c="d"}`` (the ``k="v"`` strings sorted), the bare name,
+    ``{a="b"}`` without a name, ``{}`` without labels."""
+    pairs = sorted(f"{k}={_go_quote(v)}" for k, v in labels.items() if k != "__name__")
+    if not pairs:
+        return labels["__name__"] if "__name__" in labels else "{}"
+    return f"{labels.get('__name__', '')}{{{', '.join(pairs)}}}"
+
+
+def series_display_name(expr: str, legend_format: str, labels: Mapping[str, str]) -> str:
+    """``getName``: the legend format with ``{{label}}`` replaced (a missing label by nothing); with
+    ``__auto`` nothing when the series has labels; else the series name; ``{}`` becomes the query.
+    An empty name sets no ``displayNameFromDS``."""
+    legend = _metric_name_from_labels(labels)
+    if legend_format == LEGEND_FORMAT_AUTO:
+        if labels:
+            legend = ""
+    elif legend_format:
+        def label(match: re.Match[str]) -> str:
+            name = match.group(0).replace("{{", "", 1).replace("}}", "", 1).strip()
+            return labels.get(name, "")
+        legend = LEGEND_FORMAT.sub(label, legend_format)
+    return expr if legend == "{}" else legend
+
+
+def _read_matrix_or_vector(data: Mapping[str, Any]) -> list[tuple[list[Field], dict[str, Any]]]:
+    """``readMatrixOrVectorMulti``: a frame per series, ``Time`` and ``Value`` with the series'
+    labels, meta type ``timeseries-multi`` (``numeric-multi`` for a vector)."""
+    result_type = data["resultType"]
+    assert result_type in ("matrix", "vector"), f"{result_type} results: not used by c2c's dashboards"
     frames = []
-    for labels, times, values in series:
-        display = _legend(legend, labels) if legend and legend != "__auto" else _series_name(labels, target.get("expr", ""))
-        frames.append(frame_json([Field("Time", "time", times),
-                                  Field("Value", "number", values, labels=labels, config={"displayNameFromDS": display})],
-                                 ref_id=ref_id, meta={"type": "timeseries-multi"}))
+    for series in data["result"]:
+        assert "histogram" not in series and "histograms" not in series, "native histograms: not used by c2c's dashboards"
+        points: list[Any] = []
+        for key, value in series.items():  # the converter appends "value" and "values" as they come
+            if key == "value":
+                points.append(value)
+            elif key == "values":
+                points.extend(value)
+        labels = dict(series["metric"]) if "metric" in series else None
+        times = [int(float(t) * 1000.0) for t, _ in points]  # time.UnixMilli(int64(fv * 1000.0))
+        values = [float(v) for _, v in points]  # strconv.ParseFloat: NaN, +Inf, -Inf included
+        meta = {"type": "numeric-multi" if result_type == "vector" else "timeseries-multi", "typeVersion": [0, 1],
+                "custom": {"resultType": result_type}}
+        frames.append(([Field("Time", "time", times), Field("Value", "number", values, labels=labels)], meta))
     return frames
+
+
+def converter_frames(data: Mapping[str, Any], ref_id: str = "A") -> list[dict[str, Any]]:
+    """The converter's frames alone (``ReadPrometheusStyleResult`` of a matrix or vector)."""
+    return [frame_json(fields, ref_id=ref_id, meta=meta) for fields, meta in _read_matrix_or_vector(data)]
+
+
+def promlib_frames(query: Mapping[str, Any], data: Mapping[str, Any], *, step_ms: float | None = None) -> list[dict[str, Any]]:
+    """What promlib's ``parseResponse`` makes of one query's answer (``data``: the API's resultType and
+    result): the converter's frames, then ``addMetadataToMultiFrame`` (``Time``'s config.interval =
+    the step, ``displayNameFromDS`` by ``getName``, the value field named by ``__name__``). No
+    series: one frame without fields. ``query``: refId, expr (as sent, variables interpolated),
+    legendFormat."""
+    ref_id = query.get("refId", "A")
+    frames = []
+    for (time, value), meta in _read_matrix_or_vector(data):
+        if step_ms:
+            time.config = {"interval": step_ms}
+        labels = value.labels or {}
+        display = series_display_name(query.get("expr", ""), query.get("legendFormat") or "", labels)
+        if display:
+            value.config = {"displayNameFromDS": display}
+        value.name = labels.get("__name__", value.name)
+        frames.append(frame_json([time, value], ref_id=ref_id, meta=meta))
+    return frames or [frame_json([], ref_id=ref_id)]
+
+
+def _length(frame: Mapping[str, Any]) -> int:
+    values = frame["data"]["values"]
+    return len(values[0]) if values else 0
+
+
+def _column(frame: Mapping[str, Any], index: int) -> list[Any]:
+    """A field's values as dataFrameFromJSON gives them (entities back to NaN and ±Infinity)."""
+    data = frame["data"]
+    if index >= len(data["values"]):
+        return []
+    entities = data.get("entities") or []
+    return decode_values(data["values"][index], entities[index] if index < len(entities) else None)
+
+
+def table_frames(frames: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``transformDFToTable`` (@grafana/prometheus result_transformer.ts): one frame per refId:
+    ``Time``, a string column per label (each frame's labels sorted, in order of first appearance,
+    ``filterable``), then ``Value`` — ``Value #<refId>`` when the response has several table refIds;
+    the rows sorted by time when the times go backwards; meta of the refId's first frame."""
+    if not frames or (len(frames) == 1 and _length(frames[0]) == 0):
+        return [dict(frame) for frame in frames]
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for frame in frames:
+        groups.setdefault(frame["schema"].get("refId", ""), []).append(frame)
+    out = []
+    for ref_id, group in groups.items():
+        label_names: list[str] = []
+        for frame in group:
+            fields = frame["schema"]["fields"]
+            for name in sorted((fields[1].get("labels") or {}) if len(fields) > 1 else {}):
+                if name not in label_names:
+                    label_names.append(name)
+        interval, times, values = None, [], []
+        label_values: dict[str, list[str]] = {name: [] for name in label_names}
+        previous, needs_sort = -math.inf, False
+        for frame in group:
+            fields = frame["schema"]["fields"]
+            if interval is None and fields:
+                interval = (fields[0].get("config") or {}).get("interval")
+            for time in _column(frame, 0):
+                times.append(time)
+                needs_sort = needs_sort or time < previous
+                previous = time
+            labels = (fields[1].get("labels") or {}) if len(fields) > 1 else {}
+            for value in _column(frame, 1):
+                values.append(math.nan if value is None else float(value))  # parseSampleValue
+                for name in label_names:
+                    label_values[name].append(labels.get(name, ""))
+        columns = [times, *label_values.values(), values]
+        if needs_sort:  # sortDataFrame: a stable sort of the rows by time
+            order = sorted(range(len(times)), key=lambda row: times[row])
+            columns = [[column[row] for row in order] for column in columns]
+        fields_out = [Field("Time", "time", columns[0], config={} if interval is None else {"interval": interval})]
+        fields_out += [Field(name, "string", column, config={"filterable": True})
+                       for name, column in zip(label_names, columns[1:-1], strict=True)]
+        fields_out.append(Field(f"Value #{ref_id}" if len(groups) > 1 else "Value", "number", columns[-1]))
+        meta = {**(group[0]["schema"].get("meta") or {}), "preferredVisualisationType": "rawPrometheus"}
+        out.append(frame_json(fields_out, ref_id=ref_id, meta=meta))
+    return out
+
+
+def transform_v2(frames: Sequence[Mapping[str, Any]], targets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The frontend's ``transformV2`` for a dashboard panel: frames of ``format: table`` targets
+    through ``table_frames``, the others as they are (marked ``graph``), in that order."""
+    by_ref = {target.get("refId", "A"): target for target in targets}
+    for target in by_ref.values():
+        assert target.get("format") in (None, "time_series", "table"), "heatmap format: not used by c2c's dashboards"
+    for frame in frames:
+        # transformV2 renames __auto series whose value field is named by __name__ with @grafana/data's
+        # getFieldDisplayName; not ported, as no c2c dashboard uses __auto.
+        assert by_ref[frame["schema"]["refId"]].get("legendFormat") != LEGEND_FORMAT_AUTO or not any(
+            (f.get("labels") or {}).get("__name__") == f["name"] for f in frame["schema"]["fields"]), \
+            "__auto legend on named series: not ported"
+    tables = {ref for ref, target in by_ref.items() if target.get("format") == "table"}
+    others = [{**frame, "schema": {**frame["schema"], "meta": {**(frame["schema"].get("meta") or {}),
+                                                               "preferredVisualisationType": "graph"}}}
+              for frame in frames if frame["schema"]["refId"] not in tables]
+    return others + table_frames([frame for frame in frames if frame["schema"]["refId"] in tables])
+
+
+def prometheus_panel_frames(queries: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """What a panel's Prometheus queries (each: the target with its expr as sent, and the answer's
+    ``data``) give the panel: promlib's frames through ``transform_v2``."""
+    frames = [frame for query, data in queries for frame in promlib_frames(query, data)]
+    return transform_v2(frames, [query for query, _ in queries])
