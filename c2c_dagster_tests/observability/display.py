@@ -113,7 +113,8 @@ def _expected_series(target: Mapping[str, Any], result: Any) -> dict[str, dict[i
                     series.setdefault(f"{name}#{metric_id}", {})[int(keys[-1])] = float(value)
     else:
         for labels, points in result.points:
-            name = fr._legend(target.get("legendFormat") or "", labels) if target.get("legendFormat") else str(labels)
+            legend = target.get("legendFormat") or ""
+            name = fr.series_display_name(result.query, legend, labels) if legend else str(labels)
             series[name] = {int(t * 1000): float(v) for t, v in points}
     return series
 

@@ -12,10 +12,11 @@ Grafana's own records as the oracle (data/prometheus_datasource, see its SOURCE.
 
 Compared: each frame's field names, types, labels, config (``displayNameFromDS``, the time field's
 ``interval``), values (NaN and ±Inf as the plugin SDK writes them: null plus ``entities``) and
-``meta.type``, which is what display.cjs reads. Not compared: ``typeInfo`` (Go's storage type, not
-read by ``dataFrameFromJSON``), ``meta.executedQueryString`` and ``meta.custom.calculatedMinStep``
+``meta.type``, which is what display.cjs reads. Not compared: ``typeInfo`` (Go's storage type: no
+code of @grafana/data 12.4.6 reads it), ``meta.executedQueryString`` and ``meta.custom.calculatedMinStep``
 (the query inspector's and incremental querying's; nothing displayed reads them), ``status``.
-Nothing here talks to a service: the answers are Grafana's recordings.
+Nothing here talks to a service: the answers are Grafana's recordings; the last test runs @grafana/data
+in Node (display.cjs) on the frames.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from c2c_dagster_tests.observability import display
 from c2c_dagster_tests.observability import frames as fr
 
 DATA = Path(__file__).resolve().parent / "data" / "prometheus_datasource"
@@ -193,3 +195,21 @@ def test_recorded_answers_through_the_whole_table_path() -> None:
         assert shape[4]["values"] == [fields[1]["labels"].get("level", "") for fields in golden]
     decoded = fr.decode_values(a["data"]["values"][-1], a["data"]["entities"][-1])
     assert decoded[:2] == [1, 0] and decoded[2:4] == [math.inf, -math.inf] and math.isnan(decoded[4])
+
+
+def test_grafana_data_reads_the_special_values_back() -> None:
+    """@grafana/data's own ``dataFrameFromJSON`` (display.cjs, Node) reads the null + entities
+    encoding back into ±Infinity and NaN: a bar gauge and a table over promlib's recorded vector
+    show ∞ and -∞ (a bare NaN in the JSON, as frames.py wrote it before, fails JSON.parse)."""
+    answer = json.loads((DATA / "prom-vector.json").read_text())["data"]
+    target = {"refId": "A", "expr": "up", "legendFormat": "{{location}} {{level}}", "instant": True}
+    gauge = {"type": "bargauge", "title": "g", "targets": [target], "fieldConfig": {"defaults": {}, "overrides": []},
+             "options": {"reduceOptions": {"values": False, "calcs": ["lastNotNull"]}}}
+    table = {"type": "table", "title": "t", "targets": [{**target, "format": "table"}], "options": {},
+             "fieldConfig": {"defaults": {}, "overrides": []}}
+    shown = display.run_node("display.cjs", {"timeZone": "utc", "panels": [
+        {"key": "g", "panel": gauge, "frames": fr.prometheus_panel_frames([(target, answer)])},
+        {"key": "t", "panel": table, "frames": fr.prometheus_panel_frames([(table["targets"][0], answer)])}]})
+    assert [(v["title"], v["numeric"], v["text"]) for v in shown["g"]["values"][2:]] == [
+        ("moon error", "Infinity", "∞"), ("moon info", "-Infinity", "-∞"), ("moon debug", "NaN", "")]
+    assert [row[-1] for row in shown["t"]["rows"]] == ["1", "0", "∞", "-∞", "NaN"]
