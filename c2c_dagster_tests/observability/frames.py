@@ -431,7 +431,8 @@ def converter_frames(data: Mapping[str, Any], ref_id: str = "A") -> list[dict[st
     return [frame_json(fields, ref_id=ref_id, meta=meta) for fields, meta in _read_matrix_or_vector(data)]
 
 
-def promlib_frames(query: Mapping[str, Any], data: Mapping[str, Any], *, step_ms: float | None = None) -> list[dict[str, Any]]:
+def promlib_frames(query: Mapping[str, Any], data: Mapping[str, Any], *,
+                   step_ms: float | None = None) -> list[dict[str, Any]]:
     """What promlib's ``parseResponse`` makes of one query's answer (``data``: the API's resultType and
     result): the converter's frames, then ``addMetadataToMultiFrame`` (``Time``'s config.interval =
     the step, ``displayNameFromDS`` by ``getName``, the value field named by ``__name__``). No
