@@ -9,9 +9,11 @@ import re
 import dagster as dg
 
 from c2c_core.timeutil import utc_now
+from c2c_dagster.cluster.pager import api_page_lister
+from c2c_dagster.cluster.resources import KubernetesResource
 from c2c_dagster.documents.deployments import PodVersion, WorkloadVersion
 from c2c_dagster.freshness import freshness_policy
-from c2c_dagster.kubernetes.collect import DAEMONSETS, DEPLOYMENTS, PODS, STATEFULSETS, api_page_lister
+from c2c_dagster.kubernetes.collect import DAEMONSETS, DEPLOYMENTS, PODS, STATEFULSETS
 from c2c_dagster.kubernetes.history import (
     CARRIED_FIELDS,
     PLAN_FIELDS,
@@ -22,7 +24,6 @@ from c2c_dagster.kubernetes.history import (
     write_history,
 )
 from c2c_dagster.kubernetes.partitions import cluster_partitions
-from c2c_dagster.kubernetes.resources import KubernetesResource
 from c2c_dagster.kubernetes.snapshot import Scope, snapshot_cluster
 from c2c_dagster.observability.ui import snapshot_preview
 from c2c_dagster.store import MetadataStoreResource

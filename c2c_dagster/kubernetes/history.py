@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from c2c_dagster.argocd.applications import APPLICATIONS
 from c2c_dagster.documents.deployments import (
     POD,
     WORKLOAD,
@@ -57,16 +58,7 @@ from c2c_dagster.documents.deployments import (
     WorkloadVersion,
     version_from_document,
 )
-from c2c_dagster.kubernetes.collect import (
-    APPLICATIONS,
-    DAEMONSETS,
-    DEPLOYMENTS,
-    JOBS,
-    NODES,
-    PODS,
-    REPLICASETS,
-    STATEFULSETS,
-)
+from c2c_dagster.kubernetes.collect import DAEMONSETS, DEPLOYMENTS, JOBS, NODES, PODS, REPLICASETS, STATEFULSETS
 from c2c_dagster.store import DEPLOYMENT_METADATA, FIND_ALL, SCAN_WATERMARKS, MetadataStore
 from c2c_dagster.store import watermarks
 from c2c_dagster.store.watermarks import effective_last_seen
