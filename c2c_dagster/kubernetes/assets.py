@@ -24,8 +24,8 @@ from c2c_dagster.kubernetes.history import (
     write_history,
 )
 from c2c_dagster.kubernetes.partitions import cluster_partitions
+from c2c_dagster.kubernetes.preview import snapshot_preview
 from c2c_dagster.kubernetes.snapshot import Scope, snapshot_cluster
-from c2c_dagster.observability.ui import snapshot_preview
 from c2c_dagster.store import MetadataStoreResource
 from c2c_dagster.store.settings import store_kind
 
