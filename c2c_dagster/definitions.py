@@ -28,7 +28,7 @@ from c2c_dagster.registry.resources import registry_resource_from_env
 from c2c_dagster.runs.sensors import build_dead_run_sensor
 from c2c_dagster.settings import Settings, load_settings
 from c2c_dagster.store import store_resource_from_env
-from c2c_dagster.store.jobs import build_store_retention_schedule, store_retention_job
+from c2c_dagster.store.retention_job import build_store_retention_schedule, store_retention_job
 from c2c_dagster.store.settings import STORE_KINDS, StoreSettings, store_kind
 from c2c_dagster.traceability.assets import traceability_records
 from c2c_dagster.traceability.resources import image_policy_resource_from_env

@@ -21,7 +21,7 @@ from c2c_dagster.traceability.build_lookup import BuildKeys, find_builds
 from c2c_dagster.traceability.correlate import BuildIndex, SyncInfo
 from c2c_dagster.traceability.plan import ClusterView
 from c2c_dagster.traceability.tags import tags_to_ask
-from c2c_dagster.traceability.view import running_containers
+from c2c_dagster.traceability.running_containers import running_containers
 
 
 def read_cluster(
