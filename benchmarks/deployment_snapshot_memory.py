@@ -53,7 +53,8 @@ def child(kubeconfig: str, how: str, page_size: int, store_at: str) -> None:
     embedded store's file, or an OpenSearch URL."""
     from kubernetes import config
 
-    from c2c_dagster.kubernetes.collect import api_page_lister, collect
+    from c2c_dagster.cluster.pager import api_page_lister, collect
+    from c2c_dagster.kubernetes.collect import RESOURCE_TYPES
     from c2c_dagster.kubernetes.history import (
         plan_history,
         read_open_versions,
@@ -78,7 +79,7 @@ def child(kubeconfig: str, how: str, page_size: int, store_at: str) -> None:
     baseline = _status_kib("VmHWM")
     started = time.perf_counter()
     if how == "whole-collection":
-        snap = build_snapshot(collect(lister, page_size=page_size), cluster="bench", snapshot_time=now)
+        snap = build_snapshot(collect(lister, types=RESOURCE_TYPES, page_size=page_size), cluster="bench", snapshot_time=now)
         writes = 0
     else:
         snap, _ = snapshot_cluster(lister, cluster="bench", snapshot_time=now, page_size=page_size)
@@ -155,7 +156,7 @@ def main() -> None:
         # Same directory: the workload of the speed benchmark, so both measure the same objects.
         from deployment_snapshot_scale import MAX_PODS_PER_NODE, create_workload, running_pods
 
-        from c2c_dagster.kubernetes.collect import api_page_lister
+        from c2c_dagster.cluster.pager import api_page_lister
         from c2c_devstack.services import kubernetes, wait_until
 
         n_deployments = int(sys.argv[1]) if len(sys.argv) > 1 else 2000

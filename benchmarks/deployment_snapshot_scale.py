@@ -37,8 +37,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from c2c_dagster.cluster.pager import api_page_lister
 from c2c_dagster.documents.base import gc_paused
-from c2c_dagster.kubernetes.collect import RESOURCE_TYPES, api_page_lister
+from c2c_dagster.kubernetes.collect import RESOURCE_TYPES
 from c2c_dagster.kubernetes.history import (
     plan_history,
     read_open_versions,

@@ -27,7 +27,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from c2c_dagster.kubernetes.collect import collect
+from c2c_dagster.cluster.pager import collect
+from c2c_dagster.kubernetes.collect import RESOURCE_TYPES
 from c2c_dagster.kubernetes.history import (
     plan_history,
     read_open_versions,
@@ -74,7 +75,7 @@ def crash(objects: dict, restarts: int) -> None:
 
 def scan(store: EmbeddedStore, objects: dict, when: datetime, *, watermark: bool = True) -> int:
     """One full scan as ``deployment_snapshots`` makes it; returns the documents it wrote."""
-    collection = collect(FakeApi(objects), server="synthetic", page_size=500)
+    collection = collect(FakeApi(objects), types=RESOURCE_TYPES, server="synthetic", page_size=500)
     snap = build_snapshot(collection, cluster="steady", snapshot_time=when)
     advance = scan_watermark("steady", snap.snapshot_time) if watermark and not collection.partial else None
     plan = plan_history(snap.versions, read_open_versions(store, "steady"), snapshot_time=snap.snapshot_time,

@@ -12,6 +12,7 @@ import dagster as dg
 
 from c2c_dagster.argocd.assets import argocd_sync_events
 from c2c_dagster.argocd.sensors import build_argocd_sync_sensor
+from c2c_dagster.cluster.resources import kubernetes_resource_from_env
 from c2c_dagster.delivery.assets import delivery_metrics, refresh_recent_days_when_records_land
 from c2c_dagster.delivery.partitions import delivery_partitions_for
 from c2c_dagster.delivery.resources import delivery_policy_resource_from_env
@@ -22,14 +23,13 @@ from c2c_dagster.jenkins.resources import jenkins_resource_from_env
 from c2c_dagster.jenkins.sensors import build_jenkins_build_sensor
 from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions_for
-from c2c_dagster.kubernetes.resources import kubernetes_resource_from_env
 from c2c_dagster.kubernetes.schedules import build_cluster_scan_schedule
 from c2c_dagster.registry.resources import registry_resource_from_env
 from c2c_dagster.runs.sensors import build_dead_run_sensor
 from c2c_dagster.settings import Settings, load_settings
 from c2c_dagster.store import store_resource_from_env
+from c2c_dagster.store.retention_job import build_store_retention_schedule, store_retention_job
 from c2c_dagster.store.settings import STORE_KINDS, StoreSettings, store_kind
-from c2c_dagster.store.jobs import build_store_retention_schedule, store_retention_job
 from c2c_dagster.traceability.assets import traceability_records
 from c2c_dagster.traceability.resources import image_policy_resource_from_env
 

@@ -1,10 +1,13 @@
-"""Argo CD's Application objects as c2c reads them: where the API serves them, the slim form a
-snapshot keeps, and which Application manages a Kubernetes object (``ArgoApps``). Pure: the one
-pager that lists them is ``kubernetes.collect``'s (see ``argocd/listing.py``)."""
+"""Argo CD's Application objects as c2c reads them, defined once: where the API serves them, the
+two ways they are listed (``APPLICATIONS``, slim, for a snapshot's join; ``APPLICATIONS_WHOLE``, for
+the sync sensor's events), and which Application manages a Kubernetes object (``ArgoApps``). Pure:
+the pager that lists them is ``cluster/pager.py``'s (see ``argocd/listing.py``, ``kubernetes/collect.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from c2c_dagster.cluster.pager import ResourceType
 
 GROUP, VERSION, PLURAL, KIND = "argoproj.io", "v1alpha1", "applications", "Application"
 TRACKING_ID_ANNOTATION = "argocd.argoproj.io/tracking-id"
@@ -30,6 +33,16 @@ def slim_application(item: dict[str, Any]) -> Slim:
             for r in (item.get("status") or {}).get("resources") or []
         ],
     }
+
+
+# Slim: a snapshot reads them for which app manages a workload. Optional (a cluster without Argo CD
+# does not serve the CRD); listed cluster-wide even for a namespace-scoped snapshot, since they
+# live in Argo CD's namespace, not the workloads'.
+APPLICATIONS = ResourceType(PLURAL, KIND, GROUP, VERSION, True, slim_application, optional=True, cluster_wide=True)
+# Whole objects: sync events read status.history and status.operationState, which the
+# snapshot's slim form drops.
+APPLICATIONS_WHOLE = ResourceType(PLURAL, KIND, GROUP, VERSION, True, lambda item: item, optional=True,
+                                  cluster_wide=True)
 
 
 class ArgoApps:

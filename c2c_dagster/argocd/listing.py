@@ -1,5 +1,5 @@
 """Listing one cluster's Argo CD Applications whole, for the sync sensor: through the same pager,
-timeouts and errors as a snapshot's LISTs (``kubernetes.collect``), one error type for callers."""
+timeouts and errors as a snapshot's LISTs (``cluster/pager.py``), one error type for callers."""
 
 from __future__ import annotations
 
@@ -7,13 +7,9 @@ from typing import Any
 
 from kubernetes.config.config_exception import ConfigException
 
-from c2c_dagster.argocd.applications import GROUP, KIND, PLURAL, VERSION
-from c2c_dagster.kubernetes.collect import ClusterReadError, ResourceType, api_page_lister, collect
-from c2c_dagster.kubernetes.resources import KubernetesResource
-
-# Whole objects: sync events read status.history and status.operationState, which the
-# snapshot's slim form drops.
-APPLICATIONS_WHOLE = ResourceType(PLURAL, KIND, GROUP, VERSION, True, lambda item: item, optional=True)
+from c2c_dagster.argocd.applications import APPLICATIONS_WHOLE, GROUP, PLURAL
+from c2c_dagster.cluster.pager import ClusterReadError, api_page_lister, collect
+from c2c_dagster.cluster.resources import KubernetesResource
 
 
 def list_applications(kubernetes: KubernetesResource, cluster: str) -> list[dict[str, Any]] | None:

@@ -11,10 +11,10 @@ from c2c_dagster.argocd.assets import recorded
 from c2c_dagster.argocd.cursor import AppCursor, ArgoCursor, advance_app, snapshot_event
 from c2c_dagster.argocd.events import SyncEvent, app_key, app_uid, snapshot_scope, sync_events, wants_snapshot
 from c2c_dagster.argocd.listing import list_applications
+from c2c_dagster.cluster.pager import ClusterReadError
+from c2c_dagster.cluster.resources import KubernetesResource
+from c2c_dagster.cluster.tags import CLUSTER_TAG
 from c2c_dagster.documents.argocd import SyncEventDocument
-from c2c_dagster.kubernetes.collect import ClusterReadError
-from c2c_dagster.kubernetes.partitions import CLUSTER_TAG
-from c2c_dagster.kubernetes.resources import KubernetesResource
 from c2c_dagster.settings import DEFAULTS, Settings
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStoreResource, StoreError
 

@@ -5,21 +5,19 @@ of their own, so the UI plots them across materializations."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from c2c_dagster.dagster_ui import DELIVERY, PREVIEW_ROWS, dashboard_link, table
 from c2c_dagster.delivery.bands import percentile
 from c2c_dagster.delivery.policy import DeliveryPolicy
 from c2c_dagster.delivery.summary import Period, summarize
-from c2c_dagster.observability.ui import DELIVERY, dashboard_link
 
 if TYPE_CHECKING:
     from c2c_dagster.delivery.refresh import RefreshResult
 
-PREVIEW_ROWS = 20  # a preview: `c2c dora` and the store have the rest
 HOUR = 3600.0
 
 
@@ -31,14 +29,6 @@ def _number(value: float | int | None) -> dg.MetadataValue:
     if value is None:
         return dg.MetadataValue.null()
     return dg.MetadataValue.int(value) if isinstance(value, int) else dg.MetadataValue.float(float(value))
-
-
-def _table(columns: Sequence[tuple[str, str]], rows: Iterable[Mapping[str, Any]]) -> dg.MetadataValue:
-    names = [name for name, _ in columns]
-    return dg.MetadataValue.table(
-        records=[dg.TableRecord({name: row.get(name) for name in names}) for row in rows],
-        schema=dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns]),
-    )
 
 
 def delivery_preview(result: RefreshResult, start: datetime, end: datetime, policy: DeliveryPolicy) -> dict[str, Any]:
@@ -59,7 +49,7 @@ def delivery_preview(result: RefreshResult, start: datetime, end: datetime, poli
         "recovery_median_hours": _number(_hours(recovery["median_seconds"])),
         "dora_bands": dg.MetadataValue.json({key: headline[key]["band"] for key in (
             "deployment_frequency", "lead_time", "change_failure_rate", "recovery_time")}),
-        "per_app": _table(
+        "per_app": table(
             [("cluster", "string"), ("app", "string"), ("deployments", "int"), ("failed", "int"),
              ("change_failure_rate", "float"), ("lead_time_median_hours", "float"), ("recovery_median_hours", "float")],
             ({"cluster": cluster, "app": app, "deployments": figures["deployments"],
@@ -69,7 +59,7 @@ def delivery_preview(result: RefreshResult, start: datetime, end: datetime, poli
               "lead_time_median_hours": _hours(percentile(figures["lead_time_seconds"], 0.5)),
               "recovery_median_hours": _hours(percentile(figures["recovery_seconds"], 0.5))}
              for (cluster, app), figures in apps[:PREVIEW_ROWS])),
-        "failed_deployments": _table(
+        "failed_deployments": table(
             [("deployment", "string"), ("app", "string"), ("signals", "string"), ("restored_by", "string"),
              ("recovery_hours", "float")],
             ({**failure_row, "recovery_hours": _hours(failure_row["recovery_seconds"])}

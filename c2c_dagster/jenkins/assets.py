@@ -22,8 +22,8 @@ from c2c_dagster.jenkins.ingest import (
     store_builds,
 )
 from c2c_dagster.jenkins.partitions import ci_build_partitions
+from c2c_dagster.jenkins.preview import builds_preview
 from c2c_dagster.jenkins.resources import JenkinsAuthError, JenkinsResource
-from c2c_dagster.observability.ui import builds_preview
 from c2c_dagster.store import CI_BUILD_METADATA, MetadataStoreResource
 from c2c_dagster.store.settings import store_kind
 

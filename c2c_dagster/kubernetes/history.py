@@ -16,7 +16,7 @@ watermark, unless its own ``last_seen`` is newer (it began or was refreshed afte
 version writes its effective ``last_seen`` into it, so a closed version stands alone. Scoped
 (post-sync) and partial snapshots observed only part of the cluster and refresh the versions
 they saw one by one (``merge``), as they always did. Readers go through
-``read_watermarks`` / ``resolve_last_seen``.
+``read_watermarks`` / ``resolve_versions_last_seen``.
 
 The *state hash* covers what an operator would call a change: images and digests, placement
 (node, IPs), phase and readiness, container states and their reasons, replica counts, strategy,
@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from c2c_dagster.argocd.applications import APPLICATIONS
 from c2c_dagster.documents.deployments import (
     POD,
     WORKLOAD,
@@ -57,16 +58,7 @@ from c2c_dagster.documents.deployments import (
     WorkloadVersion,
     version_from_document,
 )
-from c2c_dagster.kubernetes.collect import (
-    APPLICATIONS,
-    DAEMONSETS,
-    DEPLOYMENTS,
-    JOBS,
-    NODES,
-    PODS,
-    REPLICASETS,
-    STATEFULSETS,
-)
+from c2c_dagster.kubernetes.collect import DAEMONSETS, DEPLOYMENTS, JOBS, NODES, PODS, REPLICASETS, STATEFULSETS
 from c2c_dagster.store import DEPLOYMENT_METADATA, FIND_ALL, SCAN_WATERMARKS, MetadataStore
 from c2c_dagster.store import watermarks
 from c2c_dagster.store.watermarks import effective_last_seen
@@ -274,10 +266,10 @@ def read_watermark(store: MetadataStore, cluster: str) -> ScanWatermark | None:
     return watermarks.read_watermark(store, cluster, DEPLOYMENT_METADATA.name)
 
 
-def resolve_last_seen(store: MetadataStore, docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def resolve_versions_last_seen(store: MetadataStore, docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """deployment-metadata documents as read, with ``last_seen`` (and ``last_mode``) read against
     their clusters' watermarks: what every reader of last_seen should see."""
-    return watermarks.resolve_last_seen(
+    return watermarks.resolve_last_seen_against_watermarks(
         store, DEPLOYMENT_METADATA.name, docs, lambda doc: doc.get("until") is None,
         extra=lambda w: {"last_mode": w.mode, "last_sync_event_id": None})
 

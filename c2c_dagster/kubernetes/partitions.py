@@ -11,7 +11,7 @@ when the code location is built (``clusters_from_settings``), the same list the
 
 import dagster as dg
 
-from c2c_dagster.kubernetes.resources import clusters_from_settings
+from c2c_dagster.cluster.resources import clusters_from_settings
 from c2c_dagster.settings import DEFAULTS, Settings
 
 
@@ -21,8 +21,3 @@ def cluster_partitions_for(settings: Settings) -> dg.StaticPartitionsDefinition:
 
 # The defaults' one cluster; the code location's are ``cluster_partitions_for(its settings)``.
 cluster_partitions = cluster_partitions_for(DEFAULTS)
-
-# The run tag naming the cluster a run works on: the scan schedule, the Argo CD sensor and the
-# PostSync hook set it, so runs can be filtered by cluster and, in a Dagster instance shared with
-# other code locations, limited to one per cluster (k8s/base/dagster.yaml).
-CLUSTER_TAG = "c2c/cluster"

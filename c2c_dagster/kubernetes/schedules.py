@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from c2c_dagster.kubernetes.partitions import CLUSTER_TAG, cluster_partitions_for
+from c2c_dagster.cluster.tags import CLUSTER_TAG
+from c2c_dagster.kubernetes.partitions import cluster_partitions_for
 from c2c_dagster.settings import DEFAULTS, Settings
 
 DEFAULT_SCAN_CRON = DEFAULTS.scan_cron

@@ -23,7 +23,8 @@ from typing import Any
 
 from c2c_core.images import ImageReference, normalize_image_id, parse_image
 from c2c_core.timeutil import iso_utc
-from c2c_dagster.argocd.applications import ArgoApps
+from c2c_dagster.argocd.applications import APPLICATIONS, ArgoApps
+from c2c_dagster.cluster.pager import DEFAULT_PAGE_SIZE, Collection, PageLister, Slim, collect
 from c2c_dagster.documents.base import gc_paused
 from c2c_dagster.documents.deployments import (
     POD,
@@ -38,19 +39,13 @@ from c2c_dagster.documents.deployments import (
     WorkloadVersion,
 )
 from c2c_dagster.kubernetes.collect import (
-    APPLICATIONS,
     DAEMONSETS,
-    DEFAULT_PAGE_SIZE,
     DEPLOYMENTS,
     JOBS,
     PODS,
     REPLICASETS,
     RESOURCE_TYPES,
     STATEFULSETS,
-    Collection,
-    PageLister,
-    Slim,
-    collect,
     slim_pod,
 )
 

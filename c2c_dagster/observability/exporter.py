@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from c2c_core.timeutil import parse_time
-from c2c_dagster.kubernetes.history import resolve_last_seen
+from c2c_dagster.kubernetes.history import resolve_versions_last_seen
 from c2c_dagster.observability.dora import DEFAULT_WINDOW_DAYS, read_summaries, window
 from c2c_dagster.observability.families import StoreState, families
 from c2c_dagster.store import (
@@ -44,7 +44,7 @@ def read_state(store: MetadataStore, dagster_instance: Any | None = None,
     """Everything one scrape exports, read from the store (and Dagster's run records, if given);
     the DORA figures over the last ``dora_days`` days."""
     # last_seen as readers must see it: read against each cluster's scan watermark.
-    open_versions = resolve_last_seen(store, [
+    open_versions = resolve_versions_last_seen(store, [
         doc for group in store.group_stats(DEPLOYMENT_METADATA.name, ["current"]) if group.key[0]
         for doc in store.find(DEPLOYMENT_METADATA.name, "current", group.key[0], limit=FIND_ALL)])
     sync_durations = []

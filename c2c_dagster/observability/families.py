@@ -23,7 +23,7 @@ from c2c_dagster.observability.dora import DEFAULT_WINDOW_DAYS, ScopeSummary, do
 from c2c_dagster.store.base import Group
 from c2c_dagster.provenance.verify import STATES as PROVENANCE_STATES
 from c2c_dagster.traceability.correlate import Flag
-from c2c_dagster.traceability.view import TRACED_CONTAINER_TYPES
+from c2c_dagster.traceability.running_containers import TRACED_CONTAINER_TYPES
 
 WORKLOAD = ("cluster", "namespace", "workload_kind", "workload")
 IMAGE = (*WORKLOAD, "container", "image_digest")

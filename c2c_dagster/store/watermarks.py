@@ -51,7 +51,7 @@ def read_watermarks(store: MetadataStore, clusters: Iterable[str | None], index:
     return {w.cluster: w for w in ScanWatermark.from_documents(docs) if w.cluster}
 
 
-def resolve_last_seen(
+def resolve_last_seen_against_watermarks(
     store: MetadataStore, index: str, docs: Iterable[dict[str, Any]], is_open: Callable[[Mapping[str, Any]], bool],
     *, extra: Callable[[ScanWatermark], Mapping[str, Any]] = lambda w: {},
 ) -> list[dict[str, Any]]:

@@ -18,18 +18,18 @@ from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.jenkins.assets import ci_builds
 from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions
-from c2c_dagster.observability.ui import traceability_preview
 from c2c_dagster.registry.resources import RegistryResource
 from c2c_dagster.store import RELEASE_EVENTS, SCAN_WATERMARKS, TRACEABILITY_METADATA, MetadataStoreResource
+from c2c_dagster.store.settings import store_kind
 from c2c_dagster.store.watermarks import new_watermark, read_watermark
 from c2c_dagster.traceability.correlate import Flag
 from c2c_dagster.traceability.image_policy import ImagePolicy
 from c2c_dagster.traceability.inputs import read_cluster
 from c2c_dagster.traceability.plan import ClusterView, RecordsPlan, plan_records, same_content
+from c2c_dagster.traceability.preview import traceability_preview
 from c2c_dagster.traceability.provenance import ProvenanceStats, registry_lookup
 from c2c_dagster.traceability.provenance import annotate as annotate_provenance
 from c2c_dagster.traceability.resources import ImagePolicyResource
-from c2c_dagster.store.settings import store_kind
 
 # eager(), minus "no dependency missing": ci_builds has a partition per day since 2020 and most
 # were never ingested, which would otherwise block the join forever. Any newly updated

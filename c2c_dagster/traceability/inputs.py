@@ -20,8 +20,8 @@ from c2c_dagster.store import ARGOCD_SYNC_EVENTS, DEPLOYMENT_METADATA, FIND_ALL,
 from c2c_dagster.traceability.build_lookup import BuildKeys, find_builds
 from c2c_dagster.traceability.correlate import BuildIndex, SyncInfo
 from c2c_dagster.traceability.plan import ClusterView
+from c2c_dagster.traceability.running_containers import running_containers
 from c2c_dagster.traceability.tags import tags_to_ask
-from c2c_dagster.traceability.view import running_containers
 
 
 def read_cluster(

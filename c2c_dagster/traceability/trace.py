@@ -17,7 +17,7 @@ from c2c_core.images import normalize_digest
 from c2c_dagster.documents.builds import BuildDocument
 from c2c_dagster.documents.traceability import TraceabilityRecord
 from c2c_dagster.store import CI_BUILD_METADATA, TRACEABILITY_METADATA, MetadataStore
-from c2c_dagster.store.watermarks import resolve_last_seen
+from c2c_dagster.store.watermarks import resolve_last_seen_against_watermarks
 
 
 class TraceQueryError(ValueError):
@@ -61,7 +61,7 @@ class TraceAnswer:
 def _records(store: MetadataStore, docs: Iterable[dict[str, Any]]) -> list[TraceabilityRecord]:
     """Records as stored, a running record's ``last_seen`` read against its cluster's watermark
     (a run does not rewrite records it found unchanged)."""
-    return TraceabilityRecord.from_documents(resolve_last_seen(
+    return TraceabilityRecord.from_documents(resolve_last_seen_against_watermarks(
         store, TRACEABILITY_METADATA.name, docs, lambda doc: doc.get("running") is not False))
 
 

@@ -13,8 +13,8 @@ import dagster as dg
 import pytest
 
 from c2c_dagster.argocd.sensors import argocd_sync_sensor
+from c2c_dagster.cluster.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.kubernetes.partitions import cluster_partitions
-from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.store import ARGOCD_SYNC_EVENTS, MetadataStoreResource
 from c2c_devstack.services.argocd import ArgoCD, ConfigRepo, deployment_manifest, manifests_yaml
 

@@ -10,8 +10,8 @@ No daemon runs: the hook's runs are only queued, the sensor never ticks there.
 import dagster as dg
 
 from c2c_dagster.argocd.sensors import argocd_sync_sensor
+from c2c_dagster.cluster.resources import kubernetes_resource_from_env
 from c2c_dagster.kubernetes.assets import deployment_snapshots
-from c2c_dagster.kubernetes.resources import kubernetes_resource_from_env
 from c2c_dagster.registry.resources import registry_resource_from_env
 from c2c_dagster.store import store_resource_from_env
 from c2c_dagster.traceability.assets import traceability_records

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from c2c_dagster.argocd.cursor import ArgoCursor
-from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResource
+from c2c_dagster.cluster.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster_tests.argocd.conftest import CLUSTER, ArgoEnv, tick
 from c2c_devstack.services import free_port
 

@@ -19,9 +19,9 @@ import dagster as dg
 import pytest
 import yaml
 
+from c2c_dagster.cluster.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions
-from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.store import TRACEABILITY_METADATA, MetadataStoreResource, OpenSearchStore
 from c2c_dagster_tests.deploy.manifests import server_side_apply
 from c2c_dagster_tests.kubernetes.conftest import deployment, service_account_kubeconfig, wait_pods

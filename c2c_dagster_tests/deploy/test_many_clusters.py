@@ -21,9 +21,9 @@ import dagster as dg
 import pytest
 import yaml
 
+from c2c_dagster.cluster.tags import CLUSTER_TAG
 from c2c_dagster.jenkins.assets import ci_builds
 from c2c_dagster.jenkins.resources import JenkinsResource
-from c2c_dagster.kubernetes.partitions import CLUSTER_TAG
 from c2c_dagster.store import (
     ARGOCD_SYNC_EVENTS,
     DEPLOYMENT_METADATA,

@@ -14,9 +14,9 @@ import dagster as dg
 import pytest
 import yaml
 
+from c2c_dagster.cluster.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions
-from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.store import MetadataStoreResource
 from c2c_devstack.services import REPO_ROOT, wait_until
 

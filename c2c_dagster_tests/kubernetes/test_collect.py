@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import pytest
 import urllib3
 
-from c2c_dagster.kubernetes.collect import ClusterUnreachableError, collect, parse_list_page
+from c2c_dagster.cluster.pager import ClusterUnreachableError, collect, parse_list_page
+from c2c_dagster.kubernetes.collect import RESOURCE_TYPES
 from c2c_dagster.kubernetes.snapshot import build_snapshot
 from c2c_devstack.kube_objects import (
     FakeApi,
@@ -38,7 +39,7 @@ def _cluster(deployments: int = 3, pods_each: int = 3) -> dict:
 
 def test_pages_through_every_type_with_one_list_per_page_never_per_object() -> None:
     api = FakeApi(_cluster(deployments=3, pods_each=3))
-    collection = collect(api, page_size=4)
+    collection = collect(api, types=RESOURCE_TYPES, page_size=4)
     assert len(collection.of("pods")) == 9 and len(collection.of("deployments")) == 3
     pod_calls = [c for c in api.calls if c[0] == "/api/v1/pods"]
     assert [token for _, token in pod_calls] == [None, "4", "8"]  # 9 pods in pages of 4
@@ -53,7 +54,7 @@ def test_pages_through_every_type_with_one_list_per_page_never_per_object() -> N
 def test_namespace_scope_lists_each_type_once_per_namespace() -> None:
     objects = _cluster()
     api = FakeApi(objects)
-    collection = collect(api, namespaces=["shop", "db"], page_size=100)
+    collection = collect(api, types=RESOURCE_TYPES, namespaces=["shop", "db"], page_size=100)
     paths = [path for path, _ in api.calls]
     assert paths.count("/api/v1/namespaces/shop/pods") == 1 and paths.count("/api/v1/namespaces/db/pods") == 1
     assert "/api/v1/nodes" in paths  # cluster-scoped stays cluster-wide
@@ -63,7 +64,7 @@ def test_namespace_scope_lists_each_type_once_per_namespace() -> None:
 
 def test_expired_continue_token_restarts_that_list_from_scratch() -> None:
     api = FakeApi(_cluster(deployments=2, pods_each=3), gone_once={"pods"})
-    collection = collect(api, page_size=2)
+    collection = collect(api, types=RESOURCE_TYPES, page_size=2)
     assert collection.restarts == 1
     names = [p["name"] for p in collection.of("pods")]
     assert len(names) == 6 and len(set(names)) == 6  # no page counted twice
@@ -97,7 +98,7 @@ def test_unreachable_api_server_raises_a_clear_error() -> None:
         raise urllib3.exceptions.MaxRetryError(None, path, reason=ConnectionRefusedError(111, "Connection refused"))
 
     with pytest.raises(ClusterUnreachableError, match=r"API server https://10\.0\.0\.1:6443 unreachable"):
-        collect(refused, server="https://10.0.0.1:6443")
+        collect(refused, types=RESOURCE_TYPES, server="https://10.0.0.1:6443")
 
 
 def test_workload_deleted_between_list_calls_leaves_orphaned_pods_not_a_crash() -> None:
@@ -109,13 +110,14 @@ def test_workload_deleted_between_list_calls_leaves_orphaned_pods_not_a_crash() 
         if path.endswith("/replicasets"):
             objects["replicasets"] = [rs for rs in objects["replicasets"] if "web0" not in rs["metadata"]["name"]]
 
-    collection = collect(FakeApi(objects, on_list=delete_web0_after_deployments_were_listed), page_size=10)
+    collection = collect(FakeApi(objects, on_list=delete_web0_after_deployments_were_listed), types=RESOURCE_TYPES,
+                         page_size=10)
     snap = build_snapshot(collection, cluster="c1", snapshot_time=NOW)
     by_pod = {p.pod_name: p for p in snap.pods}
     # The Deployment was listed, so the pod-template-hash suffix still resolves it.
     assert by_pod["web0-abc-0"].workload == "Deployment/shop/web0"
     objects["deployments"] = [d for d in objects["deployments"] if d["metadata"]["name"] != "web0"]
-    snap = build_snapshot(collect(FakeApi(objects), page_size=10), cluster="c1", snapshot_time=NOW)
+    snap = build_snapshot(collect(FakeApi(objects), types=RESOURCE_TYPES, page_size=10), cluster="c1", snapshot_time=NOW)
     by_pod = {p.pod_name: p for p in snap.pods}
     assert by_pod["web0-abc-0"].workload == "ReplicaSet/shop/web0-abc"
     assert by_pod["web0-abc-0"].owner_resolved is False

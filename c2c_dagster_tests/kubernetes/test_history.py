@@ -23,7 +23,7 @@ from c2c_dagster.kubernetes.history import (
     plan_history,
     read_open_versions,
     read_watermark,
-    resolve_last_seen,
+    resolve_versions_last_seen,
     scan_watermark,
     state_hash,
     write_history,
@@ -85,7 +85,7 @@ def _state_at(store: MetadataStore, moment: str) -> dict[str, dict]:
     """Reconstruct: the version of each object whose interval contains ``moment``, last_seen as
     readers see it (read against the watermark)."""
     result = {}
-    for doc in resolve_last_seen(store, store.iter_all(INDEX)):
+    for doc in resolve_versions_last_seen(store, store.iter_all(INDEX)):
         if doc["first_seen"] <= moment and doc["last_seen"] >= moment:
             key = version_from_document(doc).object_key
             assert key not in result, "two versions of one object at one moment"
@@ -104,7 +104,7 @@ def test_unchanged_full_scan_writes_only_the_watermark_and_last_seen_stays_exact
     doc = store.get(INDEX, first.new[1].doc_id)
     # The document itself was not rewritten; read against the watermark, it was last seen at 12:50.
     assert doc["first_seen"] == doc["last_seen"] == "2026-03-01T12:00:00Z" and doc["current"] == "c1"
-    (resolved,) = resolve_last_seen(store, [doc])
+    (resolved,) = resolve_versions_last_seen(store, [doc])
     assert resolved["last_seen"] == "2026-03-01T12:50:00Z" and resolved["last_mode"] == "scan"
     watermark = read_watermark(store, "c1")
     assert (watermark.scanned_at, watermark.scan_id, watermark.index) == ("2026-03-01T12:50:00Z", "run-1250", INDEX)

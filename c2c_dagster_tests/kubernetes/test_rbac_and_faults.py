@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from c2c_dagster.cluster.pager import ClusterUnreachableError
 from c2c_dagster.kubernetes.assets import deployment_snapshots
-from c2c_dagster.kubernetes.collect import ClusterUnreachableError, collect_cluster
+from c2c_dagster.kubernetes.collect import collect_cluster
 from c2c_dagster.store import DEPLOYMENT_METADATA, EmbeddedStore, MetadataStoreResource
 from c2c_dagster_tests.kubernetes.conftest import (
     COLLECTOR_RBAC,

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from c2c_dagster.cluster.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.definitions import build_definitions
 from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions
-from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.kubernetes.schedules import DEFAULT_SCAN_CRON, cluster_scan_schedule, scan_requests
 from c2c_dagster.settings import Settings
 from c2c_dagster.store import MetadataStoreResource

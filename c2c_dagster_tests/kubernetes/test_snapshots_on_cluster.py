@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from c2c_dagster.kubernetes.history import resolve_last_seen
+from c2c_dagster.kubernetes.history import resolve_versions_last_seen
 from c2c_dagster.store import DEPLOYMENT_METADATA, EmbeddedStore, MetadataStoreResource
 from c2c_dagster_tests.kubernetes.conftest import CLUSTER, deployment, metadata, snapshot, wait_pods
 from c2c_devstack.kube_objects import digest_of
@@ -72,7 +72,7 @@ def test_rollout_snapshot_shows_old_and_new_replicaset_pods(k8s_cluster, api, na
     # History: the workload and the one new pod are new versions; the old pods are unchanged, and
     # read against the scan's watermark they were seen by it.
     assert during["new_documents"] == 2
-    (old_pod,) = resolve_last_seen(store, [by_revision["1"][0]])
+    (old_pod,) = resolve_versions_last_seen(store, [by_revision["1"][0]])
     assert old_pod["first_seen"] < old_pod["last_seen"]
 
 
@@ -124,7 +124,7 @@ def test_scale_up_and_down_opens_and_closes_pod_versions(k8s_cluster, api, names
     assert len(store.find(INDEX, "namespace", namespace, limit=1000)) == len(versions)
     assert unchanged["refreshed_documents"] == 0 and unchanged["new_documents"] == 0
     assert unchanged["documents_written"] == 1 + unchanged["closed_documents"]  # other tests' namespaces churn
-    seen = {d["last_seen"] for d in resolve_last_seen(store, _current(store, namespace)[1].values())}
+    seen = {d["last_seen"] for d in resolve_versions_last_seen(store, _current(store, namespace)[1].values())}
     assert seen == {unchanged["scan_watermark"]} and seen != {d["last_seen"] for d in pods.values()}
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from c2c_core.timeutil import iso_utc
 from c2c_dagster.store import MetadataStore
-from c2c_dagster.store.jobs import store_retention_job, store_retention_schedule
+from c2c_dagster.store.retention_job import store_retention_job, store_retention_schedule
 from c2c_dagster.store.retention import apply_retention, cutoff_for, retention_days_from_env
 
 NOW = datetime.now(UTC).replace(microsecond=0)

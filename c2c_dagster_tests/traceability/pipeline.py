@@ -19,11 +19,11 @@ from typing import Any
 
 import dagster as dg
 
+from c2c_dagster.cluster.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.jenkins.assets import ci_builds
 from c2c_dagster.jenkins.resources import JenkinsResource
 from c2c_dagster.kubernetes.assets import deployment_snapshots
 from c2c_dagster.kubernetes.partitions import cluster_partitions
-from c2c_dagster.kubernetes.resources import KubeClusterConfig, KubernetesResource
 from c2c_dagster.registry.resources import RegistryResource
 from c2c_dagster.store import MetadataStoreResource
 from c2c_dagster.traceability.assets import traceability_records

@@ -9,7 +9,8 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from c2c_dagster.kubernetes.collect import RESOURCE_TYPES, Collection, collect
+from c2c_dagster.cluster.pager import Collection, collect
+from c2c_dagster.kubernetes.collect import RESOURCE_TYPES
 
 
 def digest_of(text: str) -> str:

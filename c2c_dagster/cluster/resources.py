@@ -13,7 +13,7 @@ import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from c2c_dagster.kubernetes.collect import DEFAULT_PAGE_SIZE
+from c2c_dagster.cluster.pager import DEFAULT_PAGE_SIZE
 from c2c_dagster.settings import Settings, load_settings
 
 # Argo CD's name for "the cluster Argo CD itself runs in".
@@ -37,7 +37,7 @@ class KubernetesResource(dg.ConfigurableResource):
     """Read access to the clusters c2c snapshots. Calls carry a timeout; pages are bounded."""
 
     clusters: list[KubeClusterConfig]
-    # Items per LIST page (see collect.DEFAULT_PAGE_SIZE): one page's JSON text is in memory at a time.
+    # Items per LIST page (see pager.DEFAULT_PAGE_SIZE): one page's JSON text is in memory at a time.
     page_size: int = DEFAULT_PAGE_SIZE
     request_timeout_seconds: float = 30
 

@@ -8,10 +8,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from c2c_dagster import dagster_ui as ui
 from c2c_dagster.documents.builds import BuildDocument
 from c2c_dagster.documents.deployments import PodContainer, PodVersion, WorkloadVersion
 from c2c_dagster.documents.traceability import ReleaseEvent, TraceabilityRecord
-from c2c_dagster.observability import ui
+from c2c_dagster.jenkins.preview import builds_preview
+from c2c_dagster.kubernetes.preview import snapshot_preview
+from c2c_dagster.traceability.preview import traceability_preview
 from c2c_dagster_tests.observability.test_dashboards import BOARDS
 
 RECORDS = TraceabilityRecord.from_documents([
@@ -36,7 +39,7 @@ def rows(value) -> list[dict]:
 
 def test_the_traceability_preview_lists_what_needs_attention(monkeypatch) -> None:
     monkeypatch.delenv(ui.GRAFANA_URL_ENV, raising=False)
-    preview = ui.traceability_preview("prod", RECORDS, EVENTS)
+    preview = traceability_preview("prod", RECORDS, EVENTS)
     # not_pinned alone (advice) is not a reason to look (nearly every tag-deployed image has it).
     assert [(r["workload"], r["flags"], r["digest"]) for r in rows(preview["flagged_records"])] == [
         ("tool", "untraceable, not_pinned", "sha256:bbbbbbbbbbbb")]
@@ -54,23 +57,23 @@ def test_every_linked_dashboard_exists(uid: str) -> None:
 
 def test_links_open_the_dashboard_on_the_cluster(monkeypatch) -> None:
     monkeypatch.setenv(ui.GRAFANA_URL_ENV, "https://grafana.example.com/")
-    preview = ui.traceability_preview("prod-eu", RECORDS, EVENTS)
+    preview = traceability_preview("prod-eu", RECORDS, EVENTS)
     url = urlsplit(preview["dashboard"].value)
     assert (url.scheme, url.netloc, url.path) == ("https", "grafana.example.com", f"/d/{ui.OVERVIEW}")
     target = next(board for board in BOARDS.values() if board["uid"] == ui.OVERVIEW)
     variables = {v["name"] for v in target["templating"]["list"]}
     assert dict(parse_qsl(url.query)) == {"var-cluster": "prod-eu"} and "cluster" in variables
-    assert ui.builds_preview([])["dashboard"].value == f"https://grafana.example.com/d/{ui.JENKINS_BUILDS}"
+    assert builds_preview([])["dashboard"].value == f"https://grafana.example.com/d/{ui.JENKINS_BUILDS}"
 
 
 def test_the_snapshot_and_builds_previews() -> None:
     pods = [PodVersion(namespace="shop", ready=True, containers=[PodContainer(restartCount=2)]),
             PodVersion(namespace="shop", ready=False, containers=[PodContainer(restartCount=0), PodContainer(restartCount=1)])]
     workloads = [WorkloadVersion(namespace="shop"), WorkloadVersion(namespace="ops")]
-    assert rows(ui.snapshot_preview("prod", pods, workloads)["per_namespace"]) == [
+    assert rows(snapshot_preview("prod", pods, workloads)["per_namespace"]) == [
         {"namespace": "ops", "workloads": 1, "pods": 0, "not_ready": 0, "restarts": 0},
         {"namespace": "shop", "workloads": 1, "pods": 2, "not_ready": 1, "restarts": 3}]
     builds = [BuildDocument(build_id="a-1", build_status="SUCCESS", image_tag="v1", image_digest="sha256:" + "1" * 64,
                             timestamp="2026-03-01T10:00:00Z"),
               BuildDocument(build_id="a-2", build_status="FAILURE", digest_missing=True, timestamp="2026-03-02T10:00:00Z")]
-    assert [r["build_id"] for r in rows(ui.builds_preview(builds)["builds"])] == ["a-2", "a-1"]
+    assert [r["build_id"] for r in rows(builds_preview(builds)["builds"])] == ["a-2", "a-1"]
