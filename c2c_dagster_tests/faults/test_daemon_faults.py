@@ -187,12 +187,17 @@ class Case:
 
 
 @pytest.fixture(scope="module")
-def cases(k8s_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Case]]:
-    """Both cases started at once, each in a thread; a test waits for its own."""
+def cases(k8s_cluster, tmp_path_factory: pytest.TempPathFactory,
+          request: pytest.FixtureRequest) -> Iterator[dict[str, Case]]:
+    """The selected tests' cases started at once, each in a thread; a test waits for its own."""
     from kubernetes import client
 
+    selected = {item.originalname for item in request.session.items if item.module is request.module}
     runs: dict[str, Callable[[Scenario, Path, dict[str, Any]], dict[str, Any]]] = {
-        "local": _local_case, "k8s": _k8s_case}
+        name: run for name, (run, test) in {
+            "local": (_local_case, "test_daemon_and_run_killed_mid_scan_fail_the_run_and_the_cluster_recovers"),
+            "k8s": (_k8s_case, "test_run_jobs_pod_deleted_mid_scan_fails_the_run_by_run_monitoring"),
+        }.items() if test in selected}
     apis = {name: k8s_cluster.api_client() for name in runs}
     built: dict[str, Case] = {}
     pool = ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="daemon-fault")
