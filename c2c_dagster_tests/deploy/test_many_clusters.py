@@ -126,7 +126,8 @@ class TwoClusters:
 def two_clusters(k8s_cluster, k8s_cluster_west, postgresql, opensearch_service,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoClusters]:
     """c2c configured with both clusters (a clusters file), its store a fresh index prefix on the
-    real OpenSearch node, a webserver and a daemon on a fresh PostgreSQL database."""
+    real OpenSearch node, a webserver and a daemon on a fresh PostgreSQL database; no schedule
+    and no automation sensor adds runs of its own (``AUTOMATION``)."""
     workdir = tmp_path_factory.mktemp("two-clusters")
     clusters = {"east": k8s_cluster, "west": k8s_cluster_west}
     clusters_file = workdir / "clusters.yaml"
