@@ -69,12 +69,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             dg.AutomationConditionSensorDefinition(
                 "traceability_automation", target=dg.AssetSelection.assets(traceability_records),
                 default_status=dg.DefaultSensorStatus.RUNNING,
+                minimum_interval_seconds=settings.automation_interval_seconds,
             ),
             # Recomputes the latest days of delivery_metrics when traceability_records lands; its own
             # sensor, so a multi-day request becomes a backfill of this asset alone.
             dg.AutomationConditionSensorDefinition(
                 "delivery_automation", target=dg.AssetSelection.assets(delivery_metrics),
                 default_status=dg.DefaultSensorStatus.RUNNING,
+                minimum_interval_seconds=settings.automation_interval_seconds,
             ),
         ],
         jobs=[store_retention_job],

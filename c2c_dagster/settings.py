@@ -245,6 +245,10 @@ class Settings(BaseModel):
         "C2C_DEAD_RUN_SENSOR_INTERVAL_SECONDS", "how often `dead_run_sensor` checks the started runs (local run "
         "launcher only): with the daemon's restart it bounds how long a dead run holds its cluster's queue (see "
         "*When a run dies*)", _whole(1, "seconds"))] = 15
+    automation_interval_seconds: Annotated[int, Var(
+        "C2C_AUTOMATION_INTERVAL_SECONDS", "how often `traceability_automation` and `delivery_automation` evaluate "
+        "(Dagster's default 30 s): bounds how soon records follow a snapshot or a build; a tick while a scan of the "
+        "cluster runs waits for the next, so keep it well under the scan's interval", _whole(1, "seconds"))] = 30
 
     # Registries and images
     registry_user: Annotated[str | None, Var(

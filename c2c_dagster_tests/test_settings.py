@@ -71,6 +71,7 @@ def test_two_settings_build_two_code_locations_in_one_process(tmp_path: Path) ->
         "C2C_K8S_CLUSTERS_FILE": str(clusters), "C2C_SCAN_CRON": "*/5 * * * *", "C2C_JENKINS_URL": "http://jenkins:8080",
         "C2C_ARGOCD_SENSOR_INTERVAL_SECONDS": "30", "C2C_RETENTION_DAYS": "90", "C2C_DORA_FAILURE_WINDOW": "3d",
         "C2C_FRESHNESS_CI_BUILDS": "2h/4h", "C2C_DEAD_RUN_SENSOR_INTERVAL_SECONDS": "60",
+        "C2C_AUTOMATION_INTERVAL_SECONDS": "5",
     }))
 
     def first_day(defs: dg.Definitions, asset: str) -> str:
@@ -99,6 +100,8 @@ def test_two_settings_build_two_code_locations_in_one_process(tmp_path: Path) ->
     assert [s.minimum_interval_seconds for s in argocd] == [4, 30]
     assert [s.default_status for s in argocd] == [dg.DefaultSensorStatus.STOPPED, dg.DefaultSensorStatus.RUNNING]
     assert [d.resolve_sensor_def("dead_run_sensor").minimum_interval_seconds for d in (default, custom)] == [15, 60]
+    for name in ("traceability_automation", "delivery_automation"):  # Dagster's default 30 s unless set
+        assert [d.resolve_sensor_def(name).minimum_interval_seconds for d in (default, custom)] == [30, 5]
     jenkins = [d.resolve_sensor_def("jenkins_build_sensor").default_status for d in (default, custom)]
     assert jenkins == [dg.DefaultSensorStatus.STOPPED, dg.DefaultSensorStatus.RUNNING]
     # Both validate as whole code locations (every job, asset selection and partition mapping resolves).

@@ -205,6 +205,9 @@ class Demo:
             "C2C_IMAGE_POLICY_FILE": str(self.policy_file),
             # A scan every minute, so the demo does not wait ten for its first snapshot.
             "C2C_SCAN_CRON": os.environ.get("C2C_SCAN_CRON", "* * * * *"),
+            # Automation every 5 s, not Dagster's 30: with a scan a minute, a 30 s tick can keep
+            # falling while a scan runs, and the records wait for a tick that finds none.
+            "C2C_AUTOMATION_INTERVAL_SECONDS": os.environ.get("C2C_AUTOMATION_INTERVAL_SECONDS", "5"),
             "C2C_UI_PORT": str(port),
         })
         return env

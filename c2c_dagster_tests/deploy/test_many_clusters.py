@@ -61,6 +61,21 @@ query Runs($filter: RunsFilter!) {
   }
 }"""
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+LOGS = """
+query Logs($runId: ID!) {
+  logsForRun(runId: $runId) {
+    ... on EventConnection { events { __typename ... on MessageEvent { message }
+                                      ... on ErrorEvent { error { message } } } }
+  }
+}"""
+SENSOR = """
+query Sensor($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) { ... on Sensor { id } } }"""
+STOP_SENSOR = """
+mutation Stop($id: String!) { stopSensor(id: $id) { __typename } }"""
+# The automation sensors' runs (traceability_records after every snapshot, delivery_metrics after
+# those) would queue beside the test's own runs at unknown times, as the schedule's would: both
+# tests launch what they need themselves.
+AUTOMATION = ("traceability_automation", "delivery_automation")
 
 
 @dataclass
@@ -96,15 +111,23 @@ class TwoClusters:
 
         wait_until(finished, what=f"runs {run_ids} finished", timeout=timeout, interval=1, process=self.daemon)
         failed = {i: r["status"] for i, r in found.items() if r["status"] != "SUCCESS"}
-        assert not failed, f"runs did not succeed: {failed}; daemon log:\n{self.daemon.log_tail(60)}"
+        assert not failed, f"runs did not succeed: {failed}; their errors:\n" + "\n".join(
+            f"{i}: {error}" for i in failed for error in self.errors(i))
         return found
+
+    def errors(self, run_id: str) -> list[str]:
+        """The failure messages in a run's event log (step failures with their errors, run failure)."""
+        events = self.webserver.graphql(LOGS, {"runId": run_id})["logsForRun"].get("events", [])
+        return [f"{e['__typename']}: {e.get('message')} {(e.get('error') or {}).get('message', '')}".strip()
+                for e in events if "Failure" in e["__typename"] or e.get("error")]
 
 
 @pytest.fixture(scope="module")
 def two_clusters(k8s_cluster, k8s_cluster_west, postgresql, opensearch_service,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoClusters]:
     """c2c configured with both clusters (a clusters file), its store a fresh index prefix on the
-    real OpenSearch node, a webserver and a daemon on a fresh PostgreSQL database."""
+    real OpenSearch node, a webserver and a daemon on a fresh PostgreSQL database; no schedule
+    and no automation sensor adds runs of its own (``AUTOMATION``)."""
     workdir = tmp_path_factory.mktemp("two-clusters")
     clusters = {"east": k8s_cluster, "west": k8s_cluster_west}
     clusters_file = workdir / "clusters.yaml"
@@ -132,6 +155,10 @@ def two_clusters(k8s_cluster, k8s_cluster_west, postgresql, opensearch_service,
     workspace.write_text(yaml.safe_dump({"load_from": [{"python_module": {
         "module_name": "c2c_dagster.definitions", "location_name": "c2c", "working_directory": str(REPO_ROOT)}}]}))
     webserver = start_webserver(workdir / "webserver", home, env=env, workspace=workspace)
+    for name in AUTOMATION:  # before the daemon's first tick
+        selector = {"repositoryLocationName": "c2c", "repositoryName": "__repository__", "sensorName": name}
+        sensor_id = webserver.graphql(SENSOR, {"selector": selector})["sensorOrError"]["id"]
+        assert webserver.graphql(STOP_SENSOR, {"id": sensor_id})["stopSensor"]["__typename"] == "StopSensorMutationResult"
     daemon = start_daemon(workdir / "daemon", home, env=env, workspace=workspace)
     store = OpenSearchStore(opensearch_service.url, index_prefix=prefix, number_of_replicas=0)
     try:

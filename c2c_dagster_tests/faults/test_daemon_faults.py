@@ -15,7 +15,14 @@ sensors and automation of the code location, the embedded store. Emulated: the f
 front of the API server (``FaultProxy``) holds the scan's LIST of pods, so that the run is in flight
 when it is killed; and, kwok running no containers, a run Job's container is run as a process of
 this host (its args and env from the Job, DAGSTER_HOME the test's instance) — the pod_runner of
-test_k8s_run_launcher runs it in c2c's image instead, which this test does not need.
+test_k8s_run_launcher runs it in c2c's image instead, which this test does not need; the run pods
+are annotated so that kwok keeps them Running as a kubelet keeps the pod of a running container
+(kwok's own pod-complete stage would finish a Job's pod at once, and run monitoring would then fail
+every run it checks, the fault or not).
+
+The two cases run at once (a module fixture, a thread each, their own namespace, proxy, instance
+and daemon on the shared control plane): each spends most of its time waiting for the next
+minute's scan, so together they take about as long as one.
 """
 
 from __future__ import annotations
@@ -26,7 +33,10 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +46,7 @@ import pytest
 import yaml
 
 from c2c_dagster.store import DEPLOYMENT_METADATA, TRACEABILITY_METADATA, EmbeddedStore
-from c2c_dagster_tests.kubernetes.conftest import api, deployment, namespace, proxy, wait_pods  # noqa: F401 - fixtures
+from c2c_dagster_tests.kubernetes.conftest import deployment, wait_pods
 from c2c_devstack.services import ManagedProcess, wait_until
 from c2c_devstack.services.dagster import (
     environ_without_store,
@@ -53,6 +63,7 @@ CLUSTER = "fault-east"
 PODS_LIST = "/api/v1/pods?"  # the scan's cluster-wide LIST of pods, held by the proxy
 STARTED_PID = re.compile(r"Started process for run \(pid: (\d+)\)")
 SNAPSHOTS, RECORDS = "deployment_snapshots", "traceability_records"
+KWOK_POD_COMPLETE_DELAY = "pod-complete.stage.kwok.x-k8s.io/delay"  # services/k8s/kwok-stages.yaml
 
 
 def _runs(instance: dg.DagsterInstance, asset: str, *statuses: dg.DagsterRunStatus) -> list[dg.DagsterRun]:
@@ -141,28 +152,73 @@ class Scenario:
                 "open_versions": len(open_keys), "records": len(records)}
 
 
-@pytest.fixture
-def scenario(k8s_cluster, proxy, api, namespace, tmp_path: Path) -> Scenario:
+def _scenario(k8s_cluster, api: Any, workdir: Path) -> Scenario:
+    """web:1 in a namespace of its own, c2c's environment pointing at a proxy of its own."""
     from kubernetes import client
 
+    namespace = f"snap-{uuid.uuid4().hex[:8]}"
+    client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
     client.AppsV1Api(api).create_namespaced_deployment(namespace, deployment("web", "registry.local/web:1", replicas=2))
     wait_pods(api, namespace, "web", 2)
-    store_path = tmp_path / "store.sqlite"
+    proxy = FaultProxy(k8s_cluster)
+    store_path = workdir / "store.sqlite"
     env = {
         **environ_without_store(),
         "C2C_STORE_PATH": str(store_path),
-        "C2C_KUBECONFIG": str(proxy.kubeconfig(tmp_path / "proxy.yaml")),
+        "C2C_KUBECONFIG": str(proxy.kubeconfig(workdir / "proxy.yaml")),
         "C2C_CLUSTER_NAME": CLUSTER,
         "C2C_SCAN_CRON": "* * * * *",  # a scan a minute, as scripts/demo runs it
+        # Automation every 5 s, as scripts/demo runs it: at Dagster's 30 s its ticks can keep
+        # landing while a scan of the minute runs (the records wait), minutes on a loaded machine.
+        "C2C_AUTOMATION_INTERVAL_SECONDS": "5",
         # No Application here: the Argo CD sensor's LIST every 4 s would only load the 2 cores.
         "C2C_ARGOCD_SENSOR_INTERVAL_SECONDS": "60",
     }
-    return Scenario(api, namespace, proxy, make_dagster_home(tmp_path / "dagster_home"), EmbeddedStore(store_path), env)
+    return Scenario(api, namespace, proxy, make_dagster_home(workdir / "dagster_home"), EmbeddedStore(store_path), env)
 
 
-def test_daemon_and_run_killed_mid_scan_fail_the_run_and_the_cluster_recovers(
-        scenario: Scenario, tmp_path: Path, fault_report) -> None:
-    pids: list[int] = []
+@dataclass
+class Case:
+    """One case run in its thread: its scenario, and what the test asserts on afterwards."""
+
+    scenario: Scenario
+    outcome: Future
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def cases(k8s_cluster, tmp_path_factory: pytest.TempPathFactory,
+          request: pytest.FixtureRequest) -> Iterator[dict[str, Case]]:
+    """The selected tests' cases started at once, each in a thread; a test waits for its own."""
+    from kubernetes import client
+
+    selected = {item.originalname for item in request.session.items if item.module is request.module}
+    runs: dict[str, Callable[[Scenario, Path, dict[str, Any]], dict[str, Any]]] = {
+        name: run for name, (run, test) in {
+            "local": (_local_case, "test_daemon_and_run_killed_mid_scan_fail_the_run_and_the_cluster_recovers"),
+            "k8s": (_k8s_case, "test_run_jobs_pod_deleted_mid_scan_fails_the_run_by_run_monitoring"),
+        }.items() if test in selected}
+    apis = {name: k8s_cluster.api_client() for name in runs}
+    built: dict[str, Case] = {}
+    pool = ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="daemon-fault")
+    try:
+        for name, run in runs.items():
+            workdir = tmp_path_factory.mktemp(f"daemon-fault-{name}")
+            scenario = _scenario(k8s_cluster, apis[name], workdir)
+            details: dict[str, Any] = {}
+            built[name] = Case(scenario, pool.submit(run, scenario, workdir, details), details)
+        yield built
+    finally:
+        pool.shutdown(wait=True)  # a case still running finishes (its own timeouts) before cleanup
+        for name, case in built.items():
+            case.scenario.proxy.close()
+            client.CoreV1Api(apis[name]).delete_namespace(case.scenario.namespace)
+        for api in apis.values():
+            api.close()
+
+
+def _local_case(scenario: Scenario, workdir: Path, details: dict[str, Any]) -> dict[str, Any]:
+    pids: list[int] = details.setdefault("pids", [])
 
     def kill(instance: dg.DagsterInstance, dead: dg.DagsterRun) -> None:
         pids.extend(int(m.group(1)) for e in instance.all_logs(dead.run_id)
@@ -175,7 +231,15 @@ def test_daemon_and_run_killed_mid_scan_fail_the_run_and_the_cluster_recovers(
         wait_until(lambda: _gone(pids[-1]), what=f"run process {pids[-1]} gone", timeout=10)
         assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.STARTED
 
-    measured = scenario.run(tmp_path, kill, restart_daemon=True)
+    return scenario.run(workdir, kill, restart_daemon=True)
+
+
+@pytest.mark.timeout(1200)  # waits for its case, which runs beside the other one
+def test_daemon_and_run_killed_mid_scan_fail_the_run_and_the_cluster_recovers(
+        cases: dict[str, Case], fault_report) -> None:
+    case = cases["local"]
+    measured = case.outcome.result()
+    pids = case.details["pids"]
     failure = measured["failure"]
     assert "dead_run_sensor" in failure and f"pid {pids[-1]}" in failure
     print(f"\nlocal launcher: kill -9 of daemon and run -> run FAILURE after {measured['failed_after']:.1f} s, "
@@ -237,8 +301,7 @@ class HostKubelet:
                 process.wait(timeout=10)
 
 
-def test_run_jobs_pod_deleted_mid_scan_fails_the_run_by_run_monitoring(
-        scenario: Scenario, k8s_cluster, tmp_path: Path, fault_report) -> None:
+def _k8s_case(scenario: Scenario, workdir: Path, details: dict[str, Any]) -> dict[str, Any]:
     from kubernetes import client
 
     core = client.CoreV1Api(scenario.api)
@@ -249,27 +312,38 @@ def test_run_jobs_pod_deleted_mid_scan_fails_the_run_by_run_monitoring(
     config = yaml.safe_load(local_instance_config())
     config["run_launcher"] = {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": {
         "job_namespace": jobs_namespace, "load_incluster_config": False,
-        "kubeconfig_file": str(k8s_cluster.kubeconfig), "instance_config_map": "c2c-dagster-instance",
+        "kubeconfig_file": str(scenario.proxy.cluster.kubeconfig), "instance_config_map": "c2c-dagster-instance",
         "service_account_name": "default",
         "job_image": "registry.local/c2c:fault-test",
-        # As shipped (k8s/base/dagster.yaml): a pod that dies is not replaced, the Job fails.
-        "run_k8s_config": {"job_spec_config": {"backoffLimit": 0}}}}
+        "run_k8s_config": {
+            # As shipped (k8s/base/dagster.yaml): a pod that dies is not replaced, the Job fails.
+            "job_spec_config": {"backoffLimit": 0},
+            # kwok: the pod stays Running while its container (HostKubelet's process) runs, as a
+            # kubelet keeps it; else kwok completes a Job's pod at once, and run monitoring fails
+            # each run it finds running with "no active pods", the fault or not.
+            "pod_template_spec_metadata": {"annotations": {KWOK_POD_COMPLETE_DELAY: "1h"}}}}}
     (scenario.home / "dagster.yaml").write_text(yaml.safe_dump(config))
-    kubelet = HostKubelet(scenario.api, jobs_namespace, scenario.env, scenario.home, tmp_path / "jobs")
-    deleted: list[str] = []
+    kubelet = HostKubelet(scenario.api, jobs_namespace, scenario.env, scenario.home, workdir / "jobs")
+    deleted: list[str] = details.setdefault("deleted", [])
 
     def kill(instance: dg.DagsterInstance, dead: dg.DagsterRun) -> None:
         job = f"dagster-run-{dead.run_id}"
         (pod,) = core.list_namespaced_pod(jobs_namespace, label_selector=f"job-name={job}").items
+        assert pod.status.phase == "Running", pod.status.phase  # its container runs until the delete
         core.delete_namespaced_pod(pod.metadata.name, jobs_namespace, grace_period_seconds=0)
         kubelet.kill(job)  # its container dies with it
         deleted.append(pod.metadata.name)
 
     try:
-        measured = scenario.run(tmp_path, kill, restart_daemon=False)
+        return scenario.run(workdir, kill, restart_daemon=False)
     finally:
         kubelet.stop()
         core.delete_namespace(jobs_namespace)
+
+
+@pytest.mark.timeout(1200)  # waits for its case, which runs beside the other one
+def test_run_jobs_pod_deleted_mid_scan_fails_the_run_by_run_monitoring(cases: dict[str, Case], fault_report) -> None:
+    measured = cases["k8s"].outcome.result()
     failure = measured["failure"]
     assert "Detected run worker status" in failure, failure
     print(f"\nK8s launcher: run Job's pod deleted -> run FAILURE after {measured['failed_after']:.1f} s, "
