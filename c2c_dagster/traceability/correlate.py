@@ -13,7 +13,8 @@ lookups instead of a query per container. Keys, strongest first:
    ``c2c.io/commit`` annotation. (Owner references, the seed's last secondary key, tie pods to
    their workload in the snapshot; they carry nothing that names a build.)
 
-How each flag is decided is documented on ``Flag``. Two kinds of record are judged differently:
+What each flag means is documented on ``Flag`` (``documents/traceability.py``), how it is decided
+in ``flags_for``. Two kinds of record are judged differently:
 an **external** image (outside the internal registries, see ``image_policy.py``) is never
 ``untraceable``; a **pending** container (its runtime has not reported a digest yet, e.g. the
 image is still being pulled) gets no flags at all until its digest is known.
@@ -27,11 +28,12 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from c2c_core.builds import is_failed_build
 from c2c_core.images import parse_image
 from c2c_dagster.documents.base import gc_paused
 from c2c_dagster.documents.builds import BuildDocument
 from c2c_dagster.documents.deployments import Replicas
-from c2c_dagster.documents.traceability import RecordPod, TraceabilityRecord
+from c2c_dagster.documents.traceability import Flag, RecordPod, TraceabilityRecord
 
 BUILD_ID_KEYS = ("c2c.io/build-id", "jenkins.io/build-id")
 COMMIT_KEYS = ("c2c.io/commit", "org.opencontainers.image.revision")
@@ -58,31 +60,6 @@ CONFIDENCE = {
     MatchKey.COMMIT: "commit",
     MatchKey.NONE: "none",
 }
-
-
-class Flag(StrEnum):
-    #: No build produced the running digest (none of the digest keys matched), e.g. an image
-    #: pushed by hand. A record can still name a build found by tag, build id or commit.
-    UNTRACEABLE = "untraceable"
-    #: The spec's tag is one CI built for this repository, but CI recorded another digest for it
-    #: than the one running: the tag moved, or the node pulled something else.
-    DIGEST_MISMATCH = "digest_mismatch"
-    #: Pods of one workload container run more than one digest while no rollout is in progress
-    #: (a Deployment's rollout is in progress while observedGeneration lags generation or
-    #: updated/available replicas lag desired; the snapshot decides and passes it in).
-    MIXED_VERSIONS = "mixed_versions"
-    #: The spec names a tag (no digest) that was observed pointing at more than one image: across
-    #: builds, pods (now or earlier) and registry answers (rules in ``tags.py``). The tag did move,
-    #: so which bytes a new pod gets depends on when it pulls.
-    TAG_MOVED = "tag_moved"
-    #: Advice, off by default (``advise_digest_pinning``): the spec names a tag (or nothing, i.e.
-    #: ``latest``) instead of a digest.
-    NOT_PINNED = "not_pinned"
-    #: The matched build's result is not SUCCESS (FAILURE, UNSTABLE, ABORTED, NOT_BUILT).
-    FAILED_BUILD_DEPLOYED = "failed_build_deployed"
-    #: The Argo CD app's last sync declared images, and neither the spec image nor the running
-    #: digest is among them.
-    DRIFT = "drift"
 
 
 @dataclass(frozen=True)
@@ -288,7 +265,7 @@ def flags_for(
         flags.append(Flag.TAG_MOVED)
     if judgement.advise_digest_pinning and (spec is None or spec.digest is None):
         flags.append(Flag.NOT_PINNED)
-    if match.build is not None and match.build.build_status != "SUCCESS":
+    if match.build is not None and is_failed_build(match.build.build_status):
         flags.append(Flag.FAILED_BUILD_DEPLOYED)
     if sync is not None and sync.images and spec is not None:
         tags, digests = _declared(sync)

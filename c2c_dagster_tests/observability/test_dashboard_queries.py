@@ -25,8 +25,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from c2c_core.timeutil import parse_time
+from c2c_dagster.documents.traceability import Flag
 from c2c_dagster.observability import ui
-from c2c_dagster.traceability.correlate import Flag
 from c2c_devstack import grafana_requests as g
 from c2c_dagster_tests.observability import display, previews
 from c2c_dagster_tests.observability.scenario import (
