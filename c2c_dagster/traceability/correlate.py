@@ -166,8 +166,9 @@ class Match:
 
 
 def _pick(builds: Sequence[BuildDocument], spec_tag: str | None) -> BuildDocument:
-    """Among builds sharing a key: the one CI tagged as the spec asks, then a successful one,
-    then the earliest (a retag re-pushes the same digest; the first build produced it)."""
+    """Among builds sharing a key: the one CI tagged as the spec asks, then a SUCCESS one (the
+    cleanest result, ahead of an UNSTABLE one too), then the earliest (a retag re-pushes the same
+    digest; the first build produced it)."""
     if len(builds) == 1:  # the common case: one build per digest
         return builds[0]
     return min(
