@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from c2c_core.builds import is_failed_build
+from c2c_core.builds import FAILED_RESULTS
 from c2c_core.images import ImageReference, parse_image
 from c2c_dagster.documents.base import gc_paused
 from c2c_dagster.documents.builds import BuildDocument
@@ -266,7 +266,8 @@ def flags_for(
         flags.append(Flag.TAG_MOVED)
     if judgement.advise_digest_pinning and (spec is None or spec.digest is None):
         flags.append(Flag.NOT_PINNED)
-    if match.build is not None and is_failed_build(match.build.build_status):
+    # The failed-build rule's own set, not its function: this runs for every record of the join.
+    if match.build is not None and match.build.build_status in FAILED_RESULTS:
         flags.append(Flag.FAILED_BUILD_DEPLOYED)
     if sync is not None and sync.images and spec is not None:
         tags, digests = _declared(sync)
@@ -401,8 +402,12 @@ def _digest_groups(container: RunningContainer) -> tuple[Iterable[tuple[str | No
 def _first_seen(container: RunningContainer, digest: str | None, pods: list[RunningPod]) -> str | None:
     """When ``digest`` started running in the container (the release time): as the snapshots first
     saw it, else its pods' earliest start."""
-    seen = container.first_seen.get(digest or "") if container.first_seen else None
-    return seen or min((p.started_at for p in pods if p.started_at), default=None)
+    if container.first_seen:
+        seen = container.first_seen.get(digest or "")
+        if seen:
+            return seen
+    starts = [p.started_at for p in pods if p.started_at]  # a list: min over a generator costs twice as much
+    return min(starts) if starts else None
 
 
 def _moved_tag_digests(spec: ImageReference | None, moved: Mapping[tuple[str, str], Sequence[str]]) -> list[str] | None:
