@@ -39,11 +39,11 @@ from typing import Any
 import requests
 
 from c2c_dagster.documents.argocd import SyncEventDocument
-from c2c_core.builds import Commit
+from c2c_core.builds import Commit, is_failed_build
 from c2c_core.timeutil import iso_utc
 from c2c_dagster.documents.builds import BuildDocument
 from c2c_dagster.documents.deployments import NodePlacement, PodContainer, Replicas, TemplateContainer, PodVersion, WorkloadVersion
-from c2c_dagster.documents.traceability import RecordPod, ReleaseEvent, TraceabilityRecord
+from c2c_dagster.documents.traceability import Flag, RecordPod, ReleaseEvent, TraceabilityRecord
 from c2c_dagster.store import OpenSearchStore
 from c2c_dagster.traceability.trace import trace_commit, trace_digest, trace_workload
 from c2c_devstack import grafana_requests as g
@@ -100,7 +100,7 @@ def history(w: Workload, now: datetime, rng: random.Random) -> dict[str, list[An
     for n, at in enumerate(times, 1):
         built = at - timedelta(minutes=rng.uniform(5, 120))
         commit = sha(f"{w.job}-{n}")
-        status = "SUCCESS" if rng.random() > 0.05 else "UNSTABLE"
+        status = "SUCCESS" if rng.random() > 0.05 else "FAILURE"
         build = BuildDocument(
             build_id=f"{w.job}-{n}", job_name=w.job, build_number=n, branch="main", image_name=w.repo,
             image_tag=f"main-{n}-{commit[:7]}", image_digest=digest(f"{w.job}-{n}"),
@@ -158,7 +158,7 @@ def history(w: Workload, now: datetime, rng: random.Random) -> dict[str, list[An
                                          ready=True, restartCount=rng.choice((0, 0, 0, 1, 3)), state="running")],
                 **base,
             ))
-        flags = ["failed_build_deployed"] if status != "SUCCESS" else []
+        flags = [str(Flag.FAILED_BUILD_DEPLOYED)] if is_failed_build(status) else []
         docs["traceability-metadata"].append(TraceabilityRecord(
             record_id=f"{w.cluster}/{w.namespace}/Deployment/{w.name}/app/{to_digest}", cluster=w.cluster,
             namespace=w.namespace, workload_kind="Deployment", workload_name=w.name, container_name="app",

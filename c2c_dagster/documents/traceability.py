@@ -1,5 +1,6 @@
-"""The traceability-metadata record (what runs, joined to the build that made it) and the
-release-events document (every change of the digest a workload container runs).
+"""The traceability-metadata record (what runs, joined to the build that made it), the flags it
+carries (``Flag``) and the release-events document (every change of the digest a workload
+container runs).
 
 Written by ``traceability_records``; read by ``c2c trace``, the exporter and the dashboards.
 """
@@ -7,6 +8,7 @@ Written by ``traceability_records``; read by ``c2c trace``, the exporter and the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from c2c_dagster.documents.base import Document, boolean, date, keyword, long, mapped_dict, nested
@@ -14,6 +16,36 @@ from c2c_dagster.documents.deployments import STRATEGY_FIELDS, Replicas
 
 #: What makes a workload container one: its records (one per running digest) share it.
 CONTAINER_KEY = ("cluster", "namespace", "workload_kind", "workload_name", "container_name")
+
+
+class Flag(StrEnum):
+    """What cannot be trusted about a record (its ``flags``): each value's meaning.
+    ``traceability/correlate.py:flags_for`` decides which a record carries."""
+
+    #: No build produced the running digest (none of the digest keys matched), e.g. an image
+    #: pushed by hand. A record can still name a build found by tag, build id or commit.
+    UNTRACEABLE = "untraceable"
+    #: The spec's tag is one CI built for this repository, but CI recorded another digest for it
+    #: than the one running: the tag moved, or the node pulled something else.
+    DIGEST_MISMATCH = "digest_mismatch"
+    #: Pods of one workload container run more than one digest while no rollout is in progress
+    #: (a Deployment's rollout is in progress while observedGeneration lags generation or
+    #: updated/available replicas lag desired; the snapshot decides and passes it in).
+    MIXED_VERSIONS = "mixed_versions"
+    #: The spec names a tag (no digest) that was observed pointing at more than one image: across
+    #: builds, pods (now or earlier) and registry answers (rules in ``tags.py``). The tag did move,
+    #: so which bytes a new pod gets depends on when it pulls.
+    TAG_MOVED = "tag_moved"
+    #: Advice, off by default (``advise_digest_pinning``): the spec names a tag (or nothing, i.e.
+    #: ``latest``) instead of a digest.
+    NOT_PINNED = "not_pinned"
+    #: The matched build is a failed build: its result is FAILURE, NOT_BUILT or ABORTED
+    #: (``c2c_core.builds.is_failed_build``; UNSTABLE, tests failed in a build that ran to its
+    #: end, is not one).
+    FAILED_BUILD_DEPLOYED = "failed_build_deployed"
+    #: The Argo CD app's last sync declared images, and neither the spec image nor the running
+    #: digest is among them.
+    DRIFT = "drift"
 
 
 @dataclass(slots=True)

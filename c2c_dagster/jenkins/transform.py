@@ -359,80 +359,119 @@ def build_document(
     status: the artifact is written before the build ends. ``number`` is the build number asked
     for (else the build's own).
     """
+    # Each part from a step of its own, then the document made once: what a valid artifact recorded
+    # decides RECORDED_FIELDS, Jenkins' own answer the rest.
     number = int(build["number"]) if number is None else number
     doc_id = build_id(job_full_name, number)
-    problems: list[str] = []
-    if artifact_problem:
-        problems.append(artifact_problem)
     started, time_problem = _start_time(build)
-    if time_problem:
-        problems.append(time_problem)
+    usable, artifact_verdict = _usable_artifact(artifact, doc_id, artifact_problem)
+    recorded = _recorded(usable)
+    commit, rule, chosen = _source_commit(build, recorded, artifact)
+    branch, repo_url = _branch_and_repository(recorded, chosen)
+    commits, authors, commit_range = _history(build, recorded, usable is not None, commit, chosen)
+    ambiguity = ambiguity_problem(build, chosen) if rule == "ambiguous" else None
+    return BuildDocument(
+        build_id=doc_id,
+        job_name=job_full_name,
+        build_number=number,
+        branch=_branch_or_job_branch(build, job_full_name, branch),
+        image_name=recorded.image_name,
+        image_tag=recorded.image_tag,
+        image_digest=recorded.image_digest,
+        platform_digests=recorded.platform_digests,
+        commits=commits,
+        authors=authors,
+        build_status=build.get("result"),
+        timestamp=started,
+        duration_ms=build.get("duration"),
+        repo_url=repo_url,
+        build_url=build.get("url"),
+        commit_range=commit_range,
+        source_commit=commit,
+        source_commit_rule=rule,
+        digest_missing=recorded.image_digest is None,
+        metadata_source="jenkins" if usable is None else "artifact",
+        ingest_problems=[p for p in (artifact_problem, time_problem, artifact_verdict, ambiguity) if p],
+        ingested_at=_ingest_time(ingested_at),
+    )
 
-    usable: Mapping[str, Any] | None = None
-    if artifact is not None:
-        errors = schema_errors(artifact)
-        if not errors and artifact.get("build_id") != doc_id:
-            errors.append(f"artifact is for build {artifact.get('build_id')!r}, not {doc_id!r}")
-        if errors:
-            problems.append(f"{METADATA_ARTIFACT} fails the schema: " + "; ".join(errors))
-        else:
-            usable = artifact
 
-    if usable is not None:
-        # What the pipeline recorded; Jenkins' own values for the rest (below).
-        doc = BuildDocument.from_document({key: usable[key] for key in RECORDED_FIELDS if key in usable})
-        doc.authors = doc.authors or authors_of(doc.commits)
-        doc.metadata_source = "artifact"
-    else:
-        if artifact is None and not artifact_problem:
-            problems.append(f"no {METADATA_ARTIFACT} archived: image digest unknown")
-        doc = BuildDocument(metadata_source="jenkins")
+def _usable_artifact(
+    artifact: Any | None, doc_id: str, artifact_problem: str | None
+) -> tuple[Mapping[str, Any] | None, str | None]:
+    """The build-metadata.json when it is valid and this build's (else None), and what is wrong
+    with it, if anything (nothing more when ``artifact_problem`` already said why there is none)."""
+    if artifact is None:
+        return None, None if artifact_problem else f"no {METADATA_ARTIFACT} archived: image digest unknown"
+    errors = schema_errors(artifact)
+    if not errors and artifact.get("build_id") != doc_id:
+        errors.append(f"artifact is for build {artifact.get('build_id')!r}, not {doc_id!r}")
+    if errors:
+        return None, f"{METADATA_ARTIFACT} fails the schema: " + "; ".join(errors)
+    return artifact, None
 
-    chosen = BuiltCommit()
-    if doc.source_commit:
-        doc.source_commit_rule = "artifact"
-    else:
-        # An artifact that failed the schema still says which repository and image were built.
-        hints = artifact if isinstance(artifact, Mapping) else {}
-        repo_hint = doc.repo_url or hints.get("repo_url")
-        image_hint = doc.image_name or hints.get("image_name")
-        chosen = built_commit(
-            build,
-            repo_url=repo_hint if isinstance(repo_hint, str) else None,
-            image_name=image_hint if isinstance(image_hint, str) else None,
-        )
-        doc.source_commit, doc.source_commit_rule = chosen.commit, chosen.rule
-        if chosen.rule == "ambiguous":
-            problems.append(ambiguity_problem(build, chosen))
-        if chosen.checkout is not None:
-            doc.branch = doc.branch or checkout_branch(chosen.checkout)
-            remotes = [u for u in chosen.checkout.get("remoteUrls") or [] if isinstance(u, str)]
-            if not doc.repo_url and remotes:
-                doc.repo_url = redact_url(remotes[0])
+
+def _recorded(usable: Mapping[str, Any] | None) -> BuildDocument:
+    """What the pipeline recorded (``RECORDED_FIELDS`` of a valid artifact), typed; nothing without one."""
     if usable is None:
-        doc.commits = commits_of(application_change_sets(build, chosen))
-        doc.authors = authors_of(doc.commits)
-        if doc.source_commit:
-            # Jenkins' change log runs from the previous build's revision up to this one, oldest first.
-            doc.commit_range = CommitRange(from_=f"{doc.commits[0].commit_id}^" if doc.commits else None,
-                                           to=doc.source_commit)
-    if not doc.branch:
-        revision = branch_source_revision(build)
-        if revision is not None:  # a branch job: its head, else its own name
-            head = (revision.get("head") or {}).get("name") if isinstance(revision.get("head"), Mapping) else None
-            doc.branch = head if isinstance(head, str) and head else branch_of_job(job_full_name)
+        return BuildDocument()
+    return BuildDocument.from_document({key: usable[key] for key in RECORDED_FIELDS if key in usable})
 
-    doc.build_id = doc_id
-    doc.job_name = job_full_name
-    doc.build_number = number
-    doc.build_status = build.get("result")
-    doc.timestamp = started
-    doc.duration_ms = build.get("duration")
-    doc.build_url = build.get("url")
-    doc.digest_missing = doc.image_digest is None
-    doc.ingest_problems = problems
-    doc.ingested_at = _ingest_time(ingested_at)
-    return doc
+
+_NOT_LOOKED_UP = BuiltCommit()  # the artifact named the commit: Jenkins' checkouts were not looked at
+
+
+def _source_commit(
+    build: Mapping[str, Any], recorded: BuildDocument, artifact: Any | None
+) -> tuple[str | None, str | None, BuiltCommit]:
+    """The built commit, the rule that chose it and the application's checkout: the artifact's
+    commit, else the one the rules of the module docstring find among the build's checkouts."""
+    if recorded.source_commit:
+        return recorded.source_commit, "artifact", _NOT_LOOKED_UP
+    # An artifact that failed the schema still says which repository and image were built.
+    hints = artifact if isinstance(artifact, Mapping) else {}
+    repo_hint = recorded.repo_url or hints.get("repo_url")
+    image_hint = recorded.image_name or hints.get("image_name")
+    chosen = built_commit(
+        build,
+        repo_url=repo_hint if isinstance(repo_hint, str) else None,
+        image_name=image_hint if isinstance(image_hint, str) else None,
+    )
+    return chosen.commit, chosen.rule, chosen
+
+
+def _branch_and_repository(recorded: BuildDocument, chosen: BuiltCommit) -> tuple[str | None, str | None]:
+    """The branch and repository the artifact gave, else those of the application's checkout."""
+    if chosen.checkout is None:
+        return recorded.branch, recorded.repo_url
+    remotes = [u for u in chosen.checkout.get("remoteUrls") or [] if isinstance(u, str)]
+    return (recorded.branch or checkout_branch(chosen.checkout),
+            redact_url(remotes[0]) if remotes and not recorded.repo_url else recorded.repo_url)
+
+
+def _history(
+    build: Mapping[str, Any], recorded: BuildDocument, from_artifact: bool, commit: str | None, chosen: BuiltCommit
+) -> tuple[list[Commit], list[str], CommitRange | None]:
+    """``commits``, ``authors`` and ``commit_range``: as the pipeline recorded them, else from Jenkins'
+    change sets of the application's checkout."""
+    if from_artifact:
+        return recorded.commits, recorded.authors or authors_of(recorded.commits), recorded.commit_range
+    commits = commits_of(application_change_sets(build, chosen))
+    # Jenkins' change log runs from the previous build's revision up to this one, oldest first.
+    commit_range = CommitRange(from_=f"{commits[0].commit_id}^" if commits else None, to=commit) if commit else None
+    return commits, authors_of(commits), commit_range
+
+
+def _branch_or_job_branch(build: Mapping[str, Any], job_full_name: str, known: str | None) -> str | None:
+    """``known`` (the artifact's or the checkout's branch); else, for a branch job, its head's name or
+    its own name."""
+    if known:
+        return known
+    revision = branch_source_revision(build)
+    if revision is None:
+        return known
+    head = (revision.get("head") or {}).get("name") if isinstance(revision.get("head"), Mapping) else None
+    return head if isinstance(head, str) and head else branch_of_job(job_full_name)
 
 
 @functools.lru_cache(maxsize=16)

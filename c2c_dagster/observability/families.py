@@ -22,7 +22,7 @@ from c2c_core.timeutil import parse_time
 from c2c_dagster.observability.dora import DEFAULT_WINDOW_DAYS, ScopeSummary, dora_families
 from c2c_dagster.store.base import Group
 from c2c_dagster.provenance.verify import STATES as PROVENANCE_STATES
-from c2c_dagster.traceability.correlate import Flag
+from c2c_dagster.documents.traceability import Flag
 from c2c_dagster.traceability.running_containers import TRACED_CONTAINER_TYPES
 
 WORKLOAD = ("cluster", "namespace", "workload_kind", "workload")

@@ -13,7 +13,7 @@ import dagster as dg
 from c2c_core.registry.client import RegistryClient
 from c2c_core.timeutil import iso_utc, utc_now
 from c2c_dagster.argocd.assets import argocd_sync_events
-from c2c_dagster.documents.traceability import TraceabilityRecord
+from c2c_dagster.documents.traceability import Flag, TraceabilityRecord
 from c2c_dagster.freshness import freshness_policy
 from c2c_dagster.jenkins.assets import ci_builds
 from c2c_dagster.kubernetes.assets import deployment_snapshots
@@ -22,7 +22,6 @@ from c2c_dagster.registry.resources import RegistryResource
 from c2c_dagster.store import RELEASE_EVENTS, SCAN_WATERMARKS, TRACEABILITY_METADATA, MetadataStoreResource
 from c2c_dagster.store.settings import store_kind
 from c2c_dagster.store.watermarks import new_watermark, read_watermark
-from c2c_dagster.traceability.correlate import Flag
 from c2c_dagster.traceability.image_policy import ImagePolicy
 from c2c_dagster.traceability.inputs import read_cluster
 from c2c_dagster.traceability.plan import ClusterView, RecordsPlan, plan_records, same_content

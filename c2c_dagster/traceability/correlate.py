@@ -13,7 +13,8 @@ lookups instead of a query per container. Keys, strongest first:
    ``c2c.io/commit`` annotation. (Owner references, the seed's last secondary key, tie pods to
    their workload in the snapshot; they carry nothing that names a build.)
 
-How each flag is decided is documented on ``Flag``. Two kinds of record are judged differently:
+What each flag means is documented on ``Flag`` (``documents/traceability.py``), how it is decided
+in ``flags_for``. Two kinds of record are judged differently:
 an **external** image (outside the internal registries, see ``image_policy.py``) is never
 ``untraceable``; a **pending** container (its runtime has not reported a digest yet, e.g. the
 image is still being pulled) gets no flags at all until its digest is known.
@@ -27,11 +28,12 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from c2c_core.images import parse_image
+from c2c_core.builds import FAILED_RESULTS
+from c2c_core.images import ImageReference, parse_image
 from c2c_dagster.documents.base import gc_paused
 from c2c_dagster.documents.builds import BuildDocument
 from c2c_dagster.documents.deployments import Replicas
-from c2c_dagster.documents.traceability import RecordPod, TraceabilityRecord
+from c2c_dagster.documents.traceability import Flag, RecordPod, TraceabilityRecord
 
 BUILD_ID_KEYS = ("c2c.io/build-id", "jenkins.io/build-id")
 COMMIT_KEYS = ("c2c.io/commit", "org.opencontainers.image.revision")
@@ -58,31 +60,6 @@ CONFIDENCE = {
     MatchKey.COMMIT: "commit",
     MatchKey.NONE: "none",
 }
-
-
-class Flag(StrEnum):
-    #: No build produced the running digest (none of the digest keys matched), e.g. an image
-    #: pushed by hand. A record can still name a build found by tag, build id or commit.
-    UNTRACEABLE = "untraceable"
-    #: The spec's tag is one CI built for this repository, but CI recorded another digest for it
-    #: than the one running: the tag moved, or the node pulled something else.
-    DIGEST_MISMATCH = "digest_mismatch"
-    #: Pods of one workload container run more than one digest while no rollout is in progress
-    #: (a Deployment's rollout is in progress while observedGeneration lags generation or
-    #: updated/available replicas lag desired; the snapshot decides and passes it in).
-    MIXED_VERSIONS = "mixed_versions"
-    #: The spec names a tag (no digest) that was observed pointing at more than one image: across
-    #: builds, pods (now or earlier) and registry answers (rules in ``tags.py``). The tag did move,
-    #: so which bytes a new pod gets depends on when it pulls.
-    TAG_MOVED = "tag_moved"
-    #: Advice, off by default (``advise_digest_pinning``): the spec names a tag (or nothing, i.e.
-    #: ``latest``) instead of a digest.
-    NOT_PINNED = "not_pinned"
-    #: The matched build's result is not SUCCESS (FAILURE, UNSTABLE, ABORTED, NOT_BUILT).
-    FAILED_BUILD_DEPLOYED = "failed_build_deployed"
-    #: The Argo CD app's last sync declared images, and neither the spec image nor the running
-    #: digest is among them.
-    DRIFT = "drift"
 
 
 @dataclass(frozen=True)
@@ -189,8 +166,9 @@ class Match:
 
 
 def _pick(builds: Sequence[BuildDocument], spec_tag: str | None) -> BuildDocument:
-    """Among builds sharing a key: the one CI tagged as the spec asks, then a successful one,
-    then the earliest (a retag re-pushes the same digest; the first build produced it)."""
+    """Among builds sharing a key: the one CI tagged as the spec asks, then a SUCCESS one (the
+    cleanest result, ahead of an UNSTABLE one too), then the earliest (a retag re-pushes the same
+    digest; the first build produced it)."""
     if len(builds) == 1:  # the common case: one build per digest
         return builds[0]
     return min(
@@ -288,7 +266,8 @@ def flags_for(
         flags.append(Flag.TAG_MOVED)
     if judgement.advise_digest_pinning and (spec is None or spec.digest is None):
         flags.append(Flag.NOT_PINNED)
-    if match.build is not None and match.build.build_status != "SUCCESS":
+    # The failed-build rule's own set, not its function: this runs for every record of the join.
+    if match.build is not None and match.build.build_status in FAILED_RESULTS:
         flags.append(Flag.FAILED_BUILD_DEPLOYED)
     if sync is not None and sync.images and spec is not None:
         tags, digests = _declared(sync)
@@ -323,9 +302,118 @@ def correlate(
     ``classify`` names an image ``internal`` or ``external`` (default: all internal); ``moved``
     holds the tags seen pointing at more than one image (``tags.moved_tags``).
     """
+    join = _Join(index, syncs or {}, index_members, revision_of, updated_at, classify, moved or {},
+                 advise_digest_pinning)
+    records: list[TraceabilityRecord] = []
     with gc_paused():  # one record, its pods and flags per container: many objects, no cycles
-        return _correlate(containers, index, syncs, index_members, revision_of, updated_at, classify, moved or {},
-                          advise_digest_pinning)
+        for container in containers:
+            sync = join.syncs.get(container.argocd_app or "")
+            groups, known = _digest_groups(container)
+            for digest, pods in groups:
+                records.append(join.record(container, digest, pods, known, sync))
+    return records
+
+
+@dataclass(slots=True)
+class _Join:
+    """One run of the join: what every container is matched to and judged against."""
+
+    index: BuildIndex
+    syncs: Mapping[str, SyncInfo]
+    index_members: Mapping[str, Sequence[str]] | None
+    revision_of: Callable[[str], str | None] | None
+    updated_at: str
+    classify: Callable[[str], str] | None
+    moved: Mapping[tuple[str, str], Sequence[str]]
+    advise_digest_pinning: bool
+    # One judgement per image class, not per record: they differ only by the class.
+    judgements: dict[str, Judgement] = field(default_factory=dict)
+    no_build: BuildDocument = field(default_factory=BuildDocument)  # what an unmatched record reads
+
+    def record(
+        self, container: RunningContainer, digest: str | None, pods: list[RunningPod], known: int,
+        sync: SyncInfo | None,
+    ) -> TraceabilityRecord:
+        """The record of the container's ``pods`` running ``digest``: the build behind it, how it
+        matched, and its flags (``known``: how many digests the container's pods run)."""
+        # The image these pods ask for: mid-rollout, old pods still name the old tag.
+        image = _most_common([p.image for p in pods if p.image]) or container.image
+        spec = parse_image(image)
+        match = match_build(container, digest, self.index, image=image, index_members=self.index_members,
+                            revision_of=self.revision_of)
+        build = match.build or self.no_build
+        image_class = self.classify(image) if self.classify else "internal"
+        judgement = self.judgements.get(image_class) or self._judgement(image_class)
+        return TraceabilityRecord(
+            record_id=record_id(container, digest),
+            cluster=container.cluster,
+            namespace=container.namespace,
+            workload_kind=container.workload_kind,
+            workload_name=container.workload_name,
+            container_name=container.container,
+            image=image,
+            image_tag=spec.tag if spec else None,
+            image_digest=digest,
+            pods=[RecordPod(p.name, p.node, p.started_at) for p in pods],
+            replicas=replace(container.replicas) if container.replicas else None,
+            strategy=dict(container.strategy) if container.strategy else None,
+            build_id=build.build_id or None,
+            job_name=build.job_name,
+            build_number=build.build_number,
+            build_status=build.build_status,
+            build_url=build.build_url,
+            built_image_tag=build.image_tag,
+            commit_ids=build.commit_ids,
+            authors=list(build.authors),
+            argocd_app=container.argocd_app,
+            # The config repo's revision Argo CD synced: never the app commit.
+            argocd_revision=sync.revision if sync else None,
+            match_key=str(match.key),
+            match_confidence=match.confidence,
+            first_seen=_first_seen(container, digest, pods),
+            image_class=image_class,
+            # pending: no runtime has reported a digest for these pods yet (still pulling).
+            digest_state="known" if digest else "pending",
+            pending_reason=None if digest else _most_common([p.waiting_reason for p in pods if p.waiting_reason]),
+            # The image's org.opencontainers.image.revision label, when the registry was asked.
+            image_revision=self.revision_of(digest) if digest and self.revision_of else None,
+            tag_digests=_moved_tag_digests(spec, self.moved) if self.moved else None,
+            flags=flags_for(container, digest, match, self.index, known, sync, image, judgement),
+            updated_at=self.updated_at,
+        )
+
+    def _judgement(self, image_class: str) -> Judgement:
+        """The judgement of the first record of an image class; the next ones reuse it."""
+        judgement = self.judgements[image_class] = Judgement(image_class, self.moved, self.advise_digest_pinning)
+        return judgement
+
+
+def _digest_groups(container: RunningContainer) -> tuple[Iterable[tuple[str | None, list[RunningPod]]], int]:
+    """The container's pods by the digest they run (None: not reported yet), in digest order, and
+    how many known digests they run (what ``mixed_versions`` counts)."""
+    pods_by_digest: dict[str | None, list[RunningPod]] = {}
+    for pod in container.pods:
+        pods_by_digest.setdefault(pod.digest, []).append(pod)
+    if len(pods_by_digest) == 1:  # the common case: every pod runs one digest, nothing to sort
+        return pods_by_digest.items(), 1 if next(iter(pods_by_digest)) else 0
+    return sorted(pods_by_digest.items(), key=lambda item: item[0] or ""), sum(1 for d in pods_by_digest if d)
+
+
+def _first_seen(container: RunningContainer, digest: str | None, pods: list[RunningPod]) -> str | None:
+    """When ``digest`` started running in the container (the release time): as the snapshots first
+    saw it, else its pods' earliest start."""
+    if container.first_seen:
+        seen = container.first_seen.get(digest or "")
+        if seen:
+            return seen
+    starts = [p.started_at for p in pods if p.started_at]  # a list: min over a generator costs twice as much
+    return min(starts) if starts else None
+
+
+def _moved_tag_digests(spec: ImageReference | None, moved: Mapping[tuple[str, str], Sequence[str]]) -> list[str] | None:
+    """The images the spec's tag was seen pointing at, when it names a tag that moved."""
+    tag = (spec.name, spec.tag or "latest") if spec is not None and spec.digest is None else None
+    return list(moved[tag]) if tag in moved else None
 
 
 def _most_common(values: list[str]) -> str | None:
@@ -338,88 +426,3 @@ def _most_common(values: list[str]) -> str | None:
         return first
     counts = Counter(values)
     return min(counts, key=lambda v: (-counts[v], v))
-
-
-def _correlate(
-    containers: Iterable[RunningContainer],
-    index: BuildIndex,
-    syncs: Mapping[str, SyncInfo] | None,
-    index_members: Mapping[str, Sequence[str]] | None,
-    revision_of: Callable[[str], str | None] | None,
-    updated_at: str,
-    classify: Callable[[str], str] | None,
-    moved: Mapping[tuple[str, str], Sequence[str]],
-    advise_digest_pinning: bool,
-) -> list[TraceabilityRecord]:
-    records: list[TraceabilityRecord] = []
-    syncs = syncs or {}
-    no_build = BuildDocument()
-    # One judgement per image class, not per record: they differ only by the class.
-    judgements: dict[str, Judgement] = {}
-    for container in containers:
-        pods_by_digest: dict[str | None, list[RunningPod]] = {}
-        for pod in container.pods:
-            pods_by_digest.setdefault(pod.digest, []).append(pod)
-        sync = syncs.get(container.argocd_app or "")
-        if len(pods_by_digest) > 1:
-            groups: Iterable[tuple[str | None, list[RunningPod]]] = sorted(
-                pods_by_digest.items(), key=lambda item: item[0] or "")
-            known = sum(1 for d in pods_by_digest if d)
-        else:
-            groups = pods_by_digest.items()
-            known = 1 if next(iter(pods_by_digest), None) else 0
-        for digest, pods in groups:
-            # The image these pods ask for: mid-rollout, old pods still name the old tag.
-            image = _most_common([p.image for p in pods if p.image]) or container.image
-            spec = parse_image(image)
-            match = match_build(container, digest, index, image=image, index_members=index_members,
-                                revision_of=revision_of)
-            build = match.build or no_build
-            image_class = classify(image) if classify else "internal"
-            judgement = judgements.get(image_class)
-            if judgement is None:
-                judgement = judgements[image_class] = Judgement(image_class, moved, advise_digest_pinning)
-            tag = (spec.name, spec.tag or "latest") if spec is not None and spec.digest is None else None
-            first_seen = container.first_seen.get(digest or "") if container.first_seen else None
-            if not first_seen:
-                first_seen = min((p.started_at for p in pods if p.started_at), default=None)
-            records.append(
-                TraceabilityRecord(
-                    record_id=record_id(container, digest),
-                    cluster=container.cluster,
-                    namespace=container.namespace,
-                    workload_kind=container.workload_kind,
-                    workload_name=container.workload_name,
-                    container_name=container.container,
-                    image=image,
-                    image_tag=spec.tag if spec else None,
-                    image_digest=digest,
-                    pods=[RecordPod(p.name, p.node, p.started_at) for p in pods],
-                    replicas=replace(container.replicas) if container.replicas else None,
-                    strategy=dict(container.strategy) if container.strategy else None,
-                    build_id=build.build_id or None,
-                    job_name=build.job_name,
-                    build_number=build.build_number,
-                    build_status=build.build_status,
-                    build_url=build.build_url,
-                    built_image_tag=build.image_tag,
-                    commit_ids=build.commit_ids,
-                    authors=list(build.authors),
-                    argocd_app=container.argocd_app,
-                    # The config repo's revision Argo CD synced: never the app commit.
-                    argocd_revision=sync.revision if sync else None,
-                    match_key=str(match.key),
-                    match_confidence=match.confidence,
-                    first_seen=first_seen,
-                    image_class=image_class,
-                    # pending: no runtime has reported a digest for these pods yet (still pulling).
-                    digest_state="known" if digest else "pending",
-                    pending_reason=None if digest else _most_common([p.waiting_reason for p in pods if p.waiting_reason]),
-                    # The image's org.opencontainers.image.revision label, when the registry was asked.
-                    image_revision=revision_of(digest) if digest and revision_of else None,
-                    tag_digests=list(moved[tag]) if tag in moved else None,
-                    flags=flags_for(container, digest, match, index, known, sync, image, judgement),
-                    updated_at=updated_at,
-                )
-            )
-    return records

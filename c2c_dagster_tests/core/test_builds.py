@@ -1,11 +1,23 @@
 """Build ids, branch names, commit ids, authors and image tags have one spelling, whichever
-side (the pipeline tool or Jenkins ingestion) asks."""
+side (the pipeline tool or Jenkins ingestion) asks; which Jenkins results are failed builds is
+Jenkins' own ordering of its results."""
 
 from __future__ import annotations
 
 import pytest
 
-from c2c_core.builds import Commit, authors_of, branch_name, build_id, is_commit_id, is_null_commit, safe_tag
+from c2c_core.builds import (
+    FAILED_RESULTS,
+    Commit,
+    authors_of,
+    branch_name,
+    build_id,
+    is_commit_id,
+    is_failed_build,
+    is_null_commit,
+    safe_tag,
+)
+from c2c_core.pipeline.schema import BUILD_STATUSES
 
 COMMIT = "3606e8f26e051e93d8784ae87879c77845029b33"
 
@@ -86,3 +98,26 @@ def test_long_job_name_is_truncated_never_the_number_or_commit() -> None:
 def test_tag_rejects_bad_number_or_commit(number: int, commit: str) -> None:
     with pytest.raises(ValueError):
         safe_tag("job", number, commit)
+
+
+# Jenkins' hudson.model.Result, as core/src/main/java/hudson/model/Result.java declares them: each
+# result's ordinal ("bigger numbers are worse"). Jenkins' lastSuccessfulBuild permalink takes a
+# build whose result isBetterOrEqualTo(UNSTABLE), i.e. ordinal <= 1.
+JENKINS_RESULT_ORDINALS = {"SUCCESS": 0, "UNSTABLE": 1, "FAILURE": 2, "NOT_BUILT": 3, "ABORTED": 4}
+
+
+@pytest.mark.parametrize(("result", "ordinal"), sorted(JENKINS_RESULT_ORDINALS.items()))
+def test_a_failed_build_is_one_jenkins_does_not_count_successful(result: str, ordinal: int) -> None:
+    assert is_failed_build(result) is (ordinal > JENKINS_RESULT_ORDINALS["UNSTABLE"])
+
+
+def test_unstable_is_not_a_failed_build_and_every_jenkins_result_is_decided() -> None:
+    assert not is_failed_build("UNSTABLE")  # tests failed, the build ran to its end: not a failed build
+    assert set(JENKINS_RESULT_ORDINALS) == set(BUILD_STATUSES)  # the results the schema accepts
+    assert FAILED_RESULTS == {r for r, o in JENKINS_RESULT_ORDINALS.items() if o > JENKINS_RESULT_ORDINALS["UNSTABLE"]}
+
+
+def test_no_known_result_is_not_a_failed_build() -> None:
+    # A build Jenkins would not describe has no result: c2c does not call it failed.
+    assert not is_failed_build(None)
+    assert not is_failed_build("")

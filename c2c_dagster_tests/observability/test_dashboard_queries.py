@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from c2c_core.timeutil import parse_time
 from c2c_dagster import dagster_ui as ui
-from c2c_dagster.traceability.correlate import Flag
+from c2c_dagster.documents.traceability import Flag
 from c2c_devstack import grafana_requests as g
 from c2c_dagster_tests.observability import display, previews
 from c2c_dagster_tests.observability.scenario import (

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
+from c2c_core.builds import is_failed_build
 from c2c_dagster.documents.builds import BuildDocument
 from c2c_dagster.traceability import correlate as join
 from c2c_dagster.traceability.correlate import BuildIndex, RunningContainer, RunningPod, SyncInfo, record_id
@@ -129,6 +131,19 @@ def test_failed_build_whose_image_was_pushed_anyway() -> None:
     index = BuildIndex([build(1, d("bad"), status="FAILURE")])
     record = one(correlate([container(f"{REPO}@{d('bad')}", d("bad"))], index, updated_at=NOW))
     assert record["flags"] == ["failed_build_deployed"]
+
+
+def test_failed_build_deployed_follows_the_one_failed_build_rule() -> None:
+    # Every Jenkins result, and a build whose result is unknown (Jenkins would not describe it):
+    # flagged exactly when c2c_core.builds calls the result a failed build (UNSTABLE is not).
+    results = ["SUCCESS", "UNSTABLE", "FAILURE", "NOT_BUILT", "ABORTED", None]
+    builds = [replace(build(n, d(f"r{n}")), build_status=r) for n, r in enumerate(results, 1)]
+    records = correlate([container(f"{REPO}@{d(f'r{n}')}", d(f"r{n}"), name=f"w{n}") for n in range(1, 7)],
+                        BuildIndex(builds), updated_at=NOW)
+    flagged = {r["build_status"]: "failed_build_deployed" in r["flags"] for r in records}
+    assert flagged == {r: is_failed_build(r) for r in results}
+    assert flagged == {"SUCCESS": False, "UNSTABLE": False, "FAILURE": True, "NOT_BUILT": True, "ABORTED": True,
+                       None: False}
 
 
 def test_mixed_versions_outside_a_rollout_only() -> None:

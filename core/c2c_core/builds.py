@@ -1,4 +1,5 @@
-"""Builds in c2c's words: the build id, the branch name, commits and their authors, the image tag.
+"""Builds in c2c's words: the build id, the branch name, commits and their authors, the image tag,
+which results are failed builds.
 
 Pure. The pipeline tool writes these into build-metadata.json, ingestion reads Jenkins' own
 values through the same functions, so a build id or a branch has one spelling everywhere.
@@ -18,6 +19,20 @@ _COMMIT_PREFIX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _NULL_COMMIT_RE = re.compile(r"^0{40}(0{24})?$")
 MAX_TAG_LENGTH = 128  # the OCI distribution spec's tag limit
 SHORT_COMMIT_LENGTH = 7  # what `git log --oneline` shows and the seed's tags use
+
+
+#: Jenkins' results (``hudson.model.Result``) that are failed builds: those worse than UNSTABLE.
+#: UNSTABLE is not one: Jenkins' own word for it is "some errors but they were not fatal, for
+#: example some tests failed"; the build ran to its end and produced what it builds, and Jenkins'
+#: ``lastSuccessfulBuild`` (``isBetterOrEqualTo(UNSTABLE)``) counts it as successful (its
+#: ``lastUnsuccessfulBuild``, any result but SUCCESS, is another question).
+FAILED_RESULTS = frozenset({"FAILURE", "NOT_BUILT", "ABORTED"})
+
+
+def is_failed_build(result: str | None) -> bool:
+    """Whether Jenkins' ``result`` of a build is a failed build (``FAILED_RESULTS``). None (no
+    result known: a build Jenkins would not describe) is not: c2c does not guess one."""
+    return result in FAILED_RESULTS
 
 
 def build_id(job_name: str, build_number: int) -> str:

@@ -38,7 +38,8 @@ def spec() -> Spec:
                            f"sum(c2c_container_restarts_total{{{PROM}}}) or vector(0)", steps=WARN_WHEN_ANY),
                 Cell(count_stat("Rollbacks", "Releases taken back in the time range: regressions caught.",
                                 q.counted(RELEASES, f"{SCOPE} AND rollback:true", "1h"), steps=WARN_WHEN_ANY), 4, 5),
-                _prom_stat("Failed builds running", "Running images made by a build whose result is not SUCCESS.",
+                _prom_stat("Failed builds running", "Running images made by a failed build (FAILURE, NOT_BUILT or "
+                           "ABORTED; an UNSTABLE build is not one).",
                            f'count(c2c_workload_image_flag{{{PROM},flag="failed_build_deployed"}}) or vector(0)'),
                 _prom_stat("Drifted images", "Running images the Argo CD app's last sync did not declare.",
                            f'count(c2c_workload_image_flag{{{PROM},flag="drift"}}) or vector(0)'),
