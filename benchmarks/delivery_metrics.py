@@ -212,7 +212,8 @@ def straightforward(releases: list[dict], commits: list[dict], syncs: list[dict]
             rows[key] = {"row_id": key, "scope": scope, "cluster": cluster, "app": app, "day": day, "observed_since": None,
                          "namespaces": set(), "workloads": set(), "deployments": 0, "rollbacks": 0, "fix_deployments": 0,
                          "untraceable_deployments": 0, "external_deployments": 0, "failed_deployments": 0,
-                         "failures": [], "lead": [], "commits_without_time": 0, "recovery": []}
+                         "failures": [], "lead": [], "commits_without_time": 0, "recovery": [],
+                         "failed_sync_attempts": 0}  # the history has no failed sync attempts
         return rows[key]
 
     start, end = START, END
