@@ -46,6 +46,7 @@ from c2c_dagster.delivery.metrics import (
 )
 from c2c_dagster.delivery.policy import DeliveryPolicy
 from c2c_dagster.delivery.rows import ALL, SCOPES, row_id
+from c2c_dagster.documents.base import to_documents
 
 WORKLOADS = 500
 RELEASES_PER_WORKLOAD = 210  # a little over 200 a year: some fold into one rollout or are skipped
@@ -113,7 +114,8 @@ def inputs_of(releases: list[dict], commits: list[dict], syncs: list[dict]) -> D
 
 
 def c2c_year(inputs: DeliveryInputs) -> list[dict]:
-    return delivery_metrics(inputs, START, END, POLICY).rows
+    """The rows as the asset stores them: made as models, turned into documents at the store's door."""
+    return to_documents(delivery_metrics(inputs, START, END, POLICY).rows)
 
 
 def month_context(releases: list[dict], commits: list[dict]) -> tuple[dict, dict]:
@@ -147,7 +149,7 @@ def c2c_by_month(releases: list[dict], syncs: list[dict], context: tuple[dict, d
         month_syncs = [s for s in syncs if lo <= s["finished_at"] < hi]
         inputs = DeliveryInputs(frame(window, RELEASE_COLUMNS), frame(in_month, COMMIT_COLUMNS),
                                 frame(month_syncs, SYNC_COLUMNS), frame(ran, RAN_COLUMNS))
-        made = delivery_metrics(inputs, month, after, POLICY).rows
+        made = to_documents(delivery_metrics(inputs, month, after, POLICY).rows)
         if keep:
             rows += made
         del inputs, made, window, in_month, ran
@@ -210,7 +212,8 @@ def straightforward(releases: list[dict], commits: list[dict], syncs: list[dict]
             rows[key] = {"row_id": key, "scope": scope, "cluster": cluster, "app": app, "day": day, "observed_since": None,
                          "namespaces": set(), "workloads": set(), "deployments": 0, "rollbacks": 0, "fix_deployments": 0,
                          "untraceable_deployments": 0, "external_deployments": 0, "failed_deployments": 0,
-                         "failures": [], "lead": [], "commits_without_time": 0, "recovery": []}
+                         "failures": [], "lead": [], "commits_without_time": 0, "recovery": [],
+                         "failed_sync_attempts": 0}  # the history has no failed sync attempts
         return rows[key]
 
     start, end = START, END

@@ -68,6 +68,7 @@ from c2c_dagster.delivery.bands import quantile_fraction
 from c2c_dagster.delivery.policy import DeliveryPolicy
 from c2c_dagster.delivery.rows import ALL, SCOPES, row_id
 from c2c_dagster.documents.base import gc_paused
+from c2c_dagster.documents.delivery import DeliveryMetricsRow, DeploymentFailure
 
 
 # One row per release event (a container's digest change) of a production workload.
@@ -123,7 +124,7 @@ class DeliveryInputs:
 
 @dataclass
 class DeliveryResult:
-    rows: list[dict[str, Any]]  # the documents, every scope, every day of the range
+    rows: list[DeliveryMetricsRow]  # every scope, every day of the range
     deployments: pd.DataFrame  # the judged deployments of the range (for previews)
 
 
@@ -241,6 +242,14 @@ class _Codes:
         a = app + 1 if keeps_app else np.zeros(len(day), dtype=np.int64)
         return (c * (len(self.apps) + 1) + a) * self.days + (day - self.first_day)
 
+    def labels(self, keys: np.ndarray) -> tuple[list[str], list[str], list[str]]:
+        """``key`` undone: the cluster (or ALL), the app (or ALL) and the day (YYYY-MM-DD) of each key."""
+        rest, day = np.divmod(keys, self.days)
+        cluster, app = np.divmod(rest, len(self.apps) + 1)
+        clusters = np.concatenate(([ALL], self.clusters)).astype(object)[cluster].tolist()
+        apps = np.concatenate(([ALL], self.apps)).astype(object)[app].tolist()
+        return clusters, apps, [_day_text(self.first_day + d) for d in day.tolist()]
+
 
 @lru_cache(maxsize=4096)
 def _day_text(days_since_epoch: int) -> str:
@@ -270,6 +279,20 @@ class _Groups:
             return np.zeros(len(rows), np.int64), np.zeros(len(rows), bool)
         index = np.minimum(np.searchsorted(self.keys, rows), len(self.keys) - 1)
         return index, self.keys[index] == rows
+
+    def sizes(self, rows: np.ndarray) -> list[int]:
+        """How many values each row key has (0 for a key without a group)."""
+        if not len(self.keys):
+            return [0] * len(rows)
+        index, hit = self.align(rows)
+        return np.where(hit, (self.ends - self.starts)[index], 0).tolist()
+
+    def sums(self, rows: np.ndarray, column: str) -> list[int]:
+        """Each row key's sum of a numeric column (0 for a key without a group)."""
+        if not len(self.keys):
+            return [0] * len(rows)
+        index, hit = self.align(rows)
+        return np.where(hit, np.add.reduceat(self.arrays[column], self.starts)[index], 0).tolist()
 
     def lists(self, rows: np.ndarray, column: str) -> list[list[Any]]:
         if not len(self.keys):
@@ -395,126 +418,158 @@ def _delivery_metrics(inputs: DeliveryInputs, start: datetime, end: datetime, po
         cluster_code=_codes(attempts["cluster"], codes.clusters), app_code=_codes(attempts["app"], codes.apps),
         day=attempts["finished_at"].to_numpy(dtype="datetime64[ns]").view(np.int64) // NS_PER_DAY)
 
-    rows: list[dict[str, Any]] = []
+    rows: list[DeliveryMetricsRow] = []
     for scope in SCOPES:
         rows += _scope_rows(scope, codes, in_range, restored, commits, inputs, start_ns, end_ns, attempts)
-    rows.sort(key=lambda r: r["row_id"])
+    rows.sort(key=lambda r: r.row_id)
     return DeliveryResult(rows=rows, deployments=in_range)
 
 
+# The deployment counts of a row, each a 0/1 flag per deployment summed per row.
+DEPLOYMENT_COUNTS = ("deployments", "rollbacks", "fix_deployments", "failed_deployments", "untraceable_deployments",
+                     "external_deployments")
+
+
+@dataclass(frozen=True)
+class _ScopeFigures:
+    """One scope's figures grouped by row key (``_Codes.key``), each group in the order its row lists it."""
+
+    counted: _Groups  # a 0/1 column per DEPLOYMENT_COUNTS name
+    failures: _Groups  # failed deployments by release time, then id: deployment_id, signals
+    workloads: _Groups  # each deployment's workload (namespace/Kind/name), namespace and cluster
+    recoveries: _Groups  # on the restoring day, by recovery time, then id: deployment_id, recovery_seconds
+    attempts: _Groups  # failed syncs that applied nothing (only counted)
+    leads: _Groups  # new commits with a usable time, by lead time, then commit: commit_id, seconds
+    undated: _Groups  # new commits without a usable time (only counted)
+
+    def keys(self) -> np.ndarray:
+        return np.concatenate([self.counted.keys, self.leads.keys, self.recoveries.keys, self.undated.keys,
+                               self.attempts.keys])
+
+
 def _scope_rows(scope: str, codes: _Codes, deps: pd.DataFrame, restored: pd.DataFrame, commits: _Commits,
-                inputs: DeliveryInputs, start_ns: int, end_ns: int, attempts: pd.DataFrame) -> list[dict[str, Any]]:
+                inputs: DeliveryInputs, start_ns: int, end_ns: int, attempts: pd.DataFrame) -> list[DeliveryMetricsRow]:
+    """One scope's rows: every key with something in it, plus the days c2c observed."""
     keys = codes.key(scope, deps["cluster_code"].to_numpy(), deps["app_code"].to_numpy(), deps["day"].to_numpy())
+    leads, undated = _lead_times(scope, codes, commits, first_releases(scope, codes, commits, start_ns, end_ns))
+    figures = _ScopeFigures(
+        counted=_counted(keys, deps), failures=_failures(keys, deps), workloads=_workloads(keys, deps),
+        recoveries=_recoveries(scope, codes, restored), attempts=_attempts(scope, codes, attempts),
+        leads=leads, undated=undated)
+    row_keys = np.unique(np.concatenate([figures.keys(),
+                                         _observed_days(scope, codes, inputs.observed_since, start_ns, end_ns)]))
+    return _rows(scope, codes, row_keys, figures, _observed_since(inputs.observed_since))
+
+
+def _counted(keys: np.ndarray, deps: pd.DataFrame) -> _Groups:
+    traceable, external = deps["traceable"].to_numpy(bool), deps["external"].to_numpy(bool)
     flags = {"deployments": np.ones(len(deps), bool), "rollbacks": deps["rollback"].to_numpy(bool),
              "fix_deployments": deps["fix"].to_numpy(bool), "failed_deployments": deps["failed"].to_numpy(bool),
-             "untraceable_deployments": ~deps["traceable"].to_numpy(bool) & ~deps["external"].to_numpy(bool),
-             "external_deployments": deps["external"].to_numpy(bool)}
-    by_key = np.argsort(keys, kind="stable")
-    counted = _Groups(keys, by_key, {name: flag.astype(np.int64) for name, flag in flags.items()})
+             "untraceable_deployments": ~traceable & ~external, "external_deployments": external}
+    return _Groups(keys, np.argsort(keys, kind="stable"), {name: flags[name].astype(np.int64) for name in DEPLOYMENT_COUNTS})
+
+
+def _failures(keys: np.ndarray, deps: pd.DataFrame) -> _Groups:
     ids = deps["deployment_id"].to_numpy(dtype=object)
-    failed_rows = np.flatnonzero(deps["failed"].to_numpy())
-    failures = _Groups(keys, failed_rows[np.lexsort((ids[failed_rows], deps["at"].to_numpy()[failed_rows],
-                                                     keys[failed_rows]))],
-                       {"deployment_id": ids, "signals": deps["signals"].to_numpy(dtype=object)})
-    workloads = _Groups(keys, by_key, {
+    failed = np.flatnonzero(deps["failed"].to_numpy())
+    order = failed[np.lexsort((ids[failed], deps["at"].to_numpy()[failed], keys[failed]))]
+    return _Groups(keys, order, {"deployment_id": ids, "signals": deps["signals"].to_numpy(dtype=object)})
+
+
+def _workloads(keys: np.ndarray, deps: pd.DataFrame) -> _Groups:
+    return _Groups(keys, np.argsort(keys, kind="stable"), {
         "workload": (deps["namespace"] + "/" + deps["workload"]).to_numpy(dtype=object),
         "namespace": deps["namespace"].to_numpy(dtype=object), "cluster": deps["cluster"].to_numpy(dtype=object)})
-    restored_keys = codes.key(scope, restored["cluster_code"].to_numpy(), restored["app_code"].to_numpy(),
-                              restored["restored_day"].to_numpy())
-    restored_ids = restored["deployment_id"].to_numpy(dtype=object)
-    recovery = restored["recovery_seconds"].to_numpy()
-    recoveries = _Groups(restored_keys, np.lexsort((restored_ids, recovery, restored_keys)),
-                         {"deployment_id": restored_ids, "recovery_seconds": recovery})
-    attempt_keys = codes.key(scope, attempts["cluster_code"].to_numpy(np.int64), attempts["app_code"].to_numpy(np.int64),
-                             attempts["day"].to_numpy(np.int64))
-    tried = _Groups(attempt_keys, np.argsort(attempt_keys, kind="stable"), {})
 
-    # Each commit once per scope, at its first release in that scope; a commit that ran there
-    # earlier (inputs.ran: at the first scan, or released outside the range) is not new. On a tie
-    # the release counts: its own digest's record says it ran since that very release.
+
+def _recoveries(scope: str, codes: _Codes, restored: pd.DataFrame) -> _Groups:
+    """Failed deployments counted on the day of the deployment that restored them."""
+    keys = codes.key(scope, restored["cluster_code"].to_numpy(), restored["app_code"].to_numpy(),
+                     restored["restored_day"].to_numpy())
+    ids = restored["deployment_id"].to_numpy(dtype=object)
+    seconds = restored["recovery_seconds"].to_numpy()
+    return _Groups(keys, np.lexsort((ids, seconds, keys)), {"deployment_id": ids, "recovery_seconds": seconds})
+
+
+def _attempts(scope: str, codes: _Codes, attempts: pd.DataFrame) -> _Groups:
+    keys = codes.key(scope, attempts["cluster_code"].to_numpy(np.int64), attempts["app_code"].to_numpy(np.int64),
+                     attempts["day"].to_numpy(np.int64))
+    return _Groups(keys, np.argsort(keys, kind="stable"), {})
+
+
+def first_releases(scope: str, codes: _Codes, commits: _Commits, start_ns: int, end_ns: int) -> np.ndarray:
+    """The rows of ``commits`` whose lead time ``scope`` counts, in [start, end): each commit once,
+    at its first release in the scope; a commit that ran there earlier (``ran_before``: at the first
+    scan, or released outside the range) is not new. On a tie the release counts: its own digest's
+    record says it ran since that very release."""
     keeps_cluster, keeps_app = SCOPES[scope]
     in_time = commits.in_time_order
+    # One number per (commit, scope's cluster, scope's app): ALL takes 0, as in _Codes.key.
     scoped = commits.commit[in_time] * ((len(codes.clusters) + 1) * (len(codes.apps) + 1))
     if keeps_cluster:
         scoped = scoped + (commits.cluster[in_time] + 1) * (len(codes.apps) + 1)
     if keeps_app:
         scoped = scoped + commits.app[in_time] + 1
     chosen = in_time[~pd.Series(scoped).duplicated().to_numpy()]
-    chosen = chosen[~commits.ran_before[chosen] & (commits.at[chosen] >= start_ns) & (commits.at[chosen] < end_ns)]
-    lead_keys = np.zeros(len(commits.at), dtype=np.int64)
-    lead_keys[chosen] = codes.key(scope, commits.cluster[chosen], commits.app[chosen], commits.at[chosen] // NS_PER_DAY)
+    return chosen[~commits.ran_before[chosen] & (commits.at[chosen] >= start_ns) & (commits.at[chosen] < end_ns)]
+
+
+def _lead_times(scope: str, codes: _Codes, commits: _Commits, chosen: np.ndarray) -> tuple[_Groups, _Groups]:
+    """The ``chosen`` commits on their release's row: those with a usable time (lead times), and those without."""
+    keys = np.zeros(len(commits.at), dtype=np.int64)
+    keys[chosen] = codes.key(scope, commits.cluster[chosen], commits.app[chosen], commits.at[chosen] // NS_PER_DAY)
     usable = np.zeros(len(commits.at), dtype=bool)
     usable[chosen] = commits.dated[chosen]
-    undated_rows = chosen[~commits.dated[chosen]]
     # In (seconds, commit) order already: a stable sort by key keeps it within each day.
     by_value = commits.in_value_order[usable[commits.in_value_order]]
-    leads = _Groups(lead_keys, by_value[np.argsort(lead_keys[by_value], kind="stable")],
+    leads = _Groups(keys, by_value[np.argsort(keys[by_value], kind="stable")],
                     {"commit_id": commits.commit_ids, "seconds": commits.seconds})
-    undated_rows = undated_rows[np.argsort(lead_keys[undated_rows], kind="stable")]
-    undated = _Groups(lead_keys, undated_rows, {"one": np.ones(len(commits.at), np.int64)})
+    undated = chosen[~commits.dated[chosen]]
+    return leads, _Groups(keys, undated[np.argsort(keys[undated], kind="stable")], {})
 
-    # The rows: every key with something in it, plus the observed days; built column by column.
-    row_keys = np.unique(np.concatenate([counted.keys, leads.keys, recoveries.keys, undated.keys, tried.keys,
-                                         _observed_days(scope, codes, inputs.observed_since, start_ns, end_ns)]))
-    rest, day = np.divmod(row_keys, codes.days)
-    cluster_code, app_code = np.divmod(rest, len(codes.apps) + 1)
-    clusters = np.concatenate(([ALL], codes.clusters)).astype(object)[cluster_code].tolist()
-    apps = np.concatenate(([ALL], codes.apps)).astype(object)[app_code].tolist()
-    days = [_day_text(codes.first_day + d) for d in day.tolist()]
-    index, hit = counted.align(row_keys)
-    sums = {name: np.where(hit, np.add.reduceat(counted.arrays[name], counted.starts)[index], 0).tolist()
-            if len(counted.keys) else [0] * len(row_keys) for name in flags}
-    tried_index, tried_hit = tried.align(row_keys)
-    failed_attempts = np.where(tried_hit, (tried.ends - tried.starts)[tried_index], 0).tolist() \
-        if len(tried.keys) else [0] * len(row_keys)
-    undated_index, undated_hit = undated.align(row_keys)
-    without_time = np.where(undated_hit, (undated.ends - undated.starts)[undated_index], 0).tolist() \
-        if len(undated.keys) else [0] * len(row_keys)
-    lead_lists, lead_commits = leads.lists(row_keys, "seconds"), leads.lists(row_keys, "commit_id")
-    lead_median, lead_p90 = leads.stats(row_keys, "seconds")
-    recovery_lists, recovery_ids = recoveries.lists(row_keys, "recovery_seconds"), recoveries.lists(row_keys, "deployment_id")
-    recovery_median, _ = recoveries.stats(row_keys, "recovery_seconds")
-    failure_ids, failure_signals = failures.lists(row_keys, "deployment_id"), failures.lists(row_keys, "signals")
-    row_workloads, row_namespaces = workloads.lists(row_keys, "workload"), workloads.lists(row_keys, "namespace")
-    observed = _observed_since(inputs.observed_since)
-    if scope == "app":  # an app across clusters: the first scan of the clusters it was deployed to
-        since = [min((observed[c] for c in set(where) if c in observed), default=None)
-                 for where in workloads.lists(row_keys, "cluster")]
-    else:
-        since = [observed.get(cluster) for cluster in clusters]
-    rows = []
-    for i, key_cluster in enumerate(clusters):
-        deployments, failed = sums["deployments"][i], sums["failed_deployments"][i]
-        rows.append({
-            "row_id": row_id(scope, key_cluster, apps[i], days[i]),
-            "scope": scope,
-            "cluster": key_cluster,
-            "app": apps[i],
-            "day": days[i],
-            "observed_since": since[i],
-            "namespaces": sorted(set(row_namespaces[i])),
-            "workloads": sorted(set(row_workloads[i])),
-            "deployments": deployments,
-            "rollbacks": sums["rollbacks"][i],
-            "fix_deployments": sums["fix_deployments"][i],
-            "untraceable_deployments": sums["untraceable_deployments"][i],
-            "external_deployments": sums["external_deployments"][i],
-            "failed_deployments": failed,
-            "change_failure_rate": failed / deployments if deployments else None,
-            "failures": [{"deployment": d, "signals": f} for d, f in zip(failure_ids[i], failure_signals[i], strict=True)],
-            "failed_sync_attempts": failed_attempts[i],
-            "lead_time_commits": lead_commits[i],
-            "lead_time_seconds": lead_lists[i],
-            "lead_time_count": len(lead_lists[i]),
-            "lead_time_median_seconds": lead_median[i],
-            "lead_time_p90_seconds": lead_p90[i],
-            "commits_without_time": without_time[i],
-            "recovered_deployments": recovery_ids[i],
-            "recovery_seconds": recovery_lists[i],
-            "recovery_count": len(recovery_lists[i]),
-            "recovery_median_seconds": recovery_median[i],
-        })
-    return rows
+
+def _rows(scope: str, codes: _Codes, row_keys: np.ndarray, figures: _ScopeFigures,
+          observed: Mapping[str, str]) -> list[DeliveryMetricsRow]:
+    """A row per key, read column by column from the groups (a scope has up to ~10^5 rows)."""
+    clusters, apps, days = codes.labels(row_keys)
+    counts = {name: figures.counted.sums(row_keys, name) for name in DEPLOYMENT_COUNTS}
+    failed_attempts, without_time = figures.attempts.sizes(row_keys), figures.undated.sizes(row_keys)
+    lead_seconds, lead_commits = figures.leads.lists(row_keys, "seconds"), figures.leads.lists(row_keys, "commit_id")
+    lead_median, lead_p90 = figures.leads.stats(row_keys, "seconds")
+    recovery_seconds = figures.recoveries.lists(row_keys, "recovery_seconds")
+    recovered = figures.recoveries.lists(row_keys, "deployment_id")
+    recovery_median, _ = figures.recoveries.stats(row_keys, "recovery_seconds")
+    failure_ids, failure_signals = figures.failures.lists(row_keys, "deployment_id"), figures.failures.lists(row_keys, "signals")
+    workloads, namespaces = figures.workloads.lists(row_keys, "workload"), figures.workloads.lists(row_keys, "namespace")
+    # An app across clusters was observed from the first scan of the clusters it was deployed to.
+    since = (earliest_first_scan(figures.workloads.lists(row_keys, "cluster"), observed) if scope == "app"
+             else [observed.get(cluster) for cluster in clusters])
+    deployments, failed = counts["deployments"], counts["failed_deployments"]
+    return [
+        DeliveryMetricsRow(
+            row_id=row_id(scope, clusters[i], apps[i], days[i]), scope=scope, cluster=clusters[i], app=apps[i],
+            day=days[i], observed_since=since[i],
+            namespaces=sorted(set(namespaces[i])), workloads=sorted(set(workloads[i])),
+            deployments=deployments[i], rollbacks=counts["rollbacks"][i], fix_deployments=counts["fix_deployments"][i],
+            untraceable_deployments=counts["untraceable_deployments"][i],
+            external_deployments=counts["external_deployments"][i], failed_deployments=failed[i],
+            change_failure_rate=failed[i] / deployments[i] if deployments[i] else None,
+            failures=[DeploymentFailure(deployment=d, signals=s) for d, s in zip(failure_ids[i], failure_signals[i], strict=True)],
+            failed_sync_attempts=failed_attempts[i],
+            lead_time_commits=lead_commits[i], lead_time_seconds=lead_seconds[i], lead_time_count=len(lead_seconds[i]),
+            lead_time_median_seconds=lead_median[i], lead_time_p90_seconds=lead_p90[i],
+            commits_without_time=without_time[i],
+            recovered_deployments=recovered[i], recovery_seconds=recovery_seconds[i],
+            recovery_count=len(recovery_seconds[i]), recovery_median_seconds=recovery_median[i],
+        )
+        for i in range(len(row_keys))
+    ]
+
+
+def earliest_first_scan(deployed_in: Sequence[Sequence[str]], observed: Mapping[str, str]) -> list[str | None]:
+    """For each row, the first scan of the clusters it was deployed to (the earliest); None when
+    c2c knows none of them."""
+    return [min((observed[c] for c in set(where) if c in observed), default=None) for where in deployed_in]
 
 
 def _observed_since(observed: Mapping[str, datetime]) -> dict[str, str]:

@@ -19,6 +19,8 @@ import pandas as pd
 from c2c_dagster.delivery.inputs import InputStats, read_inputs
 from c2c_dagster.delivery.metrics import delivery_metrics
 from c2c_dagster.delivery.policy import DeliveryPolicy
+from c2c_dagster.documents.base import to_documents
+from c2c_dagster.documents.delivery import DeliveryMetricsRow
 from c2c_dagster.store import DELIVERY_METRICS, MetadataStore
 
 CHUNK = timedelta(days=31)
@@ -31,7 +33,7 @@ class RefreshResult:
     stats: InputStats = field(default_factory=InputStats)
     # The "all" scope's rows, whole (the headline figures), and per (cluster, app) what the
     # preview table needs: counts summed, lead and recovery times pooled.
-    all_rows: list[dict[str, Any]] = field(default_factory=list)
+    all_rows: list[DeliveryMetricsRow] = field(default_factory=list)
     per_app: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
 
@@ -47,20 +49,20 @@ def refresh_days(store: MetadataStore, policy: DeliveryPolicy, start: datetime, 
         inputs, stats = read_inputs(store, policy, chunk_start, chunk_end)
         computed = delivery_metrics(inputs, chunk_start, chunk_end, policy)
         if computed.rows:
-            result.written += store.upsert(DELIVERY_METRICS.name, computed.rows).written
+            result.written += store.upsert(DELIVERY_METRICS.name, to_documents(computed.rows)).written
         result.deleted += store.delete_range(DELIVERY_METRICS.name, chunk_start, chunk_end,
-                                             keep=[row["row_id"] for row in computed.rows])
+                                             keep=[row.row_id for row in computed.rows])
         for name in ("release_events", "builds", "failure_syncs", "commits_ran_before"):
             setattr(result.stats, name, getattr(result.stats, name) + getattr(stats, name))
         for row in computed.rows:
-            if row["scope"] == "all":
+            if row.scope == "all":
                 result.all_rows.append(row)
-            elif row["scope"] == "cluster_app":
-                app = per_app[(row["cluster"], row["app"])]
-                app["deployments"] += row["deployments"]
-                app["failed_deployments"] += row["failed_deployments"]
-                app["lead_time_seconds"] += row["lead_time_seconds"]
-                app["recovery_seconds"] += row["recovery_seconds"]
+            elif row.scope == "cluster_app":
+                app = per_app[(row.cluster, row.app)]
+                app["deployments"] += row.deployments
+                app["failed_deployments"] += row.failed_deployments
+                app["lead_time_seconds"] += row.lead_time_seconds
+                app["recovery_seconds"] += row.recovery_seconds
         failed = computed.deployments[computed.deployments["failed"]]
         result.failures += [
             {"deployment": r.deployment_id, "app": r.app, "signals": ", ".join(r.signals),

@@ -13,6 +13,7 @@ from typing import Any
 from c2c_core.timeutil import utc_now
 from c2c_dagster.delivery.rows import ALL, row_id, scope_of
 from c2c_dagster.delivery.summary import Period, summarize
+from c2c_dagster.documents.delivery import DeliveryMetricsRow
 from c2c_dagster.store import DELIVERY_METRICS, FIND_ALL, MetadataStore
 
 _RELATIVE = re.compile(r"^(\d+)([dw])$")
@@ -61,7 +62,7 @@ def dora_report(store: MetadataStore, query: DoraQuery, period: Period) -> dict[
     None when the store holds no row for it (nothing matches)."""
     cluster, app = query.cluster or ALL, query.app or ALL
     ids = [row_id(query.scope, cluster, app, day) for day in period.day_keys()]
-    rows = store.find(DELIVERY_METRICS.name, "row_id", ids, limit=FIND_ALL)
+    rows = DeliveryMetricsRow.from_documents(store.find(DELIVERY_METRICS.name, "row_id", ids, limit=FIND_ALL))
     if not rows:
         return None
     report: dict[str, Any] = {"query": {"app": query.app, "cluster": query.cluster, "since": period.first_day.isoformat(),
@@ -69,12 +70,12 @@ def dora_report(store: MetadataStore, query: DoraQuery, period: Period) -> dict[
                               "scope": {"cluster": cluster, "app": app}, **summarize(rows, period)}
     if query.app is None:
         per_app_scope = scope_of(query.cluster, "any")
-        listed = store.list_range(DELIVERY_METRICS.name, _utc(period.first_day), _utc(period.last_day + timedelta(days=1)),
-                                  limit=FIND_ALL)
-        by_app: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        listed = DeliveryMetricsRow.from_documents(store.list_range(
+            DELIVERY_METRICS.name, _utc(period.first_day), _utc(period.last_day + timedelta(days=1)), limit=FIND_ALL))
+        by_app: dict[tuple[str | None, str | None], list[DeliveryMetricsRow]] = {}
         for row in listed:
-            if row.get("scope") == per_app_scope and (query.cluster is None or row.get("cluster") == query.cluster):
-                by_app.setdefault((row["cluster"], row["app"]), []).append(row)
+            if row.scope == per_app_scope and (query.cluster is None or row.cluster == query.cluster):
+                by_app.setdefault((row.cluster, row.app), []).append(row)
         report["apps"] = [{"cluster": c, "app": a, **summarize(app_rows, period)}
                           for (c, a), app_rows in sorted(by_app.items(), key=lambda item: (item[0][1], item[0][0]))]
     return report

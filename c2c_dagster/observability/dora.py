@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from c2c_dagster.delivery.bands import ELITE, HIGH, LOW, MEDIUM
 from c2c_dagster.delivery.report import parse_period
 from c2c_dagster.delivery.summary import Period, summarize
+from c2c_dagster.documents.delivery import DeliveryMetricsRow
 from c2c_dagster.store import DELIVERY_METRICS, FIND_ALL, MetadataStore
 
 DEFAULT_WINDOW_DAYS = 30
@@ -47,10 +48,12 @@ def window(days: int, today: datetime | None = None) -> Period:
 def read_summaries(store: MetadataStore, period: Period) -> list[ScopeSummary]:
     """Every scope's summary over ``period`` from the stored rows (one read of the period's rows)."""
     start = datetime(period.first_day.year, period.first_day.month, period.first_day.day, tzinfo=UTC)
-    rows = store.list_range(DELIVERY_METRICS.name, start, start + timedelta(days=period.days), limit=FIND_ALL)
-    by_scope: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    rows = DeliveryMetricsRow.from_documents(
+        store.list_range(DELIVERY_METRICS.name, start, start + timedelta(days=period.days), limit=FIND_ALL))
+    # The writer sets scope, cluster and app on every row (the model allows None for any field).
+    by_scope: dict[tuple[Any, Any, Any], list[DeliveryMetricsRow]] = {}
     for row in rows:
-        by_scope.setdefault((row["scope"], row["cluster"], row["app"]), []).append(row)
+        by_scope.setdefault((row.scope, row.cluster, row.app), []).append(row)
     return [ScopeSummary(scope, cluster, app, summarize(scope_rows, period))
             for (scope, cluster, app), scope_rows in sorted(by_scope.items())]
 

@@ -21,6 +21,8 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from c2c_core.timeutil import parse_time
+from c2c_dagster.documents.deployments import POD, WORKLOAD, PodVersion, WorkloadVersion
+from c2c_dagster.documents.traceability import TraceabilityRecord
 from c2c_dagster.kubernetes.history import resolve_versions_last_seen
 from c2c_dagster.observability.dora import DEFAULT_WINDOW_DAYS, read_summaries, window
 from c2c_dagster.observability.families import StoreState, families
@@ -55,9 +57,9 @@ def read_state(store: MetadataStore, dagster_instance: Any | None = None,
                                    if event.get("app_namespace") else str(event.get("app")),
                                    (finished - started).total_seconds()))
     return StoreState(
-        pods=[doc for doc in open_versions if doc.get("doc_type") == "pod"],
-        workloads=[doc for doc in open_versions if doc.get("doc_type") == "workload"],
-        records=list(store.scan(TRACEABILITY_METADATA.name, {"running": True})),
+        pods=PodVersion.from_documents(doc for doc in open_versions if doc.get("doc_type") == POD),
+        workloads=WorkloadVersion.from_documents(doc for doc in open_versions if doc.get("doc_type") == WORKLOAD),
+        records=TraceabilityRecord.from_documents(store.scan(TRACEABILITY_METADATA.name, {"running": True})),
         releases=store.group_stats(RELEASE_EVENTS.name,
                                    ["cluster", "namespace", "workload_kind", "workload_name", "rollback"], newest=["at"]),
         syncs=store.group_stats(ARGOCD_SYNC_EVENTS.name, ["cluster", "app_namespace", "app", "phase"],

@@ -19,6 +19,9 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from c2c_core.timeutil import parse_time
+from c2c_dagster.documents.base import gc_paused
+from c2c_dagster.documents.deployments import PodVersion, Replicas, Version, WorkloadVersion
+from c2c_dagster.documents.traceability import TraceabilityRecord
 from c2c_dagster.observability.dora import DEFAULT_WINDOW_DAYS, ScopeSummary, dora_families
 from c2c_dagster.store.base import Group
 from c2c_dagster.provenance.verify import STATES as PROVENANCE_STATES
@@ -37,11 +40,12 @@ SYNC_DURATION_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 360
 
 @dataclass
 class StoreState:
-    """What the exporter read from the store (and, optionally, Dagster) for one scrape."""
+    """What the exporter read from the store (and, optionally, Dagster) for one scrape, as the
+    documents' models."""
 
-    pods: list[dict[str, Any]] = field(default_factory=list)  # open deployment-metadata versions, doc_type pod
-    workloads: list[dict[str, Any]] = field(default_factory=list)  # ... doc_type workload
-    records: list[dict[str, Any]] = field(default_factory=list)  # traceability-metadata, running
+    pods: list[PodVersion] = field(default_factory=list)  # open deployment-metadata versions, doc_type pod
+    workloads: list[WorkloadVersion] = field(default_factory=list)  # ... doc_type workload
+    records: list[TraceabilityRecord] = field(default_factory=list)  # traceability-metadata, running
     releases: list[Group] = field(default_factory=list)  # by cluster, namespace, workload_kind, workload_name, rollback
     syncs: list[Group] = field(default_factory=list)  # by cluster, app_namespace, app, phase
     sync_durations: list[tuple[str | None, str, float]] = field(default_factory=list)  # (cluster, app, seconds)
@@ -62,30 +66,28 @@ def _epoch(value: Any) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-def _workload_labels(doc: Mapping[str, Any]) -> list[str]:
-    return [_s(doc.get("cluster")), _s(doc.get("namespace")), _s(doc.get("workload_kind")),
-            _s(doc.get("workload_name"))]
+def _workload_labels(doc: Version | TraceabilityRecord) -> list[str]:
+    return [_s(doc.cluster), _s(doc.namespace), _s(doc.workload_kind), _s(doc.workload_name)]
 
 
 def _app(namespace: Any, name: Any) -> str:
     return f"{namespace}/{name}" if namespace else _s(name)
 
 
-def _record_key(record: Mapping[str, Any]) -> tuple[str, ...]:
-    return (*_workload_labels(record), _s(record.get("container_name")), _s(record.get("image_digest")))
+def _record_key(record: TraceabilityRecord) -> tuple[str, ...]:
+    return (*_workload_labels(record), _s(record.container_name), _s(record.image_digest))
 
 
-def traceable(record: Mapping[str, Any]) -> bool:
-    return str(Flag.UNTRACEABLE) not in (record.get("flags") or [])
+def traceable(record: TraceabilityRecord) -> bool:
+    return str(Flag.UNTRACEABLE) not in record.flags
 
 
-def _head_commit(record: Mapping[str, Any]) -> str:
+def _head_commit(record: TraceabilityRecord | None) -> str:
     # A build's commits are newest first: the head of its commit range names the build's source.
-    commits = record.get("commit_ids") or []
-    return commits[0] if commits else ""
+    return record.commit_ids[0] if record is not None and record.commit_ids else ""
 
 
-def image_families(records: Sequence[Mapping[str, Any]]) -> list[Metric]:
+def image_families(records: Sequence[TraceabilityRecord]) -> list[Metric]:
     """Per running image (workload container x digest): pods, since when, flags; per cluster: counts."""
     pods = GaugeMetricFamily(
         "c2c_workload_image_pods", "Pods of a workload container running an image digest, with the build and "
@@ -105,27 +107,27 @@ def image_families(records: Sequence[Mapping[str, Any]]) -> list[Metric]:
     running: dict[str, int] = defaultdict(int)
     pending: dict[str, int] = defaultdict(int)
     for record in records:
-        cluster = _s(record.get("cluster"))
+        cluster = _s(record.cluster)
         per_cluster[cluster]  # noqa: B018 - every cluster reports its counts, zeros included
-        if not record.get("image_digest"):
+        if not record.image_digest:
             # Containers whose runtime has not reported a digest yet (still pulling): not an image
             # that runs, and judged only once the digest is known.
-            pending[cluster] += len(record.get("pods") or [])
+            pending[cluster] += len(record.pods)
             continue
         key = list(_record_key(record))
         yes = "true" if traceable(record) else "false"
-        pods.add_metric([*key, _s(record.get("image_tag")), _s(record.get("build_id")), _s(record.get("build_status")),
-                         _head_commit(record), _s(record.get("argocd_app")), _s(record.get("match_key")), yes],
-                        len(record.get("pods") or []))
-        started = _epoch(record.get("first_seen"))
+        pods.add_metric([*key, _s(record.image_tag), _s(record.build_id), _s(record.build_status),
+                         _head_commit(record), _s(record.argocd_app), _s(record.match_key), yes],
+                        len(record.pods))
+        started = _epoch(record.first_seen)
         if started is not None:
             since.add_metric([*key, yes], started)
         running[cluster] += 1
-        state = record.get("provenance") or NOT_CHECKED
+        state = record.provenance or NOT_CHECKED
         by_state[cluster][state] = by_state[cluster].get(state, 0) + 1
         if state != NOT_CHECKED:
-            provenance.add_metric([*key, state, _s(record.get("image_class"))], 1)
-        for flag in record.get("flags") or []:
+            provenance.add_metric([*key, state, _s(record.image_class)], 1)
+        for flag in record.flags:
             flags.add_metric([*key, flag], 1)
             per_cluster[cluster][flag] = per_cluster[cluster].get(flag, 0) + 1
     running_family = GaugeMetricFamily("c2c_running_images", "Running images (workload container x digest) "
@@ -149,8 +151,8 @@ def image_families(records: Sequence[Mapping[str, Any]]) -> list[Metric]:
     return [pods, since, flags, running_family, flagged, pending_family, provenance, provenance_family]
 
 
-def runtime_families(pods: Sequence[Mapping[str, Any]], workloads: Sequence[Mapping[str, Any]],
-                     records: Sequence[Mapping[str, Any]]) -> list[Metric]:
+def runtime_families(pods: Sequence[PodVersion], workloads: Sequence[WorkloadVersion],
+                     records: Sequence[TraceabilityRecord]) -> list[Metric]:
     """Per pod, per container and per workload, from the open versions of the cluster snapshots."""
     by_image = {_record_key(r): r for r in records}
     pod_info = GaugeMetricFamily("c2c_pod_info", "A pod c2c's last snapshot saw, with its node, phase and readiness.",
@@ -166,47 +168,53 @@ def runtime_families(pods: Sequence[Mapping[str, Any]], workloads: Sequence[Mapp
                                "reason.", labels=[*POD_CONTAINER, "state", "reason"])
     for pod in pods:
         base = _workload_labels(pod)
-        name, node = _s(pod.get("pod_name")), _s(pod.get("nodeName"))
-        pod_info.add_metric([*base, name, node, _s(pod.get("phase")), "true" if pod.get("ready") else "false"], 1)
-        for container in pod.get("containers") or []:
-            if container.get("type") not in TRACED_CONTAINER_TYPES:
+        name, node = _s(pod.pod_name), _s(pod.nodeName)
+        pod_info.add_metric([*base, name, node, _s(pod.phase), "true" if pod.ready else "false"], 1)
+        for container in pod.containers:
+            if container.type not in TRACED_CONTAINER_TYPES:
                 continue
-            cname, state = _s(container.get("name")), _s(container.get("state")) or "unknown"
-            restarts.add_metric([*base, name, cname], int(container.get("restartCount") or 0))
+            cname, state = _s(container.name), _s(container.state) or "unknown"
+            restarts.add_metric([*base, name, cname], int(container.restartCount or 0))
             # A completed init container is how a pod starts, not a problem to show.
-            if not (container.get("type") == "init" and state == "terminated" and container.get("reason") == "Completed"):
-                states.add_metric([*base, name, cname, state, _s(container.get("reason"))], 1)
+            if not (container.type == "init" and state == "terminated" and container.reason == "Completed"):
+                states.add_metric([*base, name, cname, state, _s(container.reason)], 1)
             if state != "running":
                 continue
-            record = by_image.get((*base, cname, _s(container.get("image_digest")))) or {}
-            info.add_metric([*base, name, node, cname, _s(container.get("image")), _s(container.get("imageID")),
-                             _s(container.get("image_digest")), _s(record.get("build_id")), _head_commit(record),
-                             _s(record.get("argocd_app") or pod.get("argocd_app")),
+            record = by_image.get((*base, cname, _s(container.image_digest)))
+            info.add_metric([*base, name, node, cname, _s(container.image), _s(container.imageID),
+                             _s(container.image_digest), _s(record.build_id if record else None), _head_commit(record),
+                             _s((record.argocd_app if record else None) or pod.argocd_app),
                              ("true" if traceable(record) else "false") if record else "",
-                             _s(record.get("match_key"))], 1)
+                             _s(record.match_key if record else None)], 1)
     replicas = GaugeMetricFamily("c2c_workload_replicas", "Replicas of a Deployment, StatefulSet or DaemonSet by "
                                  "state, as of the last snapshot.", labels=[*WORKLOAD, "state"])
     complete = GaugeMetricFamily("c2c_workload_rollout_complete", "1 when the workload's rollout is complete, 0 "
                                  "while in progress.", labels=list(WORKLOAD))
     for workload in workloads:
         base = _workload_labels(workload)
-        for state in REPLICA_STATES:
-            replicas.add_metric([*base, state], int((workload.get("replicas") or {}).get(state) or 0))
-        complete.add_metric(base, 1 if workload.get("rollout_complete") else 0)
+        for state, count in zip(REPLICA_STATES, _replica_counts(workload.replicas), strict=True):
+            replicas.add_metric([*base, state], int(count or 0))
+        complete.add_metric(base, 1 if workload.rollout_complete else 0)
     return [pod_info, info, restarts, states, replicas, complete]
 
 
-def snapshot_families(docs: Iterable[Mapping[str, Any]], durations: Mapping[str, float]) -> tuple[list[Metric], int]:
+def _replica_counts(replicas: Replicas | None) -> tuple[int | None, ...]:
+    """The counts in REPLICA_STATES' order."""
+    r = replicas or Replicas()
+    return r.desired, r.current, r.ready, r.available, r.updated
+
+
+def snapshot_families(docs: Iterable[Version], durations: Mapping[str, float]) -> tuple[list[Metric], int]:
     """When each cluster was last seen and how long its last snapshot took; and how many open
     versions came from a partial snapshot."""
     newest: dict[str, float] = {}
     partial: int = 0
     for doc in docs:
-        seen = _epoch(doc.get("last_seen"))
-        cluster = _s(doc.get("cluster"))
+        seen = _epoch(doc.last_seen)
+        cluster = _s(doc.cluster)
         if seen is not None and seen > newest.get(cluster, 0):
             newest[cluster] = seen
-        partial += bool(doc.get("partial"))
+        partial += bool(doc.partial)
     timestamp = GaugeMetricFamily("c2c_snapshot_timestamp_seconds", "When c2c last saw the cluster (the newest "
                                   "snapshot that touched it).", labels=["cluster"])
     for cluster, seen in sorted(newest.items()):
@@ -270,6 +278,16 @@ def _sync_histogram(durations: Iterable[tuple[str | None, str, float]]) -> Metri
 
 def families(state: StoreState) -> list[Metric]:
     """Every c2c series for one scrape (the exporter adds its own health series)."""
+    # A scrape makes ~10^5 samples and label dicts that hold no cycles, beside the state's ~10^4
+    # document models: the cyclic GC would walk them all again and again and free nothing.
+    # Measured on 5,000 pods, 1,000 workloads and 2,000 records (embedded store), reading the
+    # state and making the families: 0.62-0.65 s of CPU with it paused, 0.77-0.78 s without
+    # (and 0.62-0.65 s when the state was dicts, the GC running).
+    with gc_paused():
+        return _families(state)
+
+
+def _families(state: StoreState) -> list[Metric]:
     snapshot, partial = snapshot_families([*state.pods, *state.workloads], state.snapshot_durations)
     events, unknown_destination = event_families(state)
     problems = GaugeMetricFamily("c2c_ingest_problem_documents", "Documents c2c stored with a known ingest "

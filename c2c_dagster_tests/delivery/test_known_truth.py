@@ -10,6 +10,7 @@ import pytest
 from c2c_dagster.delivery.policy import build_policy
 from c2c_dagster.delivery.refresh import refresh_days
 from c2c_dagster.delivery.summary import Period, summarize
+from c2c_dagster.documents.delivery import DeliveryMetricsRow
 from c2c_dagster.store import DELIVERY_METRICS, MetadataStore
 from c2c_dagster_tests.delivery.history import sha, write_history
 
@@ -20,6 +21,11 @@ START, END = datetime(2026, 2, 28, tzinfo=UTC), datetime(2026, 3, 6, tzinfo=UTC)
 
 def rows(store: MetadataStore) -> dict[str, dict]:
     return {r["row_id"]: r for r in store.list_range(DELIVERY_METRICS.name, limit=10_000)}
+
+
+def typed(documents: list[dict]) -> list[DeliveryMetricsRow]:
+    """The stored rows as ``c2c dora`` reads them."""
+    return DeliveryMetricsRow.from_documents(documents)
 
 
 @pytest.fixture
@@ -110,7 +116,7 @@ def test_clusters_and_days_before_their_first_scan(history: MetadataStore) -> No
 
 def test_the_period_figures_and_their_bands(history: MetadataStore) -> None:
     period = Period(date(2026, 3, 2), date(2026, 3, 5))
-    everything = summarize([r for r in rows(history).values() if r["scope"] == "all"], period)
+    everything = summarize(typed([r for r in rows(history).values() if r["scope"] == "all"]), period)
     # 11 deployments (D1, D2, D4-D12) over 4 observed days: 2.75 a day, elite.
     assert everything["deployment_frequency"] == {
         "deployments": 11, "per_day": 2.75, "per_week": 19.25, "rollbacks": 1, "fix_deployments": 1,
@@ -126,7 +132,7 @@ def test_the_period_figures_and_their_bands(history: MetadataStore) -> None:
     assert everything["recovery_time"] == {"recoveries": 2, "median_seconds": 2.5 * H,
                                            "p90_seconds": 2 * H + 0.9 * H, "band": "high"}
 
-    prod = summarize([r for r in rows(history).values() if r["scope"] == "cluster" and r["cluster"] == "prod"],
+    prod = summarize(typed([r for r in rows(history).values() if r["scope"] == "cluster" and r["cluster"] == "prod"]),
                      Period(date(2026, 2, 28), date(2026, 3, 5)))
     # Asked from 02-28, but prod was first scanned 03-01: 10 deployments over 5 observed days.
     assert (prod["period"]["days"], prod["period"]["days_observed"]) == (6, 5)
@@ -211,7 +217,7 @@ def test_a_rollback_restores_service_and_the_hotfix_after_it_fails_nothing(store
     assert day["change_failure_rate"] == 1 / 3
     # Service was restored by the rollback: 12:00 - 10:00 = 2 h, not the 10 h to the hotfix.
     assert (day["recovered_deployments"], day["recovery_seconds"]) == ([ids["release"]], [2 * H])
-    period = summarize([r for r in rows(store).values() if r["scope"] == "cluster_app" and r["app"] == "argocd/cart"],
+    period = summarize(typed([r for r in rows(store).values() if r["scope"] == "cluster_app" and r["app"] == "argocd/cart"]),
                        Period(date(2026, 3, 2), date(2026, 3, 3)))
     assert (period["change_failure_rate"]["failed_deployments"], period["recovery_time"]["median_seconds"]) == (1, 2 * H)
 
@@ -227,7 +233,7 @@ def test_a_failed_sync_that_applied_nothing_is_an_attempt_not_a_failed_deploymen
     # It counts in every scope of its app and day, never in the rate.
     assert got["cluster/prod/*/2026-03-03"]["failed_sync_attempts"] == 1
     assert got["all/*/*/2026-03-03"]["change_failure_rate"] is None
-    period = summarize([r for r in got.values() if r["scope"] == "cluster_app" and r["app"] == "argocd/cart"],
+    period = summarize(typed([r for r in got.values() if r["scope"] == "cluster_app" and r["app"] == "argocd/cart"]),
                        Period(date(2026, 3, 2), date(2026, 3, 3)))
     assert period["change_failure_rate"]["failed_sync_attempts"] == 1
     assert period["change_failure_rate"]["rate"] == 1 / 3  # R of R, RB, HF

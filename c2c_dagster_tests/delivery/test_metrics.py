@@ -1,6 +1,7 @@
 """The pure computation's rules, each on the smallest history that shows it: deployments folded per
 workload, the failure window's edges, which deployment a sync blames, recovery chains, one commit
-once per scope, percentiles equal between the asset (numpy) and ``c2c dora`` (pure Python)."""
+once per scope (and the step that picks it, ``first_releases``, on its own), an app's first scan,
+percentiles equal between the asset (numpy) and ``c2c dora`` (pure Python)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ from c2c_dagster.delivery.metrics import (
     RELEASE_COLUMNS,
     SYNC_COLUMNS,
     DeliveryInputs,
+    _Codes,
+    _Commits,
     delivery_metrics,
+    earliest_first_scan,
+    first_releases,
     frame,
     grouped_percentiles,
 )
@@ -48,7 +53,7 @@ def run(releases: list[dict], *, commits: list[dict] = (), syncs: list[dict] = (
     inputs = DeliveryInputs(frame(releases, RELEASE_COLUMNS), frame(list(commits), COMMIT_COLUMNS),
                             frame(list(syncs), SYNC_COLUMNS), frame(list(ran), RAN_COLUMNS))
     result = delivery_metrics(inputs, DAY0, DAY0 + timedelta(days=days), policy)
-    return {r["row_id"]: r for r in result.rows}
+    return {r.row_id: r.to_document() for r in result.rows}  # the documents as stored
 
 
 def test_containers_of_one_rollout_are_one_deployment_and_workloads_are_not_merged() -> None:
@@ -120,6 +125,55 @@ def test_a_commit_counts_once_per_scope_at_its_first_release() -> None:
     # A commit time after the release (a skewed clock) and none at all: left out, counted.
     assert rows["cluster_app/prod/ns/api/2026-03-02"]["commits_without_time"] == 2
     assert rows["all/*/*/2026-03-02"]["lead_time_commits"] == ["c1"]
+
+
+def commit_runs(runs: list[tuple[int, int, str, float, bool]]) -> tuple[_Codes, _Commits]:
+    """(cluster code, app code, commit id, hours after DAY0, ran before) per row: two clusters, two apps."""
+    ids = sorted({commit for _, _, commit, _, _ in runs})
+    codes = _Codes(clusters=np.array(["prod", "prod-eu"], dtype=object), apps=np.array(["a", "b"], dtype=object),
+                   first_day=0, days=1)
+    commits = _Commits(
+        cluster=np.array([c for c, *_ in runs], np.int64), app=np.array([a for _, a, *_ in runs], np.int64),
+        commit=np.array([ids.index(commit) for _, _, commit, _, _ in runs], np.int64),
+        at=np.array([int((DAY0 + timedelta(hours=h)).timestamp()) * 10**9 for *_, h, _ in runs], np.int64),
+        seconds=np.full(len(runs), 60.0), ran_before=np.array([r for *_, r in runs], bool),
+        ids=np.array(ids, dtype=object))
+    return codes, commits
+
+
+def chosen(scope: str, runs: list[tuple[int, int, str, float, bool]], *, from_hour: float = 0) -> list[int]:
+    codes, commits = commit_runs(runs)
+    start, end = DAY0 + timedelta(hours=from_hour), DAY0 + timedelta(days=5)
+    return sorted(first_releases(scope, codes, commits, int(start.timestamp()) * 10**9,
+                                 int(end.timestamp()) * 10**9).tolist())
+
+
+def test_a_commit_counts_once_per_scope_at_its_first_release_there() -> None:
+    # c1 goes out in prod/a, then prod-eu/a, then prod/b; c2 once, in prod-eu/b.
+    runs = [(0, 0, "c1", 1, False), (1, 0, "c1", 2, False), (0, 1, "c1", 3, False), (1, 1, "c2", 1, False)]
+    assert chosen("cluster_app", runs) == [0, 1, 2, 3]
+    assert chosen("cluster", runs) == [0, 1, 3]  # prod/b is not new to prod
+    assert chosen("app", runs) == [0, 2, 3]  # prod-eu/a is not new to app a
+    assert chosen("all", runs) == [0, 3]
+
+
+def test_a_commit_that_ran_before_is_not_new_unless_the_release_is_that_run() -> None:
+    earlier = [(0, 0, "c1", 0, True), (0, 0, "c1", 2, False)]  # ran at the first scan, released again later
+    assert chosen("cluster_app", earlier) == []
+    assert chosen("cluster_app", [(0, 0, "c1", 2, True), (0, 0, "c1", 2, False)]) == [1]  # a tie: the release
+    assert chosen("cluster_app", [(1, 0, "c1", 0, True), (0, 0, "c1", 2, False)]) == [1]  # ran elsewhere only
+    assert chosen("app", [(1, 0, "c1", 0, True), (0, 0, "c1", 2, False)]) == []
+
+
+def test_a_release_before_the_range_keeps_its_commit_from_counting_later() -> None:
+    runs = [(0, 0, "c1", 1, False), (0, 0, "c1", 30, False), (0, 0, "c2", 30, False)]
+    assert chosen("cluster_app", runs, from_hour=24) == [2]
+
+
+def test_an_apps_rows_are_observed_from_the_earliest_first_scan_of_its_clusters() -> None:
+    observed = {"prod": "2026-03-01T08:00:00Z", "prod-eu": "2026-02-01T08:00:00Z"}
+    assert earliest_first_scan([["prod", "prod-eu", "prod"], ["prod"], ["staging"], []], observed) == [
+        "2026-02-01T08:00:00Z", "2026-03-01T08:00:00Z", None, None]
 
 
 def test_percentiles_agree_between_numpy_and_pure_python() -> None:

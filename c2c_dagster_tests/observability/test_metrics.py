@@ -13,6 +13,8 @@ import requests
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from c2c_dagster.documents.deployments import PodVersion, WorkloadVersion
+from c2c_dagster.documents.traceability import TraceabilityRecord
 from c2c_dagster.observability.exporter import StoreCollector, read_state, wsgi_app
 from c2c_dagster.observability.families import StoreState, families
 from c2c_dagster.store.base import Group
@@ -71,10 +73,10 @@ def _exported(state: StoreState) -> dict[str, list[tuple[dict[str, str], float]]
     return samples
 
 
-def _pod(name: str, containers: list[dict], **extra: Any) -> dict:
-    return {"doc_type": "pod", "cluster": "prod", "namespace": "shop", "workload_kind": "Deployment",
+def _pod(name: str, containers: list[dict], **extra: Any) -> PodVersion:
+    return PodVersion.from_document({"doc_type": "pod", "cluster": "prod", "namespace": "shop", "workload_kind": "Deployment",
             "workload_name": "web", "pod_name": name, "nodeName": "node-1", "phase": "Running", "ready": True,
-            "last_seen": "2026-03-05T10:00:00Z", "containers": containers, **extra}
+            "last_seen": "2026-03-05T10:00:00Z", "containers": containers, **extra})
 
 
 def test_the_families_of_a_known_state() -> None:
@@ -93,12 +95,12 @@ def test_the_families_of_a_known_state() -> None:
     pulling = {**record, "workload_name": "batch", "image_digest": None, "build_id": None, "flags": [],
                "pods": [{"name": "batch-1"}, {"name": "batch-2"}]}
     state = StoreState(
-        records=[record, hand, pulling],
+        records=TraceabilityRecord.from_documents([record, hand, pulling]),
         pods=[_pod("web-1", [init_done, running]), _pod("web-2", [waiting], ready=False, partial=True)],
-        workloads=[{"doc_type": "workload", "cluster": "prod", "namespace": "shop", "workload_kind": "Deployment",
-                    "workload_name": "web", "replicas": {"desired": 2, "ready": 1, "available": 1, "updated": 2,
-                                                         "current": 2},
-                    "rollout_complete": False, "last_seen": "2026-03-05T10:05:00Z"}],
+        workloads=[WorkloadVersion.from_document({
+            "doc_type": "workload", "cluster": "prod", "namespace": "shop", "workload_kind": "Deployment",
+            "workload_name": "web", "replicas": {"desired": 2, "ready": 1, "available": 1, "updated": 2, "current": 2},
+            "rollout_complete": False, "last_seen": "2026-03-05T10:05:00Z"})],
         releases=[Group(("prod", "shop", "Deployment", "web", "true"), 1, {"at": 1772700000.0})],
         syncs=[Group(("prod", "argocd", "web", "Succeeded"), 3, {"finished_at": 1.0}),
                Group((None, "argocd", "far", "Failed"), 1, {"finished_at": 2.0})],
@@ -256,7 +258,7 @@ def test_provenance_series_per_state_zeros_included() -> None:
                {**base, "workload_name": "nginx", "image_digest": "sha256:" + "3" * 64, "provenance": "unsigned",
                 "image_class": "external"},
                {**base, "workload_name": "old", "image_digest": "sha256:" + "4" * 64}]
-    out = _exported(StoreState(records=records))
+    out = _exported(StoreState(records=TraceabilityRecord.from_documents(records)))
     assert {s[0]["provenance"]: s[1] for s in out["c2c_provenance_images"]} == {
         "verified": 1, "unsigned": 1, "invalid": 1, "not_checked": 1}
     per_image = {s[0]["workload"]: (s[0]["provenance"], s[0]["image_class"]) for s in out["c2c_workload_image_provenance"]}
