@@ -191,7 +191,8 @@ def straightforward(releases: list[dict], commits: list[dict], syncs: list[dict]
             if following and following["at"] - d["at"] <= window:
                 if following["rollback"]:
                     signals.add("rolled_back")
-                if following["fix"]:
+                # A rollback is the remediation: a fix that follows it replaces a working version.
+                if following["fix"] and not d["rollback"]:
                     signals.add("fix_release")
             for finished, signal in bad_syncs[(cluster, d["app"])]:
                 probe = finished + tolerance
