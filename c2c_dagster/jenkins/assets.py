@@ -78,8 +78,9 @@ def ci_builds(
         # sensor requests the builds again once a later run of theirs can succeed.
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     db = store.get_store()
-    recorded = db.find(CI_BUILD_METADATA.name, "build_id", sorted(report.unreadable)) if report.unreadable else []
-    documents = documents_to_write(report, (d["build_id"] for d in recorded))
+    recorded = BuildDocument.from_documents(
+        db.find(CI_BUILD_METADATA.name, "build_id", sorted(report.unreadable)) if report.unreadable else [])
+    documents = documents_to_write(report, (build.build_id for build in recorded))
     for build in report.gone:
         context.log.warning(f"{build} was deleted from Jenkins between listing and fetching; skipped")
     for doc in documents:

@@ -50,6 +50,9 @@ def read_state(store: MetadataStore, dagster_instance: Any | None = None,
         doc for group in store.group_stats(DEPLOYMENT_METADATA.name, ["current"]) if group.key[0]
         for doc in store.find(DEPLOYMENT_METADATA.name, "current", group.key[0], limit=FIND_ALL)])
     sync_durations = []
+    # Every sync ever recorded, each refresh, and ``scan`` reads whole documents: read as dicts,
+    # not ``SyncEventDocument``s, whose resources would all be typed to read four fields. Measured
+    # on 50,000 syncs: 0.08 s as dicts, 0.26 s as models (one resource each), 0.66 s (ten each).
     for event in store.scan(ARGOCD_SYNC_EVENTS.name, {}):
         started, finished = parse_time(event.get("started_at")), parse_time(event.get("finished_at"))
         if started and finished and finished >= started:
