@@ -53,6 +53,8 @@ class BuildKeys:
 
 def find_builds(store: MetadataStore, keys: BuildKeys) -> list[BuildDocument]:
     """Every build any key names, each once."""
+    # Keyed by id as found, typed once at the end: a build is often found by its digest, its tag
+    # and its commits alike, and would otherwise be read as a model once per lookup.
     builds: dict[str, dict] = {}
     for lookup, values in (
         ("image_digest", keys.digests),
