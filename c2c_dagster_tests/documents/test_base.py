@@ -3,7 +3,7 @@ defaults and factories, renamed keys, nested models, lists copied, None kept or 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import FrozenInstanceError, dataclass, fields
 
 import pytest
 
@@ -85,7 +85,7 @@ def test_a_missing_required_field_is_named_as_the_dataclass_names_it() -> None:
         from_document(Commit, {"author": "Ada"})
 
 
-def test_a_frozen_or_post_init_model_is_made_through_its_init() -> None:
+def test_a_post_init_model_is_made_through_its_init() -> None:
     seen = []
 
     @dataclass(slots=True)
@@ -97,5 +97,30 @@ def test_a_frozen_or_post_init_model_is_made_through_its_init() -> None:
 
     assert Counted.from_document({"name": "a"}).name == "a"
     assert seen == ["a"]  # a model with __post_init__ is not filled slot by slot
-    commit = from_document(Commit, {"commit_id": "c"})  # frozen
-    assert commit == Commit("c") and to_document(commit)["commit_id"] == "c"
+
+
+def test_a_frozen_model_reads_as_its_init_makes_it_and_stays_frozen() -> None:
+    # Commit: frozen with slots, filled through its slots' descriptors.
+    commit = from_document(Commit, {"commit_id": "c", "message": None, "timestamp": "2026-01-01T00:00:00Z"})
+    made = Commit("c", timestamp="2026-01-01T00:00:00Z")
+    assert commit == made and hash(commit) == hash(made) and commit.message == ""
+    assert to_document(commit) == to_document(made)
+    with pytest.raises(FrozenInstanceError):
+        commit.author = "Ada"  # type: ignore[misc]
+
+    @dataclass(frozen=True, slots=True)
+    class Base(Document):
+        name: str | None = keyword()
+
+    @dataclass(frozen=True, slots=True)
+    class Derived(Base):
+        kind: str = keyword(default="k")
+
+    # A field its base class declares is set through the base's slot.
+    assert from_document(Derived, {"name": "n"}) == Derived(name="n", kind="k")
+
+    @dataclass(frozen=True)
+    class Unslotted:  # no slots to fill: made through its __init__
+        name: str | None = keyword()
+
+    assert from_document(Unslotted, {"name": "n"}) == Unslotted("n")
