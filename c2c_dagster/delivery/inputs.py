@@ -197,7 +197,7 @@ def _failure_syncs(store: MetadataStore, policy: DeliveryPolicy, start: datetime
         signals = [name for name, hit in (("sync_failed", sync.phase in FAILED_PHASES),
                                           ("sync_degraded", sync.health == DEGRADED)) if hit]
         for signal in signals:
-            for app in set(names):
+            for app in dict.fromkeys(names):  # both names once, in a fixed order (a set's depends on the hash seed)
                 rows.append({"cluster": cluster, "app": app, "finished_at": sync.finished_at, "signal": signal})
     return rows, attempts
 
