@@ -31,9 +31,22 @@ def local_instance_config() -> str:
 
 
 def make_dagster_home(path: Path) -> Path:
-    """A DAGSTER_HOME with the local instance's dagster.yaml (``local_instance_config``)."""
+    """A DAGSTER_HOME with the local instance's dagster.yaml (``local_instance_config``), its
+    SQLite storages already created.
+
+    Created here, once, because a daemon, its code server and a test opening a new home at the
+    same moment each create and stamp them: SQLite can then hold two alembic heads ("Version table
+    'alembic_version' has more than one head present"), after which the code location never loads
+    and the daemon launches nothing (seen once in the daemon-fault test).
+    """
+    import dagster as dg  # here: the rest of this module runs without Dagster imported
+
     path.mkdir(parents=True, exist_ok=True)
     (path / "dagster.yaml").write_text(local_instance_config())
+    with dg.DagsterInstance.from_config(str(path)) as instance:
+        instance.get_runs(limit=1)  # run storage
+        instance.all_instigator_state()  # schedule storage
+        instance.fetch_materializations(dg.AssetKey("c2c_storage_created"), limit=1)  # event log index
     return path
 
 
