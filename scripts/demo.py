@@ -40,7 +40,7 @@ from c2c_devstack.services import ManagedProcess, free_port, wait_until  # noqa:
 from c2c_devstack.services import argocd as argocd_service  # noqa: E402
 from c2c_devstack.services.cosign import Cosign  # noqa: E402
 from c2c_devstack.services import kubernetes as k8s_service  # noqa: E402
-from c2c_devstack.services.dagster import local_instance_config  # noqa: E402
+from c2c_devstack.services.dagster import make_dagster_home  # noqa: E402
 from c2c_devstack.services import registry as registry_service  # noqa: E402
 
 CLUSTER = "demo"
@@ -190,10 +190,9 @@ class Demo:
 
     # -- Dagster ----------------------------------------------------------------------------------
     def dagster_env(self, port: int) -> dict[str, str]:
-        dagster_home = self.home / "dagster_home"
-        dagster_home.mkdir(exist_ok=True)
-        # The shipped run queue limits too: the demo's scans and post-sync snapshots queue as in production.
-        (dagster_home / "dagster.yaml").write_text(local_instance_config())
+        # The shipped run queue limits too: the demo's scans and post-sync snapshots queue as in
+        # production; the storages created before the webserver and daemon open them at once.
+        dagster_home = make_dagster_home(self.home / "dagster_home")
         env = {k: v for k, v in os.environ.items() if not k.startswith("C2C_OPENSEARCH")}
         env.update({
             "DAGSTER_HOME": str(dagster_home),
